@@ -1,0 +1,343 @@
+"""The index: a pure function from the files read to an immutable, fully derived snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, tzinfo
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+
+from marshmallow import ValidationError
+
+from . import __version__
+from .analysis import analyse, strip_title_heading
+from .model import ContentIssue, Derived, Image, Post, SourceFile, Sources, Term, TermRef
+from .reader import ReadError, decode, load_yaml, split
+from .schema import FrontMatterSchema
+from .slugs import fallback_slug, slug_from_path, slugify
+from .urls import AssetMap, resolve
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Every setting the index depends on; part of the version, so a change re-keys caches."""
+
+    timezone: tzinfo
+    strip_title_heading: bool = True
+    words_per_minute: int = 200
+    excerpt_length: int = 200
+    asset_base_url: str = ""
+    raw_html: str = "sanitize"
+    iframe_hosts: tuple[str, ...] = ()
+
+    def fingerprint(self) -> str:
+        return repr(
+            (
+                str(self.timezone),
+                self.strip_title_heading,
+                self.words_per_minute,
+                self.excerpt_length,
+                self.asset_base_url,
+                self.raw_html,
+                self.iframe_hosts,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One file's outcome: its post (unless invalid) and what is wrong with it."""
+
+    path: str
+    digest: str
+    post: Post | None
+    issues: tuple[ContentIssue, ...] = ()
+
+
+@dataclass(frozen=True)
+class Index:
+    """Everything the views serve, built once; a reload builds a new one and swaps it in."""
+
+    version: str
+    built_at: datetime
+    posts: tuple[Post, ...]
+    by_slug: Mapping[str, Post]
+    aliases: Mapping[str, str]
+    categories: tuple[Term, ...]
+    tags: tuple[Term, ...]
+    issues: tuple[ContentIssue, ...]
+    assets: AssetMap
+    options: BuildOptions
+    parsed: Mapping[str, Parsed] = field(repr=False)
+    _derived: dict[str, Derived] = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, post: Post) -> Derived:
+        """The post's analysis and resolved images, computed once per content and kept.
+
+        A memo, not state: the value is a pure function of the post and the index's options.
+        """
+        found = self._derived.get(post.path)
+        if found is None or found.digest != post.digest:
+            found = derive(post, self.options, self.assets)
+            self._derived[post.path] = found
+        return found
+
+    def derived_items(self) -> list[tuple[Post, Derived]]:
+        """Posts whose derived values are computed already."""
+        done = self._derived
+        return [(post, done[post.path]) for post in self.posts if post.path in done]
+
+    def all_issues(self) -> tuple[ContentIssue, ...]:
+        """Errors and every warning, deriving each post first (as `content check` does)."""
+        warnings = [w for post in self.posts for w in self.derived(post).warnings]
+        return tuple(sorted((*self.issues, *warnings), key=_issue_order))
+
+    def category(self, slug: str) -> Term | None:
+        return _find(self.categories, slug)
+
+    def tag(self, slug: str) -> Term | None:
+        return _find(self.tags, slug)
+
+
+def _issue_order(issue: ContentIssue) -> tuple[str, str, str, int]:
+    return (issue.path, issue.severity, issue.field or "", issue.line or 0)
+
+
+def _find(terms: tuple[Term, ...], slug: str) -> Term | None:
+    return next((term for term in terms if term.slug == slug), None)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _key_line(front: str, key: str) -> int | None:
+    """The file line on which a front-matter key is written (the front matter starts on 2)."""
+    match = re.search(rf"^{re.escape(key)}\s*:", front, re.MULTILINE)
+    return front.count("\n", 0, match.start()) + 2 if match else None
+
+
+def _schema_issues(path: str, front: str, error: ValidationError) -> tuple[ContentIssue, ...]:
+    messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+    issues = []
+    for key, problems in sorted(messages.items()):
+        name = None if key == "_schema" else key
+        flat = problems if isinstance(problems, list) else [str(problems)]
+        for problem in flat:
+            line = _key_line(front, name) if name else None
+            issues.append(ContentIssue(path, name, str(problem), line))
+    return tuple(issues)
+
+
+def _terms(names: Iterable[str], path: str, field_name: str) -> tuple[tuple[TermRef, ...], list]:
+    refs: dict[str, TermRef] = {}
+    issues = []
+    for name in names:
+        slug = slugify(name)
+        if not slug:
+            issues.append(ContentIssue(path, field_name, f"{name!r} has no letters or digits"))
+        elif slug not in refs:
+            refs[slug] = TermRef(name, slug)
+    return tuple(refs.values()), issues
+
+
+@lru_cache(maxsize=8)
+def _schema(timezone: tzinfo) -> FrontMatterSchema:
+    """Schemas are costly to make and safe to share, so one per time zone."""
+    return FrontMatterSchema(timezone)
+
+
+def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
+    """One file to a post, or to the issues that keep it out; never raises for bad content."""
+    path, sha = source.path, digest(source.data)
+    try:
+        front, body, _ = split(decode(source.data))
+        metadata = load_yaml(front)
+    except ReadError as exc:
+        return Parsed(path, sha, None, (ContentIssue(path, exc.field, exc.message, exc.line),))
+    try:
+        data: dict[str, Any] = _schema(options.timezone).load(metadata)
+    except ValidationError as exc:
+        return Parsed(path, sha, None, _schema_issues(path, front, exc))
+
+    issues: list[ContentIssue] = []
+    if data["slug"] is not None:
+        slug = slugify(data["slug"])
+        if not slug:
+            issue = ContentIssue(path, "slug", "has no letters or digits", _key_line(front, "slug"))
+            return Parsed(path, sha, None, (issue,))
+    else:
+        slug = slug_from_path(path) or fallback_slug(data["title"])
+    categories, problems = _terms(data["categories"], path, "category")
+    tags, more = _terms(data["tags"], path, "tags")
+    issues += problems + more
+    if issues:
+        return Parsed(path, sha, None, tuple(issues))
+    if options.strip_title_heading:
+        body = strip_title_heading(body, data["title"])
+    post = Post(
+        path=path,
+        digest=sha,
+        slug=slug,
+        title=data["title"],
+        date=data["date"],
+        body=body,
+        updated=data["updated"],
+        categories=categories,
+        tags=tags,
+        description=data["description"],
+        author=data["author"] or None,
+        image=data["image"] or None,
+        lang=(data["lang"] or "").lower() or None,
+        draft=data["draft"],
+        aliases=tuple(dict.fromkeys(a for a in map(slugify, data["aliases"]) if a and a != slug)),
+        extra=MappingProxyType(data["extra"]),
+    )
+    return Parsed(path, sha, post)
+
+
+def _canonical_names(posts: Iterable[Post], attr: str) -> dict[str, str]:
+    """One display name per term slug: the most used spelling, then the first by path."""
+    spellings: dict[str, Counter[str]] = defaultdict(Counter)
+    for post in posts:
+        for ref in getattr(post, attr):
+            spellings[ref.slug][ref.name] += 1
+    return {slug: counts.most_common(1)[0][0] for slug, counts in spellings.items()}
+
+
+def derive(post: Post, options: BuildOptions, assets: AssetMap) -> Derived:
+    """Analyse a post's body and resolve its image URLs; warns about images that are missing."""
+    analysis = analyse(
+        post.body, words_per_minute=options.words_per_minute, excerpt_length=options.excerpt_length
+    )
+    warnings = []
+    images = []
+    for image in analysis.images:
+        resolved = resolve(image.url, post.directory, assets)
+        images.append(Image(resolved.url, image.alt))
+        if resolved.missing:
+            message = f"image {image.url!r} is not in the content folder"
+            warnings.append(ContentIssue(post.path, "body", message, severity="warning"))
+    cover = images[0].url if images else None
+    if post.image:
+        resolved = resolve(post.image, post.directory, assets)
+        cover = resolved.url
+        if resolved.missing:
+            message = f"image {post.image!r} is not in the content folder"
+            warnings.append(ContentIssue(post.path, "image", message, severity="warning"))
+    return Derived(post.digest, analysis, tuple(images), cover, tuple(warnings))
+
+
+def _canonical_terms(post: Post, names: Mapping[str, Mapping[str, str]]) -> Post:
+    return replace(
+        post,
+        categories=tuple(TermRef(names["categories"][t.slug], t.slug) for t in post.categories),
+        tags=tuple(TermRef(names["tags"][t.slug], t.slug) for t in post.tags),
+    )
+
+
+def _claim_slugs(posts: list[Post]) -> tuple[dict[str, Post], dict[str, str], list[ContentIssue]]:
+    """Slugs, then aliases, in path order: the first file keeps a name, a later one is an error."""
+    by_slug: dict[str, Post] = {}
+    issues: list[ContentIssue] = []
+    for post in posts:
+        owner = by_slug.get(post.slug)
+        if owner is None:
+            by_slug[post.slug] = post
+        else:
+            issues.append(
+                ContentIssue(
+                    post.path, "slug", f"{post.slug!r} is already the slug of {owner.path}"
+                )
+            )
+    aliases: dict[str, str] = {}
+    for post in list(by_slug.values()):
+        for alias in post.aliases:
+            clash = by_slug.get(alias) or by_slug.get(aliases.get(alias, ""))
+            if clash is not None and clash is not post:
+                what = "slug" if clash.slug == alias else "alias"
+                message = f"{alias!r} is already the {what} of {clash.path}"
+                issues.append(ContentIssue(post.path, "aliases", message))
+                del by_slug[post.slug]
+                for name in [k for k, v in aliases.items() if v == post.slug]:
+                    del aliases[name]
+                break
+            aliases[alias] = post.slug
+    return by_slug, aliases, issues
+
+
+def _group(posts: tuple[Post, ...], attr: str) -> tuple[Term, ...]:
+    members: dict[str, list[Post]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for post in posts:
+        for ref in getattr(post, attr):
+            members[ref.slug].append(post)
+            names[ref.slug] = ref.name
+    terms = (Term(names[slug], slug, tuple(items)) for slug, items in members.items())
+    return tuple(sorted(terms, key=lambda term: (term.name.casefold(), term.slug)))
+
+
+def newest_first(posts: Iterable[Post]) -> tuple[Post, ...]:
+    """Date order, newest first; equal dates by slug so the order never depends on disk order."""
+    by_slug = sorted(posts, key=lambda post: post.slug)
+    return tuple(sorted(by_slug, key=lambda post: post.date, reverse=True))
+
+
+def build_index(
+    sources: Sources,
+    options: BuildOptions,
+    built_at: datetime,
+    previous: Index | None = None,
+) -> Index:
+    """Parse, validate and index every file; files unchanged since `previous` are not re-read."""
+    reusable = previous.parsed if previous and previous.options == options else {}
+    parsed: dict[str, Parsed] = {}
+    for source in sorted(sources.files, key=lambda s: s.path):
+        earlier = reusable.get(source.path)
+        if earlier is not None and earlier.digest == digest(source.data):
+            parsed[source.path] = earlier
+        else:
+            parsed[source.path] = parse_source(source, options)
+
+    issues = [issue for result in parsed.values() for issue in result.issues]
+    valid = [result.post for result in parsed.values() if result.post is not None]
+    by_slug, aliases, clashes = _claim_slugs(valid)
+    issues += clashes
+    assets = AssetMap(sources.assets, options.asset_base_url)
+    names = {
+        "categories": _canonical_names(by_slug.values(), "categories"),
+        "tags": _canonical_names(by_slug.values(), "tags"),
+    }
+    posts = newest_first(_canonical_terms(post, names) for post in by_slug.values())
+    derived: dict[str, Derived] = {}
+    if previous is not None and previous.options == options and previous.assets == assets:
+        derived = {p.path: d for p, d in previous.derived_items() if p.path in parsed}
+    return Index(
+        version=_version(parsed.values(), sources.assets, options),
+        built_at=built_at,
+        posts=posts,
+        by_slug=MappingProxyType({post.slug: post for post in posts}),
+        aliases=MappingProxyType(dict(sorted(aliases.items()))),
+        categories=_group(posts, "categories"),
+        tags=_group(posts, "tags"),
+        issues=tuple(sorted(issues, key=_issue_order)),
+        assets=assets,
+        options=options,
+        parsed=MappingProxyType(parsed),
+        _derived=derived,
+    )
+
+
+def _version(parsed: Iterable[Parsed], assets: frozenset[str], options: BuildOptions) -> str:
+    """Changes whenever a source file, the set of assets, a setting or this package changes."""
+    hasher = hashlib.sha256(f"{__version__}\n{options.fingerprint()}\n".encode())
+    for result in parsed:
+        hasher.update(f"{result.path}\0{result.digest}\n".encode())
+    for path in sorted(assets):
+        hasher.update(f"asset\0{path}\n".encode())
+    return hasher.hexdigest()[:16]

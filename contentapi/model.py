@@ -1,0 +1,178 @@
+"""The immutable values the index is made of: read-only once built, safe to share across threads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One post file as read from disk: its path relative to the content folder, and its bytes."""
+
+    path: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Everything the loader read: post files and the relative paths of every other file."""
+
+    files: tuple[SourceFile, ...]
+    assets: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ContentIssue:
+    """A problem with one file: which file, which field, what is wrong, and where."""
+
+    path: str
+    field: str | None
+    message: str
+    line: int | None = None
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        what = f"{self.field}: " if self.field else ""
+        return f"{where}: {self.severity}: {what}{self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "field": self.field,
+            "message": self.message,
+            "line": self.line,
+            "severity": self.severity,
+        }
+
+
+@dataclass(frozen=True)
+class TermRef:
+    """A category or tag as a post refers to it."""
+
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class Heading:
+    id: str
+    text: str
+    level: int
+
+
+@dataclass(frozen=True)
+class TocEntry:
+    id: str
+    text: str
+    level: int
+    children: tuple[TocEntry, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "level": self.level,
+            "children": [child.as_dict() for child in self.children],
+        }
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image in a post: its URL after resolution (absolute, or `/media/...`) and alt text."""
+
+    url: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """The plain text under one heading (id `""` for the text before the first heading)."""
+
+    id: str
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What is derived from a post's body without rendering HTML."""
+
+    plaintext: str
+    excerpt: str
+    word_count: int
+    reading_time: int
+    toc: tuple[TocEntry, ...]
+    headings: tuple[Heading, ...]
+    sections: tuple[Section, ...]
+    images: tuple[Image, ...]
+
+
+@dataclass(frozen=True)
+class Post:
+    """One valid post: validated front matter, its body and where it came from."""
+
+    path: str
+    digest: str
+    slug: str
+    title: str
+    date: datetime
+    body: str
+    updated: datetime | None = None
+    categories: tuple[TermRef, ...] = ()
+    tags: tuple[TermRef, ...] = ()
+    description: str = ""
+    author: str | None = None
+    image: str | None = None
+    lang: str | None = None
+    draft: bool = False
+    aliases: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+
+    @property
+    def category(self) -> TermRef | None:
+        return self.categories[0] if self.categories else None
+
+    @property
+    def directory(self) -> str:
+        """The post's folder relative to the content root (`""` at the top)."""
+        return self.path.rpartition("/")[0]
+
+    @property
+    def modified(self) -> datetime:
+        return self.updated or self.date
+
+    def is_public(self, now: datetime) -> bool:
+        return not self.draft and self.date <= now
+
+    def status(self, now: datetime) -> Literal["published", "draft", "scheduled"]:
+        if self.draft:
+            return "draft"
+        return "scheduled" if self.date > now else "published"
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What a post's body yields besides HTML, with image URLs resolved; computed on demand."""
+
+    digest: str
+    analysis: Analysis
+    images: tuple[Image, ...]
+    cover: str | None
+    warnings: tuple[ContentIssue, ...]
+
+
+@dataclass(frozen=True)
+class Term:
+    """A category or tag with every post filed under it, newest first."""
+
+    name: str
+    slug: str
+    posts: tuple[Post, ...]

@@ -1,0 +1,111 @@
+"""Reader: the bytes of one file to `(metadata, body)`, with safe YAML and no YAML 1.1 surprises."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import frontmatter
+import yaml
+
+try:
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - libyaml is in the PyYAML wheels
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+class ReadError(ValueError):
+    """The file cannot be read as a post; `line` is 1-based in the file when known."""
+
+    def __init__(self, message: str, line: int | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.field = field
+
+
+class FrontMatterLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe YAML where only true/false are booleans and `10:00` is not the number 600.
+
+    Authors write `title: yes`, `tags: [on, off]` and `time: 10:00` meaning text; YAML 1.1
+    would turn them into booleans and base-60 integers.
+    """
+
+
+FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+    ]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+FrontMatterLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+FrontMatterLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|0o[0-7_]+)$"),
+    list("-+0123456789"),
+)
+FrontMatterLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)"
+        r"|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+_HANDLER = frontmatter.YAMLHandler()
+_OPENING = re.compile(r"\A---[ \t]*\n")
+_CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text with any byte-order mark dropped and every line ending made `\\n`."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ReadError(f"file is not valid UTF-8 (byte {exc.start})", line=line) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def split(text: str) -> tuple[str, str, int]:
+    """Front matter text, body, and the file line the body starts on."""
+    opening = _OPENING.match(text)
+    if opening is None:
+        raise ReadError("no front matter: a post starts with a line `---`", line=1)
+    closing = _CLOSING.search(text, opening.end())
+    if closing is None:
+        raise ReadError("front matter is not closed: add a line `---` after it", line=1)
+    front = text[opening.end() : closing.start()]
+    body_start = closing.end() + 1
+    return front, text[body_start:], text.count("\n", 0, body_start) + 1
+
+
+def load_yaml(front: str) -> dict[str, Any]:
+    """Parse front matter with python-frontmatter's YAML handler and the safe loader above."""
+    try:
+        data = _HANDLER.load(front, Loader=FrontMatterLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 2 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ReadError(f"front matter is not valid YAML: {problem}", line=line) from None
+    except yaml.YAMLError as exc:
+        raise ReadError(f"front matter is not valid YAML: {exc}", line=None) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ReadError("front matter must be a mapping of `key: value` lines", line=2)
+    return {str(key): value for key, value in data.items()}
+
+
+def read(data: bytes) -> tuple[str, dict[str, Any]]:
+    """The reader proper, like pelican's: file bytes to `(body, metadata)`."""
+    front, body, _ = split(decode(data))
+    return body, load_yaml(front)

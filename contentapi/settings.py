@@ -1,0 +1,200 @@
+"""Settings: every `CONTENTAPI_*` variable, its default and help, cast and checked at startup."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PREFIX = "CONTENTAPI_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("must be 1 or more")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def _timezone(raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {raw!r}") from exc
+
+
+def _url(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL")
+    return value.rstrip("/") + "/"
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def cast(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return cast
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting: environment name, default (as text), help and cast."""
+
+    name: str
+    default: str
+    help: str
+    cast: Callable[[str], Any]
+
+    @property
+    def env(self) -> str:
+        return PREFIX + self.name
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CONTENT_DIR", "content", "Folder of Markdown posts (searched recursively).", Path),
+    Setting(
+        "TIMEZONE", "UTC", "Time zone for dates written without an offset (IANA name).", _timezone
+    ),
+    Setting("STRICT", "false", "Refuse to start (or reload) when any post is invalid.", _bool),
+    Setting(
+        "RAW_HTML",
+        "sanitize",
+        "Raw HTML in Markdown: `sanitize` (allowlist), `escape` (shown as text) or `allow`.",
+        _choice("sanitize", "escape", "allow"),
+    ),
+    Setting(
+        "ASSET_BASE_URL",
+        "",
+        "Base URL for root-relative and relative image and link URLs that are not files "
+        "in the content folder (e.g. the site's CDN). Empty leaves them as written.",
+        _url,
+    ),
+    Setting(
+        "BASE_URL",
+        "",
+        "Public URL of this API, used for absolute URLs. Empty uses the request's host.",
+        _url,
+    ),
+    Setting(
+        "IFRAME_HOSTS",
+        "www.youtube.com,www.youtube-nocookie.com,player.vimeo.com",
+        "Comma-separated hosts whose iframes survive HTML sanitising.",
+        _csv,
+    ),
+    Setting(
+        "STRIP_TITLE_HEADING",
+        "true",
+        "Drop a leading H1 that repeats the post's title from the body (it is in `title`).",
+        _bool,
+    ),
+    Setting("WORDS_PER_MINUTE", "200", "Reading speed used for `reading_time`.", _positive_int),
+    Setting(
+        "EXCERPT_LENGTH",
+        "200",
+        "Maximum characters of an excerpt cut from the first paragraph.",
+        _positive_int,
+    ),
+    Setting(
+        "RENDER_CACHE_SIZE",
+        "4096",
+        "How many rendered post bodies to keep in memory (0 disables the cache).",
+        _non_negative_int,
+    ),
+    Setting("SITE_TITLE", "contentapi", "Site title shown by `GET /api/v1`.", _text),
+    Setting("SITE_DESCRIPTION", "", "Site description shown by `GET /api/v1`.", _text),
+    Setting("DEFAULT_PER_PAGE", "10", "Page size when `per_page` is not given.", _positive_int),
+    Setting("MAX_PER_PAGE", "100", "Largest `per_page` a client may ask for.", _positive_int),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The cast, checked value of every setting; field names are the setting names lowercased."""
+
+    content_dir: Path
+    timezone: ZoneInfo
+    strict: bool
+    raw_html: str
+    asset_base_url: str
+    base_url: str
+    iframe_hosts: tuple[str, ...]
+    strip_title_heading: bool
+    words_per_minute: int
+    excerpt_length: int
+    render_cache_size: int
+    site_title: str
+    site_description: str
+    default_per_page: int
+    max_per_page: int
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """Cast every setting from `environ` (`CONTENTAPI_*` names); `overrides` win over it.
+
+        An override may be text (cast like the environment) or an already typed value.
+        """
+        overrides = dict(overrides or {})
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            if setting.env in overrides and not isinstance(overrides[setting.env], str):
+                values[setting.name.lower()] = overrides.pop(setting.env)
+                continue
+            raw = overrides.pop(setting.env, environ.get(setting.env, setting.default))
+            try:
+                values[setting.name.lower()] = setting.cast(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{setting.env}={raw!r} is not valid: {exc}") from None
+        unknown = sorted(key for key in overrides if key.startswith(PREFIX))
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        settings = cls(**values)
+        if settings.default_per_page > settings.max_per_page:
+            raise ConfigError(
+                f"{PREFIX}DEFAULT_PER_PAGE ({settings.default_per_page}) is larger than "
+                f"{PREFIX}MAX_PER_PAGE ({settings.max_per_page})"
+            )
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)

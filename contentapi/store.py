@@ -1,0 +1,82 @@
+"""The content store: holds the current index and swaps in a new one atomically on reload."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from .index import Index
+from .loader import load_index
+from .model import ContentIssue
+from .settings import Settings
+
+log = logging.getLogger("contentapi")
+
+
+class ContentError(RuntimeError):
+    """Strict mode found invalid posts; the message lists every one."""
+
+    def __init__(self, issues: tuple[ContentIssue, ...]) -> None:
+        self.issues = issues
+        lines = "\n".join(f"  {issue}" for issue in issues)
+        super().__init__(f"{len(issues)} invalid post(s):\n{lines}")
+
+
+class NotReady(RuntimeError):
+    """No index has been built yet."""
+
+
+@dataclass(frozen=True)
+class Reload:
+    """What one rebuild did: the versions before and after, and how long it took."""
+
+    previous: str | None
+    version: str
+    seconds: float
+    index: Index
+
+
+class ContentStore:
+    """The one mutable thing: a reference to the current immutable index."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._index: Index | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def index(self) -> Index:
+        index = self._index
+        if index is None:
+            raise NotReady("the content index is not built yet")
+        return index
+
+    @property
+    def ready(self) -> bool:
+        return self._index is not None
+
+    def reload(self) -> Reload:
+        """Build a new index (reusing unchanged files) and swap it in with one assignment.
+
+        In strict mode an index with errors is refused and the current one stays.
+        """
+        with self._lock:
+            previous = self._index
+            started = time.perf_counter()
+            index = load_index(self.settings, previous)
+            seconds = time.perf_counter() - started
+            for issue in index.issues:
+                log.warning("%s", issue)
+            if self.settings.strict and index.issues:
+                raise ContentError(index.issues)
+            self._index = index
+        log.info(
+            "content index %s: %d posts, %d invalid, built in %.3f s",
+            index.version,
+            len(index.posts),
+            len({issue.path for issue in index.issues}),
+            seconds,
+        )
+        return Reload(previous.version if previous else None, index.version, seconds, index)
