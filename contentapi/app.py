@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
-from . import cli
+from . import cli, errors, views
 from .settings import PREFIX, Settings
 from .store import ContentStore
 
@@ -27,11 +28,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app = Flask(__name__)
     app.config.update(config)
+    app.json = JSONProvider(app)
     store = ContentStore(settings)
     app.extensions[EXTENSION] = store
     store.reload()
+    errors.register(app)
+    views.register(app)
     cli.register(app)
     return app
+
+
+class JSONProvider(DefaultJSONProvider):
+    """UTF-8 as written (no `\\u00f3` escapes) and keys in the order the API documents."""
+
+    ensure_ascii = False
+    sort_keys = False
+    mimetype = "application/json"
 
 
 def get_store(app: Flask) -> ContentStore:

@@ -6,10 +6,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .index import Index
 from .loader import load_index
-from .model import ContentIssue
+from .model import ContentIssue, Post
+from .render import RenderOptions, render_html
 from .settings import Settings
 
 log = logging.getLogger("contentapi")
@@ -45,6 +47,8 @@ class ContentStore:
         self.settings = settings
         self._index: Index | None = None
         self._lock = threading.Lock()
+        size = settings.render_cache_size
+        self._render = lru_cache(maxsize=size)(render_html) if size else render_html
 
     @property
     def index(self) -> Index:
@@ -56,6 +60,16 @@ class ContentStore:
     @property
     def ready(self) -> bool:
         return self._index is not None
+
+    def html(self, index: Index, post: Post, media_base_url: str) -> str:
+        """The post's HTML, rendered on first request and kept (keyed by body and options)."""
+        options = RenderOptions(
+            raw_html=index.options.raw_html,
+            iframe_hosts=index.options.iframe_hosts,
+            assets=index.assets,
+            media_base_url=media_base_url,
+        )
+        return self._render(post.body, post.directory, options)
 
     def reload(self) -> Reload:
         """Build a new index (reusing unchanged files) and swap it in with one assignment.

@@ -1,0 +1,127 @@
+"""Query parameters, parsed and checked by marshmallow schemas through webargs."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, tzinfo
+from typing import Any, NoReturn
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from webargs.flaskparser import FlaskParser
+
+from .errors import InvalidParameters
+from .query import SORTS
+
+SUMMARY_FIELDS = (
+    "slug",
+    "url",
+    "title",
+    "date",
+    "updated",
+    "category",
+    "categories",
+    "tags",
+    "description",
+    "excerpt",
+    "reading_time",
+    "word_count",
+    "cover",
+    "lang",
+    "author",
+    "extra",
+)
+FORMATS = ("html", "markdown", "plaintext")
+
+
+class Parser(FlaskParser):
+    """webargs parser whose errors become one problem+json 400 naming each parameter."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def handle_error(self, error: ValidationError, *args: Any, **kwargs: Any) -> NoReturn:
+        messages = error.normalized_messages()
+        if set(messages) == {"query"}:  # webargs nests the messages under the location
+            messages = messages["query"]
+        raise InvalidParameters(
+            [
+                {"parameter": name, "message": " ".join(_flatten(problems))}
+                for name, problems in sorted(messages.items())
+            ]
+        )
+
+
+def _flatten(problems: Any) -> list[str]:
+    if isinstance(problems, dict):
+        return [text for value in problems.values() for text in _flatten(value)]
+    if isinstance(problems, list):
+        return [text for value in problems for text in _flatten(value)]
+    return [str(problems)]
+
+
+parser = Parser()
+
+
+class Moment(fields.Field):
+    """An ISO 8601 date or datetime; a bare date means its start (or its end, for `to`)."""
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.end_of_day = end_of_day
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        zone: tzinfo = self.parent.timezone  # type: ignore[union-attr]
+        text = str(value).strip()
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(
+                "Not an ISO 8601 date or datetime, e.g. 2024-01-31 or 2024-01-31T10:00:00Z."
+            ) from None
+        if self.end_of_day and len(text) == 10:
+            moment = datetime.combine(moment.date(), time()) + timedelta(days=1, microseconds=-1)
+        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+class CommaList(fields.List):
+    """A repeatable parameter that also accepts comma-separated values (`tag=a,b`)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+        items = value if isinstance(value, list) else [value]
+        split = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+        return super()._deserialize(split, attr, data, **kwargs)
+
+
+class ListArgs(Schema):
+    """Parameters of every post listing: `/posts`, a category's or a tag's posts."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=None)
+    category = fields.String(load_default=None)
+    tag = CommaList(fields.String(), load_default=list)
+    author = fields.String(load_default=None)
+    lang = fields.String(load_default=None)
+    since = Moment(data_key="from", load_default=None)
+    until = Moment(data_key="to", end_of_day=True, load_default=None)
+    sort = fields.String(load_default="-date", validate=validate.OneOf(list(SORTS)))
+    only = CommaList(
+        fields.String(validate=validate.OneOf(SUMMARY_FIELDS)), data_key="fields", load_default=list
+    )
+
+    def __init__(self, timezone: tzinfo, default_per_page: int, max_per_page: int) -> None:
+        super().__init__()
+        self.timezone = timezone
+        self.fields["per_page"].load_default = default_per_page
+        self.fields["per_page"].validators = [validate.Range(min=1, max=max_per_page)]
+
+
+class DetailArgs(Schema):
+    """Parameters of one post: which bodies to return."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    formats = CommaList(
+        fields.String(validate=validate.OneOf(FORMATS)), load_default=lambda: ["html"]
+    )

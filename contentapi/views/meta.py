@@ -1,0 +1,87 @@
+"""The API root, archive, health checks, the contract and its docs, and content media."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, jsonify, send_file, send_from_directory
+from flask_swagger_ui import get_swaggerui_blueprint
+
+from ..context import current
+from ..errors import problem
+from ..query import archive, count_terms, visible
+from ..render import highlight_css
+
+SPEC = Path(__file__).resolve().parent.parent / "openapi.yaml"  # a link to the top-level file
+
+bp = Blueprint("meta", __name__)
+health = Blueprint("health", __name__)
+docs = get_swaggerui_blueprint(
+    "/docs", "/openapi.yaml", config={"app_name": "contentapi"}, blueprint_name="docs"
+)
+
+
+@bp.get("/api/v1", endpoint="root")
+def root() -> Response:
+    ctx = current()
+    posts = visible(ctx.index.posts, ctx.now, ctx.preview)
+    return jsonify(
+        {
+            "title": ctx.settings.site_title,
+            "description": ctx.settings.site_description,
+            "version": ctx.index.version,
+            "built_at": ctx.index.built_at.isoformat(),
+            "counts": {
+                "posts": len(posts),
+                "categories": len(count_terms(ctx.index.categories, ctx.now, ctx.preview)),
+                "tags": len(count_terms(ctx.index.tags, ctx.now, ctx.preview)),
+            },
+            "links": {
+                "self": ctx.url("meta.root"),
+                "posts": ctx.url("posts.index"),
+                "categories": ctx.url("terms.terms", kind="categories"),
+                "tags": ctx.url("terms.terms", kind="tags"),
+                "archive": ctx.url("meta.archive"),
+                "openapi": ctx.url("meta.openapi"),
+                "docs": ctx.url("docs.show"),
+            },
+        }
+    )
+
+
+@bp.get("/api/v1/archive", endpoint="archive")
+def archive_view() -> Response:
+    ctx = current()
+    return jsonify({"data": archive(visible(ctx.index.posts, ctx.now, ctx.preview))})
+
+
+@bp.get("/api/v1/highlight.css", endpoint="highlight_css")
+def highlight() -> Response:
+    return Response(highlight_css(), mimetype="text/css")
+
+
+@bp.get("/media/<path:path>", endpoint="media")
+def media(path: str) -> Response:
+    """Files of the content folder other than posts; only those the index lists."""
+    ctx = current()
+    if path not in ctx.index.assets.files:
+        abort(404, description="No such media file.")
+    return send_from_directory(ctx.settings.content_dir.resolve(), path)
+
+
+@bp.get("/openapi.yaml", endpoint="openapi")
+def openapi() -> Response:
+    return send_file(SPEC, mimetype="application/yaml")
+
+
+@health.get("/healthz", endpoint="healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@health.get("/readyz", endpoint="readyz")
+def readyz() -> Response:
+    store = current_app.extensions["contentapi"]
+    if not store.ready:
+        return problem(503, "The content index is not built yet.")
+    return jsonify({"status": "ready", "version": store.index.version})

@@ -1,0 +1,37 @@
+"""`/api/v1/posts`: the published posts, one page at a time, and each post whole."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, redirect, request
+
+from ..context import current
+from ..params import DetailArgs, parser
+from ..query import visible
+from ..serialize import detail
+from .listing import list_args, listing
+
+bp = Blueprint("posts", __name__, url_prefix="/api/v1/posts")
+
+
+@bp.get("")
+def index() -> Response:
+    ctx = current()
+    args = list_args(ctx)
+    return listing(ctx, visible(ctx.index.posts, ctx.now, ctx.preview), args)
+
+
+@bp.get("/<slug>", endpoint="detail")
+def detail_view(slug: str) -> Response:
+    ctx = current()
+    args = parser.parse(DetailArgs(), request, location="query")
+    posts = visible(ctx.index.posts, ctx.now, ctx.preview)
+    post = ctx.index.by_slug.get(slug)
+    if post is None or not (ctx.preview or post.is_public(ctx.now)):
+        canonical = ctx.index.aliases.get(slug)
+        target = ctx.index.by_slug.get(canonical or "")
+        if target is not None and (ctx.preview or target.is_public(ctx.now)):
+            query = request.query_string.decode()
+            location = ctx.post_url(target) + (f"?{query}" if query else "")
+            return redirect(location, code=301)
+        abort(404, description=f"No post with slug {slug!r}.")
+    return jsonify(detail(ctx, post, posts, args["formats"]))

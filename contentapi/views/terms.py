@@ -1,0 +1,49 @@
+"""`/api/v1/categories` and `/api/v1/tags`: terms with counts, and each term's posts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, jsonify
+
+from ..context import Context, current
+from ..index import Index
+from ..model import Term
+from ..query import TermCount, count_terms, visible
+from .listing import list_args, listing
+
+bp = Blueprint("terms", __name__, url_prefix="/api/v1")
+
+KINDS: dict[str, tuple[str, Callable[[Index], tuple[Term, ...]]]] = {
+    "categories": ("category", lambda index: index.categories),
+    "tags": ("tag", lambda index: index.tags),
+}
+
+
+def _term(ctx: Context, kind: str, item: TermCount) -> dict:
+    return {
+        "name": item.term.name,
+        "slug": item.term.slug,
+        "count": len(item.posts),
+        "latest": item.latest.isoformat(),
+        "url": ctx.url("terms.term", kind=kind, slug=item.term.slug),
+    }
+
+
+@bp.get("/<any(categories, tags):kind>", endpoint="terms")
+def terms(kind: str) -> Response:
+    ctx = current()
+    counted = count_terms(KINDS[kind][1](ctx.index), ctx.now, ctx.preview)
+    return jsonify({"data": [_term(ctx, kind, item) for item in counted]})
+
+
+@bp.get("/<any(categories, tags):kind>/<slug>", endpoint="term")
+def term(kind: str, slug: str) -> Response:
+    ctx = current()
+    args = list_args(ctx)
+    found = next((t for t in KINDS[kind][1](ctx.index) if t.slug == slug), None)
+    posts = visible(found.posts, ctx.now, ctx.preview) if found else ()
+    if found is None or not posts:
+        abort(404, description=f"No {KINDS[kind][0]} with slug {slug!r}.")
+    extra = {"term": _term(ctx, kind, TermCount(found, posts))}
+    return listing(ctx, posts, args, extra)
