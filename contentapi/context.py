@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,7 +29,7 @@ class Context:
     def url(self, endpoint: str, query: Any = None, **values: Any) -> str:
         """An absolute URL for an endpoint, honouring `CONTENTAPI_BASE_URL`."""
         path = url_for(endpoint, **values)[len(request.script_root) :]
-        suffix = f"?{urlencode(query, doseq=True)}" if query else ""
+        suffix = f"?{urlencode(query, doseq=True, safe=',:')}" if query else ""
         return self.base_url.rstrip("/") + path + suffix
 
     def post_url(self, post: Post) -> str:
@@ -43,4 +43,4 @@ def current() -> Context:
     store: ContentStore = current_app.extensions["contentapi"]
     settings = store.settings
     base_url = settings.base_url or (request.host_url.rstrip("/") + request.script_root + "/")
-    return Context(store, store.index, settings, datetime.now(UTC), base_url)
+    return Context(store, store.index, settings, store.clock(), base_url)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Any
 
@@ -16,11 +16,13 @@ from marshmallow import ValidationError
 
 from . import __version__
 from .analysis import analyse, strip_title_heading
-from .model import ContentIssue, Derived, Image, Post, SourceFile, Sources, Term, TermRef
+from .model import ContentIssue, Derived, FrozenMap, Image, Post, SourceFile, Sources, Term, TermRef
 from .reader import ReadError, decode, load_yaml, split
 from .schema import FrontMatterSchema
-from .slugs import fallback_slug, slug_from_path, slugify
+from .slugs import fallback_slug, slug_from_path, slugify, sort_key
 from .urls import AssetMap, resolve
+
+Mapper = Callable[[Callable[[SourceFile], "Parsed"], Iterable[SourceFile]], Iterator["Parsed"]]
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,7 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
         return Parsed(path, sha, None, tuple(issues))
     if options.strip_title_heading:
         body = strip_title_heading(body, data["title"])
+    body = body.strip("\n") + "\n" if body.strip() else ""
     post = Post(
         path=path,
         digest=sha,
@@ -196,7 +199,7 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
         lang=(data["lang"] or "").lower() or None,
         draft=data["draft"],
         aliases=tuple(dict.fromkeys(a for a in map(slugify, data["aliases"]) if a and a != slug)),
-        extra=MappingProxyType(data["extra"]),
+        extra=FrozenMap(data["extra"]),
     )
     return Parsed(path, sha, post)
 
@@ -279,7 +282,7 @@ def _group(posts: tuple[Post, ...], attr: str) -> tuple[Term, ...]:
             members[ref.slug].append(post)
             names[ref.slug] = ref.name
     terms = (Term(names[slug], slug, tuple(items)) for slug, items in members.items())
-    return tuple(sorted(terms, key=lambda term: (term.name.casefold(), term.slug)))
+    return tuple(sorted(terms, key=lambda term: (sort_key(term.name), term.slug)))
 
 
 def newest_first(posts: Iterable[Post]) -> tuple[Post, ...]:
@@ -293,16 +296,24 @@ def build_index(
     options: BuildOptions,
     built_at: datetime,
     previous: Index | None = None,
+    mapper: Mapper = map,
 ) -> Index:
-    """Parse, validate and index every file; files unchanged since `previous` are not re-read."""
+    """Parse, validate and index every file; files unchanged since `previous` are not re-read.
+
+    `mapper` applies the (pure) parse to the changed files: `map`, or a process pool's map.
+    """
     reusable = previous.parsed if previous and previous.options == options else {}
     parsed: dict[str, Parsed] = {}
+    changed: list[SourceFile] = []
     for source in sorted(sources.files, key=lambda s: s.path):
         earlier = reusable.get(source.path)
         if earlier is not None and earlier.digest == digest(source.data):
             parsed[source.path] = earlier
         else:
-            parsed[source.path] = parse_source(source, options)
+            changed.append(source)
+    for result in mapper(partial(parse_source, options=options), changed):
+        parsed[result.path] = result
+    parsed = dict(sorted(parsed.items()))
 
     issues = [issue for result in parsed.values() for issue in result.issues]
     valid = [result.post for result in parsed.values() if result.post is not None]

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .index import BuildOptions, Index, build_index
+from .index import BuildOptions, Index, Parsed, build_index
 from .model import SourceFile, Sources
 from .settings import Settings
 
 POST_SUFFIXES = (".md", ".markdown")
 
 
-def _is_hidden(relative: Path) -> bool:
-    return any(part.startswith((".", "_")) for part in relative.parts)
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
 
 
 def read_sources(root: Path) -> Sources:
@@ -28,18 +31,25 @@ def read_sources(root: Path) -> Sources:
         raise FileNotFoundError(f"content folder {root} does not exist")
     files: list[SourceFile] = []
     assets: set[str] = set()
-    for directory, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(directory)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-        for name in sorted(filenames):
-            path = here / name
-            relative = path.relative_to(root)
-            if _is_hidden(relative) or not path.resolve().is_relative_to(root):
-                continue
-            if name.lower().endswith(POST_SUFFIXES):
-                files.append(SourceFile(relative.as_posix(), path.read_bytes()))
-            elif path.is_file():
-                assets.add(relative.as_posix())
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if _hidden(entry.name):
+                    continue
+                path = Path(entry.path)
+                if entry.is_symlink() and not path.resolve().is_relative_to(root):
+                    continue
+                if entry.is_dir():
+                    pending.append(path)
+                elif not entry.is_file():
+                    continue
+                elif entry.name.lower().endswith(POST_SUFFIXES):
+                    relative = path.relative_to(root).as_posix()
+                    files.append(SourceFile(relative, path.read_bytes()))
+                else:
+                    assets.add(path.relative_to(root).as_posix())
     return Sources(tuple(files), frozenset(assets))
 
 
@@ -55,7 +65,28 @@ def build_options(settings: Settings) -> BuildOptions:
     )
 
 
+PARALLEL_FROM = 2000
+
+
 def load_index(settings: Settings, previous: Index | None = None) -> Index:
-    """Read the content folder and build its index (reusing `previous` for unchanged files)."""
+    """Read the content folder and build its index (reusing `previous` for unchanged files).
+
+    A first build of a large folder parses in one process per core: YAML and validation cost
+    about 0.3 ms a post, 3 s for 10,000 posts on one core.
+    """
     sources = read_sources(settings.content_dir)
-    return build_index(sources, build_options(settings), datetime.now(UTC), previous)
+    options = build_options(settings)
+    now = datetime.now(UTC)
+    workers = os.cpu_count() or 1
+    if previous is not None or len(sources.files) < PARALLEL_FROM or workers < 2:
+        return build_index(sources, options, now, previous)
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        chunk = max(64, len(sources.files) // (workers * 8))
+
+        def mapper(
+            function: Callable[[SourceFile], Parsed], items: Iterable[SourceFile]
+        ) -> Iterator[Parsed]:
+            return pool.map(function, items, chunksize=chunk)
+
+        return build_index(sources, options, now, previous, mapper)

@@ -10,13 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from .model import Post, Term
-from .slugs import slugify
+from .slugs import slugify, sort_key
 
 SORTS: dict[str, tuple[Callable[[Post], Any], bool]] = {
     "-date": (lambda post: post.date, True),
     "date": (lambda post: post.date, False),
-    "title": (lambda post: post.title.casefold(), False),
-    "-title": (lambda post: post.title.casefold(), True),
+    "title": (lambda post: sort_key(post.title), False),
+    "-title": (lambda post: sort_key(post.title), True),
     "-updated": (lambda post: post.modified, True),
     "updated": (lambda post: post.modified, False),
 }

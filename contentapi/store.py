@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from .index import Index
@@ -43,8 +45,11 @@ class Reload:
 class ContentStore:
     """The one mutable thing: a reference to the current immutable index."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self._index: Index | None = None
         self._lock = threading.Lock()
         size = settings.render_cache_size

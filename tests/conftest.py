@@ -1,0 +1,126 @@
+"""Fixtures: an app over a small corpus written per test, and a client held to openapi.yaml."""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+
+from contentapi import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_POST = ROOT.parent / "shared" / "examples" / "real-post-es.md"
+
+
+@functools.cache
+def spec() -> OpenAPI:
+    return OpenAPI.from_file_path(str(ROOT / "openapi.yaml"))
+
+
+def check_contract(response: Any) -> None:
+    """Fail unless the response's status, headers and body are what openapi.yaml promises."""
+    request = WerkzeugOpenAPIRequest(response.request)
+    spec().validate_response(request, WerkzeugOpenAPIResponse(response))
+
+
+def assert_problem(response: Any, status: int, parameter: str | None = None) -> dict:
+    """The one error shape: RFC 9457 problem+json, naming the bad parameter when there is one."""
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json(force=True)
+    assert body["status"] == status
+    assert {"type", "title", "status", "detail", "instance"} <= set(body)
+    assert "Traceback" not in response.get_data(as_text=True)
+    if parameter is not None:
+        assert parameter in {error["parameter"] for error in body["errors"]}
+    return body
+
+
+class ContractClient(FlaskClient):
+    """A test client that checks every response against the OpenAPI contract."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().open(*args, **kwargs)
+        if response.request.method != "OPTIONS" and not response.request.path.startswith("/docs/"):
+            check_contract(response)
+        return response
+
+
+def post_text(
+    title: str = "A post",
+    date: str = "2024-01-01",
+    body: str = "Some text.",
+    **fields: Any,
+) -> str:
+    """A post file's text; extra fields are written as YAML `key: value` lines as given."""
+    lines = [f"title: {title}", f"date: {date}"]
+    lines += [f"{key}: {value}" for key, value in fields.items()]
+    return "---\n" + "\n".join(lines) + "\n---\n\n" + textwrap.dedent(body).strip() + "\n"
+
+
+WritePost = Callable[..., Path]
+
+
+@pytest.fixture
+def content_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "content"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def write_post(content_dir: Path) -> WritePost:
+    """Write `content/<path>` from `post_text(**fields)`, or raw text with `text=`."""
+
+    def write(path: str, text: str | None = None, **fields: Any) -> Path:
+        target = content_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text if text is not None else post_text(**fields), encoding="utf-8")
+        return target
+
+    return write
+
+
+@pytest.fixture
+def make_app(content_dir: Path) -> Callable[..., Flask]:
+    """Build an app over `content_dir` once the test has written its posts."""
+
+    def make(**settings: Any) -> Flask:
+        config = {f"CONTENTAPI_{key.upper()}": value for key, value in settings.items()}
+        app = create_app({"TESTING": True, "CONTENTAPI_CONTENT_DIR": str(content_dir), **config})
+        app.test_client_class = ContractClient
+        return app
+
+    return make
+
+
+@pytest.fixture
+def make_client(make_app: Callable[..., Flask]) -> Callable[..., FlaskClient]:
+    """`make_client(**settings)`: a contract-checking client over the posts written so far."""
+    return lambda **settings: make_app(**settings).test_client()
+
+
+@pytest.fixture
+def app() -> Flask:
+    """The app over the repository's own `content/`, as `make run` serves it."""
+    app = create_app({"TESTING": True, "CONTENTAPI_CONTENT_DIR": str(ROOT / "content")})
+    app.test_client_class = ContractClient
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def bundled_app(app: Flask) -> Flask:
+    return app

@@ -1,0 +1,84 @@
+"""Settings: cast and checked at startup, every one documented in the README."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from contentapi.settings import SETTINGS, ConfigError, Settings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_settings_defaults_are_usable():
+    settings = Settings.from_env({})
+    assert settings.content_dir == Path("content")
+    assert settings.timezone == ZoneInfo("UTC")
+    assert settings.raw_html == "sanitize"
+    assert settings.strict is False
+    assert settings.default_per_page == 10
+
+
+def test_settings_cast_from_environment():
+    settings = Settings.from_env(
+        {
+            "CONTENTAPI_STRICT": "yes",
+            "CONTENTAPI_TIMEZONE": "Europe/Madrid",
+            "CONTENTAPI_WORDS_PER_MINUTE": "250",
+            "CONTENTAPI_BASE_URL": "https://api.example.com",
+            "CONTENTAPI_IFRAME_HOSTS": "a.example, b.example",
+        }
+    )
+    assert settings.strict is True
+    assert settings.timezone == ZoneInfo("Europe/Madrid")
+    assert settings.words_per_minute == 250
+    assert settings.base_url == "https://api.example.com/"
+    assert settings.iframe_hosts == ("a.example", "b.example")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CONTENTAPI_STRICT", "maybe"),
+        ("CONTENTAPI_TIMEZONE", "Mars/Olympus"),
+        ("CONTENTAPI_WORDS_PER_MINUTE", "0"),
+        ("CONTENTAPI_WORDS_PER_MINUTE", "fast"),
+        ("CONTENTAPI_RAW_HTML", "whatever"),
+        ("CONTENTAPI_BASE_URL", "api.example.com"),
+        ("CONTENTAPI_MAX_PER_PAGE", "-1"),
+    ],
+)
+def test_settings_bad_value_names_the_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_settings_default_page_size_cannot_exceed_the_maximum():
+    with pytest.raises(ConfigError, match="CONTENTAPI_DEFAULT_PER_PAGE"):
+        Settings.from_env({"CONTENTAPI_DEFAULT_PER_PAGE": "50", "CONTENTAPI_MAX_PER_PAGE": "20"})
+
+
+def test_settings_unknown_override_is_refused():
+    with pytest.raises(ConfigError, match="CONTENTAPI_NOPE"):
+        Settings.from_env({}, {"CONTENTAPI_NOPE": "1"})
+
+
+def test_settings_every_setting_is_a_field_and_every_field_a_setting():
+    fields = {field.name for field in dataclasses.fields(Settings)}
+    assert fields == {setting.name.lower() for setting in SETTINGS}
+
+
+def test_settings_every_setting_is_documented_in_the_readme():
+    readme = README.read_text(encoding="utf-8")
+    table = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `(CONTENTAPI_[A-Z_]+)` \| `([^`]*)` \|", readme, re.M)
+    }
+    for setting in SETTINGS:
+        assert setting.env in table, f"{setting.env} is not in the README's settings table"
+        assert table[setting.env] == setting.default, f"{setting.env} default differs"
+    assert set(table) == {setting.env for setting in SETTINGS}
