@@ -57,20 +57,28 @@ _INLINE_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("[^", _FOOTNOTE_REF, ""),
     ("<", _AUTOLINK, r"\1"),
     ("<", _TAG, ""),
-    ("`", _CODE, r"\2"),
     ("*", _STARS, r"\2"),
     ("~~", _STARS, r"\2"),
     ("_", _UNDERSCORES, r"\2"),
-    ("\\", _ESCAPE, r"\1"),
 )
+# Characters inside code spans and after a backslash are literal: they are swapped for
+# private-use code points while the markup rules run, then swapped back.
+_MARKUP = "\\`*_{}[]()#+-.!|~<>"
+_HIDE = str.maketrans({c: chr(0xE000 + i) for i, c in enumerate(_MARKUP)})
+_SHOW = str.maketrans({chr(0xE000 + i): c for i, c in enumerate(_MARKUP)})
 
 
 def inline_text(markdown: str) -> str:
     """Markdown inline markup reduced to the words a reader sees."""
     text = markdown
+    if "`" in text:
+        text = _CODE.sub(lambda m: m.group(2).strip().translate(_HIDE), text)
+    if "\\" in text:
+        text = _ESCAPE.sub(lambda m: m.group(1).translate(_HIDE), text)
     for trigger, pattern, replacement in _INLINE_RULES:
         if trigger in text:
             text = pattern.sub(replacement, text)
+    text = text.translate(_SHOW)
     if "&" in text:
         text = html.unescape(text)
     return " ".join(text.split())
@@ -105,6 +113,7 @@ def _blocks(body: str) -> Iterator[_Block]:
     paragraph: list[str] = []
     fence: str | None = None
     code: list[str] = []
+    plain = True  # the open paragraph is neither a list item nor a quote
     for line in lines:
         if fence is not None:
             if line.strip().startswith(fence) and not line.strip().strip(fence[0]):
@@ -127,19 +136,24 @@ def _blocks(body: str) -> Iterator[_Block]:
             yield _Block("heading", atx.group(2) or "", len(atx.group(1)))
             continue
         setext = _SETEXT.match(line)
-        if setext and paragraph and not _LIST.match(paragraph[-1]):
+        if setext and paragraph and plain:
             text = " ".join(paragraph)
             paragraph.clear()
             yield _Block("heading", text, 1 if setext.group(1)[0] == "=" else 2)
             continue
         if _RULE.match(line) or _TABLE_RULE.match(line) or _LINK_DEF.match(line):
             continue
-        line = _QUOTE.sub("", line)
+        quoted = _QUOTE.match(line)
+        if quoted:
+            line = line[quoted.end() :]
         item = _LIST.match(line)
         if item:
             yield from _flush(paragraph)
             paragraph.append("\x00" + line[item.end() :])
+            plain = False
             continue
+        if not paragraph:
+            plain = not quoted
         line = _FOOTNOTE_DEF.sub("", line)
         if "|" in line and line.strip().startswith("|"):
             line = " ".join(cell.strip() for cell in line.strip().strip("|").split("|"))

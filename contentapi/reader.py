@@ -59,6 +59,18 @@ FrontMatterLoader.add_implicit_resolver(
     list("-+0123456789."),
 )
 
+
+def _timestamp(loader: FrontMatterLoader, node: yaml.ScalarNode) -> Any:
+    """An unquoted date YAML cannot build (`2023-02-30`) stays text, so validation can name
+    the field and the problem instead of the parser failing on the whole file."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
 _HANDLER = frontmatter.YAMLHandler()
 _OPENING = re.compile(r"\A---[ \t]*\n")
 _CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)

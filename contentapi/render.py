@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +19,7 @@ from pygments.util import ClassNotFound
 from .analysis import HeadingIds, inline_text
 from .urls import AssetMap, absolute, resolve
 
+_HTML_URL = re.compile(r"""\b(src|href|poster)\s*=\s*(["'])(.*?)\2""", re.I)
 PLUGINS = ("table", "strikethrough", "footnotes", "task_lists", "url")
 _FORMATTER = HtmlFormatter(nowrap=True)
 
@@ -80,6 +83,22 @@ class _Renderer(mistune.HTMLRenderer):
 
     def image(self, text: str, url: str, title: str | None = None) -> str:
         return super().image(text, self._url(url), title)
+
+    def _html_urls(self, markup: str) -> str:
+        """Raw HTML `<img src>`, `<a href>` and media sources resolve like Markdown URLs."""
+
+        def swap(match: re.Match[str]) -> str:
+            quote = match.group(2)
+            url = self._url(html.unescape(match.group(3)))
+            return f"{match.group(1)}={quote}{mistune.escape(url)}{quote}"
+
+        return _HTML_URL.sub(swap, markup)
+
+    def block_html(self, html: str) -> str:
+        return super().block_html(self._html_urls(html))
+
+    def inline_html(self, html: str) -> str:
+        return super().inline_html(self._html_urls(html))
 
     def heading(self, text: str, level: int, **attrs: Any) -> str:
         anchor = attrs.get("id")

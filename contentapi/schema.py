@@ -68,19 +68,19 @@ class FrontMatterSchema(Schema):
 
     title = Text(required=True)
     date = Date(required=True)
-    updated = Date(load_default=None)
-    category = Text(load_default=None)
-    categories = TextList(load_default=list)
-    tags = TextList(load_default=list)
-    description = Text(load_default="")
-    summary = Text(load_default=None)
-    slug = Text(load_default=None)
-    draft = fields.Boolean(load_default=False)
-    author = Text(load_default=None)
-    image = Text(load_default=None)
-    cover = Text(load_default=None)
-    lang = Text(load_default=None)
-    aliases = TextList(load_default=list)
+    updated = Date(allow_none=True, load_default=None)
+    category = Text(allow_none=True, load_default=None)
+    categories = TextList(allow_none=True, load_default=list)
+    tags = TextList(allow_none=True, load_default=list)
+    description = Text(allow_none=True, load_default="")
+    summary = Text(allow_none=True, load_default=None)
+    slug = Text(allow_none=True, load_default=None)
+    draft = fields.Boolean(load_default=False, allow_none=True)
+    author = Text(allow_none=True, load_default=None)
+    image = Text(allow_none=True, load_default=None)
+    cover = Text(allow_none=True, load_default=None)
+    lang = Text(allow_none=True, load_default=None)
+    aliases = TextList(allow_none=True, load_default=list)
 
     def __init__(self, timezone: tzinfo, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -95,6 +95,11 @@ class FrontMatterSchema(Schema):
 
     @post_load
     def _collect(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Empty keys (`tags:`) mean "not given"; unknown keys move to `extra`."""
+        for name, schema_field in self.fields.items():
+            if data.get(name, 0) is None and name not in {"title", "date"}:
+                default = schema_field.load_default
+                data[name] = default() if callable(default) else default
         declared = set(self.declared_fields)
         known = {key: value for key, value in data.items() if key in declared}
         known["extra"] = {k: json_safe(v) for k, v in data.items() if k not in declared}
