@@ -6,10 +6,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 
-from . import cli, errors, views
+from . import cli, errors, http, views
 from .settings import PREFIX, Settings
 from .store import ContentStore
 
@@ -27,23 +27,38 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         os.environ, {key: config.pop(key) for key in list(config) if key.startswith(PREFIX)}
     )
     app = Flask(__name__)
+    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", settings.cache_max_age)
     app.config.update(config)
     app.json = JSONProvider(app)
     store = ContentStore(settings)
     app.extensions[EXTENSION] = store
     store.reload()
     errors.register(app)
+    http.register(app, settings)
     views.register(app)
     cli.register(app)
     return app
 
 
 class JSONProvider(DefaultJSONProvider):
-    """UTF-8 as written (no `\\u00f3` escapes) and keys in the order the API documents."""
+    """UTF-8 as written (no `\\u00f3` escapes), keys in the documented order, a final newline,
+    and `?pretty=1` indents (without responses varying by User-Agent)."""
 
     ensure_ascii = False
     sort_keys = False
     mimetype = "application/json"
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        data = self._prepare_response_obj(args, kwargs)
+        indent = 2 if has_request_context() and request.args.get("pretty") in PRETTY else None
+        separators = None if indent else (",", ":")
+        body = self.dumps(data, indent=indent, separators=separators) + "\n"
+        response = self._app.response_class(body, mimetype=self.mimetype)
+        response.headers["Content-Type"] = "application/json; charset=utf-8"
+        return response
+
+
+PRETTY = {"1", "true", "yes"}
 
 
 def get_store(app: Flask) -> ContentStore:

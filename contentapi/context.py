@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, request, url_for
 
+from .http import preview_requested
 from .index import Index
 from .model import Post
 from .settings import Settings
@@ -43,4 +44,5 @@ def current() -> Context:
     store: ContentStore = current_app.extensions["contentapi"]
     settings = store.settings
     base_url = settings.base_url or (request.host_url.rstrip("/") + request.script_root + "/")
-    return Context(store, store.index, settings, store.clock(), base_url)
+    preview = preview_requested(settings)
+    return Context(store, store.index, settings, store.clock(), base_url, preview)

@@ -35,9 +35,9 @@ def problem(status: int, detail: str, **extra: Any) -> Response:
         "instance": request.path,
         **extra,
     }
-    response = Response(
-        json.dumps(body, ensure_ascii=False) + "\n", status=status, mimetype=PROBLEM_JSON
-    )
+    indent = 2 if request.args.get("pretty") in {"1", "true", "yes"} else None
+    text = json.dumps(body, ensure_ascii=False, indent=indent)
+    response = Response(text + "\n", status=status, mimetype=PROBLEM_JSON)
     response.headers["Content-Type"] = f"{PROBLEM_JSON}; charset=utf-8"
     return response
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -76,6 +77,7 @@ class Index:
     assets: AssetMap
     options: BuildOptions
     parsed: Mapping[str, Parsed] = field(repr=False)
+    publications: tuple[datetime, ...] = ()
     _derived: dict[str, Derived] = field(default_factory=dict, repr=False, compare=False)
 
     def derived(self, post: Post) -> Derived:
@@ -98,6 +100,15 @@ class Index:
         """Errors and every warning, deriving each post first (as `content check` does)."""
         warnings = [w for post in self.posts for w in self.derived(post).warnings]
         return tuple(sorted((*self.issues, *warnings), key=_issue_order))
+
+    def published_count(self, now: datetime) -> int:
+        """How many publication moments have passed: changes exactly when visibility does."""
+        return bisect_right(self.publications, now)
+
+    def next_publication(self, now: datetime) -> datetime | None:
+        """When the soonest scheduled post goes public, if any is waiting."""
+        at = bisect_right(self.publications, now)
+        return self.publications[at] if at < len(self.publications) else None
 
     def category(self, slug: str) -> Term | None:
         return _find(self.categories, slug)
@@ -340,6 +351,7 @@ def build_index(
         assets=assets,
         options=options,
         parsed=MappingProxyType(parsed),
+        publications=tuple(sorted(post.date for post in posts if not post.draft)),
         _derived=derived,
     )
 

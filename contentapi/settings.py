@@ -143,7 +143,51 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SITE_DESCRIPTION", "", "Site description shown by `GET /api/v1`.", _text),
     Setting("DEFAULT_PER_PAGE", "10", "Page size when `per_page` is not given.", _positive_int),
     Setting("MAX_PER_PAGE", "100", "Largest `per_page` a client may ask for.", _positive_int),
+    Setting(
+        "CACHE_TYPE",
+        "SimpleCache",
+        "Server-side response cache: `SimpleCache` (per process), `RedisCache` (shared by "
+        "workers and replicas) or `NullCache` (off).",
+        _choice("simplecache", "rediscache", "nullcache"),
+    ),
+    Setting(
+        "CACHE_REDIS_URL", "", "Redis URL for `RedisCache`, e.g. `redis://host:6379/0`.", _text
+    ),
+    Setting(
+        "CACHE_TIMEOUT",
+        "300",
+        "Seconds a response stays in the server-side cache (never past the next scheduled post).",
+        _positive_int,
+    ),
+    Setting(
+        "CACHE_MAX_AGE",
+        "60",
+        "`Cache-Control: max-age` for public responses, in seconds.",
+        _non_negative_int,
+    ),
+    Setting(
+        "CACHE_STALE_WHILE_REVALIDATE",
+        "300",
+        "`Cache-Control: stale-while-revalidate` for public responses, in seconds.",
+        _non_negative_int,
+    ),
+    Setting("CORS_ORIGINS", "*", "Comma-separated origins allowed by CORS (`*` for any).", _csv),
+    Setting(
+        "COMPRESS_MIN_SIZE",
+        "500",
+        "Responses at least this many bytes are compressed (brotli or gzip).",
+        _non_negative_int,
+    ),
+    Setting(
+        "PREVIEW_TOKEN",
+        "",
+        "Bearer token that shows drafts and scheduled posts (at least 16 characters). Empty "
+        "turns preview off.",
+        _text,
+    ),
 )
+
+_CACHE_TYPES = {"simplecache": "SimpleCache", "rediscache": "RedisCache", "nullcache": "NullCache"}
 
 
 @dataclass(frozen=True)
@@ -165,6 +209,14 @@ class Settings:
     site_description: str
     default_per_page: int
     max_per_page: int
+    cache_type: str
+    cache_redis_url: str
+    cache_timeout: int
+    cache_max_age: int
+    cache_stale_while_revalidate: int
+    cors_origins: tuple[str, ...]
+    compress_min_size: int
+    preview_token: str
 
     @classmethod
     def from_env(
@@ -188,7 +240,12 @@ class Settings:
         unknown = sorted(key for key in overrides if key.startswith(PREFIX))
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        values["cache_type"] = _CACHE_TYPES[values["cache_type"]]
         settings = cls(**values)
+        if settings.cache_type == "RedisCache" and not settings.cache_redis_url:
+            raise ConfigError(f"{PREFIX}CACHE_TYPE=RedisCache needs {PREFIX}CACHE_REDIS_URL")
+        if settings.preview_token and len(settings.preview_token) < 16:
+            raise ConfigError(f"{PREFIX}PREVIEW_TOKEN must be at least 16 characters")
         if settings.default_per_page > settings.max_per_page:
             raise ConfigError(
                 f"{PREFIX}DEFAULT_PER_PAGE ({settings.default_per_page}) is larger than "

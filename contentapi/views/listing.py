@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from ..context import Context
+from ..http import last_modified
 from ..model import Post
 from ..params import ListArgs, parser
 from ..query import Filters, paginate, select
@@ -37,6 +38,7 @@ def listing(
     endpoint = request.endpoint or ""
     links = pagination_links(ctx, page, endpoint, request.args, **(request.view_args or {}))
     items = [summary(ctx, post, args["only"]) for post in page.items]
+    last_modified(page.items)
     body = envelope(ctx, page, items, links)
     if extra:
         body = {**extra, **body}

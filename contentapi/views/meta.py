@@ -9,6 +9,7 @@ from flask_swagger_ui import get_swaggerui_blueprint
 
 from ..context import current
 from ..errors import problem
+from ..http import last_modified
 from ..query import archive, count_terms, visible
 from ..render import highlight_css
 
@@ -17,7 +18,11 @@ SPEC = Path(__file__).resolve().parent.parent / "openapi.yaml"  # a link to the 
 bp = Blueprint("meta", __name__)
 health = Blueprint("health", __name__)
 docs = get_swaggerui_blueprint(
-    "/docs", "/openapi.yaml", config={"app_name": "contentapi"}, blueprint_name="docs"
+    "/docs",
+    "/openapi.yaml",
+    # A fixed redirect URL keeps the inline script identical, so its CSP hash is stable.
+    config={"app_name": "contentapi", "oauth2RedirectUrl": "/docs/oauth2-redirect.html"},
+    blueprint_name="docs",
 )
 
 
@@ -25,6 +30,7 @@ docs = get_swaggerui_blueprint(
 def root() -> Response:
     ctx = current()
     posts = visible(ctx.index.posts, ctx.now, ctx.preview)
+    last_modified(posts)
     return jsonify(
         {
             "title": ctx.settings.site_title,
@@ -52,7 +58,9 @@ def root() -> Response:
 @bp.get("/api/v1/archive", endpoint="archive")
 def archive_view() -> Response:
     ctx = current()
-    return jsonify({"data": archive(visible(ctx.index.posts, ctx.now, ctx.preview))})
+    posts = visible(ctx.index.posts, ctx.now, ctx.preview)
+    last_modified(posts)
+    return jsonify({"data": archive(posts)})
 
 
 @bp.get("/api/v1/highlight.css", endpoint="highlight_css")

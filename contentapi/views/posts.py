@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, jsonify, redirect, request
 
 from ..context import current
+from ..http import last_modified
 from ..params import DetailArgs, parser
 from ..query import visible
 from ..serialize import detail
@@ -34,4 +35,11 @@ def detail_view(slug: str) -> Response:
             location = ctx.post_url(target) + (f"?{query}" if query else "")
             return redirect(location, code=301)
         abort(404, description=f"No post with slug {slug!r}.")
-    return jsonify(detail(ctx, post, posts, args["formats"]))
+    body = detail(ctx, post, posts, args["formats"])
+    shown = [
+        post,
+        *(ctx.index.by_slug[item["slug"]] for item in [body["prev"], body["next"]] if item),
+        *(ctx.index.by_slug[item["slug"]] for item in body["related"]),
+    ]
+    last_modified(shown)
+    return jsonify(body)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, abort, jsonify
 
 from ..context import Context, current
+from ..http import last_modified
 from ..index import Index
 from ..model import Term
 from ..query import TermCount, count_terms, visible
@@ -34,6 +35,7 @@ def _term(ctx: Context, kind: str, item: TermCount) -> dict:
 def terms(kind: str) -> Response:
     ctx = current()
     counted = count_terms(KINDS[kind][1](ctx.index), ctx.now, ctx.preview)
+    last_modified(post for item in counted for post in item.posts)
     return jsonify({"data": [_term(ctx, kind, item) for item in counted]})
 
 
