@@ -93,7 +93,8 @@ def main() -> None:
         r = json.loads(out)
         print(
             f"{r['files']:>6}  {r['read_s']:>9.2f}s  {r['build_s']:>10.2f}s  "
-            f"{r['files_per_s']:>7.0f}  {r['peak_mib']:>8.0f}  {r['first_detail_s'] * 1000:>10.1f}ms"
+            f"{r['files_per_s']:>7.0f}  {r['peak_mib']:>8.0f}  "
+            f"{r['first_detail_s'] * 1000:>10.1f}ms"
             f"  {r['analyse_all_s']:>10.2f}s"
         )
 

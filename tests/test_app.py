@@ -44,7 +44,7 @@ def test_app_invalid_post_does_not_take_the_others_down(write_post, make_client,
 def test_app_strict_mode_refuses_invalid_posts(write_post, make_app):
     write_post("good.md", title="Good")
     write_post("bad.md", text="---\ntitle: Bad\n---\nNo date.\n")
-    with pytest.raises(ContentError, match="bad.md"):
+    with pytest.raises(ContentError, match=r"bad\.md"):
         make_app(strict="true")
 
 

@@ -1,0 +1,334 @@
+"""Analysis: headings, toc, sections, excerpt and counts, from the Markdown without rendering."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from contentapi.analysis import (
+    HeadingIds,
+    analyse,
+    build_toc,
+    excerpt,
+    heading_id,
+    inline_text,
+    strip_title_heading,
+)
+from contentapi.model import Heading
+from contentapi.reader import read
+
+FIXTURES = Path(__file__).parent / "fixtures"
+POSTS = FIXTURES / "posts"
+
+
+def fixture_body(name: str) -> str:
+    body, _ = read((POSTS / name).read_bytes())
+    return body
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Introducción", "introduccion"),
+        ("¿Por qué no letras?", "por-que-no-letras"),
+        ("Año y medio después", "ano-y-medio-despues"),
+        ("Paso 1: mezclar", "paso-1-mezclar"),
+        ("!!!", "section"),
+        ("", "section"),
+    ],
+)
+def test_analysis_heading_id_is_unicode_aware(text: str, expected: str) -> None:
+    assert heading_id(text) == expected
+
+
+def test_analysis_heading_ids_repeat_with_suffixes() -> None:
+    ids = HeadingIds()
+    assert [ids.next(t) for t in ["Intro", "Intro", "Intro", "Otro"]] == [
+        "intro",
+        "intro-1",
+        "intro-2",
+        "otro",
+    ]
+
+
+def test_analysis_heading_ids_never_repeat_when_text_looks_like_suffix() -> None:
+    ids = HeadingIds()
+    result = [ids.next(t) for t in ["Intro", "Intro 1", "Intro", "Intro", "Intro 1"]]
+    assert result[:2] == ["intro", "intro-1"]
+    assert len(set(result)) == len(result)
+
+
+def test_analysis_headings_from_fixture() -> None:
+    analysis = analyse(fixture_body("headings.md"))
+    assert [(h.id, h.text, h.level) for h in analysis.headings] == [
+        ("introduccion", "Introducción", 2),
+        ("que-necesitas", "Qué necesitas", 3),
+        ("que-necesitas-1", "Qué necesitas", 3),
+        ("introduccion-1", "Introducción", 2),
+        ("ano-y-medio-despues", "Año y medio después", 1),
+        ("con-codigo-y-enfasis", "Con código y énfasis", 2),
+        ("nivel-cuatro", "Nivel cuatro", 4),
+    ]
+
+
+def test_analysis_code_block_lines_are_not_headings() -> None:
+    analysis = analyse(fixture_body("headings.md"))
+    texts = " ".join(h.text for h in analysis.headings)
+    assert "comentario" not in texts
+    assert "tampoco" not in texts
+    # The code is still text of its section.
+    section = next(s for s in analysis.sections if s.id == "introduccion-1")
+    assert '# esto es un comentario, no un encabezado\necho "## tampoco"' in section.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "~~~\n# no\n~~~\n",
+        "````md\n```\n# no\n```\n````\n",
+        "```\n# no\n",  # an unclosed fence runs to the end
+        "  ```\n  # no\n  ```\n",
+    ],
+)
+def test_analysis_fenced_code_never_yields_headings(body: str) -> None:
+    assert analyse(body).headings == ()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Título\n======\n", [("Título", 1)]),
+        ("Subtítulo\n---------\n", [("Subtítulo", 2)]),
+        ("Dos\nlíneas\n===\n", [("Dos líneas", 1)]),
+        ("# Cerrado #\n", [("Cerrado", 1)]),
+        ("   ### Sangría\n", [("Sangría", 3)]),
+        ("    # Código indentado\n", []),
+        ("#SinEspacio\n", []),
+    ],
+)
+def test_analysis_atx_and_setext_headings(body: str, expected: list[tuple[str, int]]) -> None:
+    assert [(h.text, h.level) for h in analyse(body).headings] == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # CommonMark: a `---` under a list item or a quote is a thematic break, not a heading.
+        "- Mezclar\n- Amasar\n---\n",
+        "> Una cita\n---\n",
+    ],
+)
+def test_analysis_rule_after_list_or_quote_is_not_heading(body: str) -> None:
+    analysis = analyse(body)
+    assert analysis.headings == ()
+    assert all("\x00" not in section.heading for section in analysis.sections)
+
+
+def test_analysis_rule_after_list_in_fixture_is_not_heading() -> None:
+    analysis = analyse(fixture_body("list-then-rule.md"))
+    assert [h.text for h in analysis.headings] == ["Pasos", "Horneado"]
+
+
+def test_analysis_toc_nests_by_level() -> None:
+    toc = [entry.as_dict() for entry in analyse(fixture_body("headings.md")).toc]
+
+    def node(id_: str, text: str, level: int, *children: dict) -> dict:
+        return {"id": id_, "text": text, "level": level, "children": list(children)}
+
+    assert toc == [
+        node(
+            "introduccion",
+            "Introducción",
+            2,
+            node("que-necesitas", "Qué necesitas", 3),
+            node("que-necesitas-1", "Qué necesitas", 3),
+        ),
+        node("introduccion-1", "Introducción", 2),
+        node(
+            "ano-y-medio-despues",
+            "Año y medio después",
+            1,
+            node(
+                "con-codigo-y-enfasis",
+                "Con código y énfasis",
+                2,
+                node("nivel-cuatro", "Nivel cuatro", 4),
+            ),
+        ),
+    ]
+
+
+def test_analysis_toc_skipped_levels_still_nest() -> None:
+    toc = build_toc([Heading("a", "A", 1), Heading("b", "B", 4), Heading("c", "C", 2)])
+    assert [(e.id, [c.id for c in e.children]) for e in toc] == [("a", ["b", "c"])]
+
+
+def test_analysis_toc_empty_without_headings() -> None:
+    assert analyse("Solo texto.\n").toc == ()
+
+
+def test_analysis_sections_carry_heading_ids() -> None:
+    body = (
+        "Antes de todo.\n\n## Uno\n\nTexto uno.\n\nMás uno.\n\n## Uno\n\nTexto dos.\n\n### Vacía\n"
+    )
+    sections = analyse(body).sections
+    assert [(s.id, s.heading, s.text) for s in sections] == [
+        ("", "", "Antes de todo."),
+        ("uno", "Uno", "Texto uno.\n\nMás uno."),
+        ("uno-1", "Uno", "Texto dos."),
+        ("vacia", "Vacía", ""),
+    ]
+
+
+def test_analysis_section_ids_match_heading_ids() -> None:
+    analysis = analyse(fixture_body("real-shaped-es.md"))
+    assert [s.id for s in analysis.sections if s.id] == [h.id for h in analysis.headings]
+
+
+def test_analysis_excerpt_cut_at_word_boundary() -> None:
+    body = "![Foto del horno](horno.png) El pan necesita tiempo, paciencia y un horno caliente.\n"
+    assert analyse(body, excerpt_length=30).excerpt == "El pan necesita tiempo…"
+
+
+@pytest.mark.parametrize("length", range(5, 90, 7))
+def test_analysis_excerpt_ends_on_whole_word(length: int) -> None:
+    paragraph = "Cada token mira a los demás para decidir qué es importante en la frase completa."
+    result = analyse(paragraph + "\n", excerpt_length=length).excerpt
+    if len(paragraph) <= length:
+        assert result == paragraph
+        return
+    assert result.endswith("…")
+    cut = result[:-1]
+    assert len(cut) <= length
+    assert paragraph.startswith(cut)
+    assert paragraph[len(cut)] in " ,."
+
+
+def test_analysis_excerpt_short_paragraph_not_cut() -> None:
+    assert analyse("Corto.\n\nSegundo párrafo.\n").excerpt == "Corto."
+
+
+def test_analysis_excerpt_has_no_images_or_alt_text() -> None:
+    body = (
+        "## Título\n\n![Alt de portada](portada.png)\n\n"
+        'Texto <img src="x.png" alt="alt html"> con ![alt en línea](y.png) **marcas**.\n'
+    )
+    result = analyse(body).excerpt
+    assert result == "Texto con marcas."
+
+
+def test_analysis_excerpt_from_real_shaped_post_skips_image_line() -> None:
+    result = analyse(fixture_body("real-shaped-es.md")).excerpt
+    assert result.startswith("Un modelo de lenguaje predice la siguiente palabra")
+    assert "Descripción" not in result
+    assert "header.jpg" not in result
+
+
+def test_analysis_excerpt_empty_without_paragraph() -> None:
+    assert analyse("## Solo encabezado\n\n- una lista\n").excerpt == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "length", "expected"),
+    [
+        ("uno dos tres", 12, "uno dos tres"),
+        ("uno dos tres", 7, "uno dos…"),
+        ("uno dos, tres", 8, "uno dos…"),
+        ("supercalifragilístico", 5, "super…"),
+    ],
+)
+def test_analysis_excerpt_function(text: str, length: int, expected: str) -> None:
+    assert excerpt(text, length) == expected
+
+
+@pytest.mark.parametrize(
+    ("words", "wpm", "reading_time"),
+    [(0, 200, 0), (1, 200, 1), (200, 200, 1), (201, 200, 2), (450, 200, 3), (10, 3, 4)],
+)
+def test_analysis_word_count_and_reading_time(words: int, wpm: int, reading_time: int) -> None:
+    body = " ".join(["palabra"] * words)
+    analysis = analyse(body, words_per_minute=wpm)
+    assert analysis.word_count == words
+    assert analysis.reading_time == reading_time == math.ceil(words / wpm)
+
+
+def test_analysis_empty_body() -> None:
+    analysis = analyse("")
+    assert (analysis.word_count, analysis.reading_time, analysis.excerpt) == (0, 0, "")
+    assert analysis.headings == analysis.toc == analysis.sections == analysis.images == ()
+
+
+def test_analysis_word_count_ignores_markup() -> None:
+    body = (
+        "## Dos palabras\n\n**Tres** [palabras](https://example.org) `más`.\n\n"
+        "![sin contar](x.png)\n"
+    )
+    assert analyse(body).word_count == 5
+
+
+def test_analysis_images_in_order_with_alt() -> None:
+    analysis = analyse(fixture_body("images.md"))
+    assert [(i.url, i.alt) for i in analysis.images] == [
+        ("images/horno.png", "Horno encendido"),
+        ("/images/blog/cabecera.jpg", "Cabecera"),
+        ("https://cdn.example.org/foto.jpg", "Externa"),
+        ("images/miga.png", "La miga"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("**negrita** y _cursiva_", "negrita y cursiva"),
+        ("[enlace](https://x.org) y <https://y.org>", "enlace y https://y.org"),
+        ("`código` y 2 \\* 3", "código y 2 * 3"),
+        ("Tom &amp; Jerry", "Tom & Jerry"),
+        ("nota[^1] ~~no~~", "nota no"),
+        ("snake_case_name", "snake_case_name"),
+    ],
+)
+def test_analysis_inline_text_drops_markup(markdown: str, expected: str) -> None:
+    assert inline_text(markdown) == expected
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("Uso de \\*args\\* en Python", "Uso de *args* en Python"),
+        ("El campo \\_privado\\_ no se exporta", "El campo _privado_ no se exporta"),
+        ("Usa `*args` y `**kwargs`", "Usa *args y **kwargs"),
+        ("El método `__init__`", "El método __init__"),
+    ],
+)
+def test_analysis_inline_text_keeps_escaped_and_code_markers(markdown: str, expected: str) -> None:
+    # CommonMark shows `\*x\*` as `*x*`, and code spans literally: neither is emphasis.
+    assert inline_text(markdown) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "title"),
+    [
+        ("# Pan de masa madre\n\nTexto.\n", "Pan de masa madre"),
+        ("\n\n# pan DE masa   madre\nTexto.\n", "Pan de masa madre"),
+        ("# Pan de **masa** madre\nTexto.\n", "Pan de masa madre"),
+        ("Pan de masa madre\n=================\nTexto.\n", "Pan de masa madre"),
+    ],
+)
+def test_analysis_strip_title_heading_removes_repeated_title(body: str, title: str) -> None:
+    result = strip_title_heading(body, title)
+    assert "Pan" not in result and "pan" not in result
+    assert "Texto." in result
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "# Otra cosa\n\nTexto.\n",
+        "## Pan de masa madre\n\nTexto.\n",
+        "Intro.\n\n# Pan de masa madre\n",
+    ],
+)
+def test_analysis_strip_title_heading_keeps_other_headings(body: str) -> None:
+    assert strip_title_heading(body, "Pan de masa madre") == body

@@ -1,0 +1,496 @@
+"""The index: files to an immutable snapshot, with every problem collected rather than raised."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from contentapi.index import BuildOptions, Index, build_index, derive, parse_source
+from contentapi.loader import build_options, read_sources
+from contentapi.model import Post, SourceFile, Sources
+from contentapi.settings import Settings
+from contentapi.urls import AssetMap
+
+FIXTURES = Path(__file__).parent / "fixtures"
+POSTS = FIXTURES / "posts"
+CORPUS = FIXTURES / "corpus"
+OPTIONS = BuildOptions(timezone=ZoneInfo("UTC"))
+BUILT_AT = datetime(2024, 6, 1, tzinfo=UTC)
+CORPUS_SLUGS = {"hola-mundo", "apis-sin-servidor", "gazpacho", "notas-de-versiones", "empezar"}
+
+
+def fixture_source(name: str, path: str | None = None) -> SourceFile:
+    return SourceFile(path or f"posts/{name}", (POSTS / name).read_bytes())
+
+
+def source(path: str, front: str, body: str = "Texto.\n") -> SourceFile:
+    return SourceFile(path, f"---\n{front}\n---\n\n{body}".encode())
+
+
+def build(*files: SourceFile, assets: frozenset[str] = frozenset(), **options: object) -> Index:
+    build_opts = replace(OPTIONS, **options)  # type: ignore[arg-type]
+    return build_index(Sources(files, assets), build_opts, BUILT_AT)
+
+
+def parsed_post(name: str, path: str | None = None, options: BuildOptions = OPTIONS) -> Post:
+    result = parse_source(fixture_source(name, path), options)
+    assert result.issues == ()
+    assert result.post is not None
+    return result.post
+
+
+# parse_source
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "line", "fragment"),
+    [
+        ("unterminated.md", None, 1, "not closed"),
+        ("no-front-matter.md", None, 1, "no front matter"),
+        ("invalid-yaml.md", None, 4, "not valid YAML"),
+        ("list-front-matter.md", None, 2, "mapping"),
+        ("invalid-utf8.latin1", None, 6, "UTF-8"),
+        ("missing-title.md", "title", None, "required"),
+        ("missing-date.md", "date", None, "required"),
+        ("empty-title.md", "title", 2, "empty"),
+        ("bad-date.md", "date", 3, "not a real date"),
+        ("bad-date-unquoted.md", "date", 3, "2023-02-30"),
+        ("category-and-categories.md", "categories", 5, "not both"),
+    ],
+)
+def test_index_parse_source_turns_bad_files_into_issues(
+    name: str, field: str | None, line: int | None, fragment: str
+) -> None:
+    result = parse_source(fixture_source(name), OPTIONS)
+    assert result.post is None
+    assert len(result.issues) == 1
+    issue = result.issues[0]
+    assert (issue.path, issue.field, issue.line, issue.severity) == (
+        f"posts/{name}",
+        field,
+        line,
+        "error",
+    )
+    assert fragment in issue.message
+
+
+def test_index_parse_source_category_without_letters_is_issue() -> None:
+    result = parse_source(source("a.md", "title: A\ndate: 2024-01-01\ntags: [ok, '!!!']"), OPTIONS)
+    assert result.post is None
+    assert [(i.field, "!!!" in i.message) for i in result.issues] == [("tags", True)]
+
+
+def test_index_parse_source_reads_post_fields() -> None:
+    post = parsed_post("categories-list.md", "recetas/varias.md")
+    assert post.slug == "varias"
+    assert post.directory == "recetas"
+    assert post.title == "Varias categorías"
+    assert post.date == datetime(2024, 1, 13, tzinfo=ZoneInfo("UTC"))
+    assert post.draft is False
+
+
+# build_index: errors are collected
+
+
+def test_index_invalid_files_reported_and_valid_posts_kept() -> None:
+    corpus = read_sources(CORPUS)
+    extra = fixture_source("missing-title.md", "extra/missing-title.md")
+    index = build_index(Sources((*corpus.files, extra), corpus.assets), OPTIONS, BUILT_AT)
+    assert [(i.path, i.field, i.severity) for i in index.issues] == [
+        ("broken/sin-fecha.md", "date", "error"),
+        ("extra/missing-title.md", "title", "error"),
+    ]
+    assert all(issue.message for issue in index.issues)
+    assert {post.slug for post in index.posts} == CORPUS_SLUGS
+    assert set(index.by_slug) == CORPUS_SLUGS
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_index_duplicate_slug_first_path_wins(reverse: bool) -> None:
+    files = [
+        source("a/hola.md", "title: Primero\ndate: 2020-01-01"),
+        source("b/2024-05-01-hola.md", "title: Segundo\ndate: 2024-05-01"),
+    ]
+    index = build(*(reversed(files) if reverse else files))
+    assert index.by_slug["hola"].path == "a/hola.md"
+    assert [p.path for p in index.posts] == ["a/hola.md"]
+    (issue,) = index.issues
+    assert (issue.path, issue.field) == ("b/2024-05-01-hola.md", "slug")
+    assert "a/hola.md" in issue.message
+    assert "'hola'" in issue.message
+
+
+def test_index_duplicate_slug_from_slug_field() -> None:
+    index = build(
+        source("a.md", "title: A\ndate: 2024-01-01\nslug: Mismo"),
+        source("b.md", "title: B\ndate: 2024-01-02\nslug: mismo"),
+    )
+    assert index.by_slug["mismo"].path == "a.md"
+    assert [(i.path, "a.md" in i.message) for i in index.issues] == [("b.md", True)]
+
+
+def test_index_aliases_map_to_slug() -> None:
+    front = "title: Nuevo\ndate: 2024-01-01\naliases: [Viejo Nombre, viejo]"
+    index = build(source("nuevo.md", front))
+    assert dict(index.aliases) == {"viejo": "nuevo", "viejo-nombre": "nuevo"}
+    assert index.issues == ()
+
+
+def test_index_alias_colliding_with_slug_names_both_files() -> None:
+    index = build(
+        source("a/viejo.md", "title: Viejo\ndate: 2023-01-01"),
+        source("b/nuevo.md", "title: Nuevo\ndate: 2024-01-01\naliases: [viejo]"),
+    )
+    (issue,) = index.issues
+    assert (issue.path, issue.field) == ("b/nuevo.md", "aliases")
+    assert "a/viejo.md" in issue.message
+    assert index.by_slug["viejo"].path == "a/viejo.md"
+    assert "viejo" not in index.aliases
+
+
+def test_index_alias_colliding_with_alias_names_both_files() -> None:
+    index = build(
+        source("a.md", "title: A\ndate: 2023-01-01\naliases: [antiguo]"),
+        source("b.md", "title: B\ndate: 2024-01-01\naliases: [antiguo]"),
+    )
+    (issue,) = index.issues
+    assert (issue.path, issue.field) == ("b.md", "aliases")
+    assert "a.md" in issue.message
+    assert dict(index.aliases) == {"antiguo": "a"}
+
+
+# terms
+
+
+def test_index_category_spellings_merge_into_one_term() -> None:
+    index = build_index(read_sources(CORPUS), OPTIONS, BUILT_AT)
+    assert [(t.slug, t.name) for t in index.categories] == [
+        ("cocina", "Cocina"),
+        ("desarrollo-web", "Desarrollo web"),
+    ]
+    term = index.category("desarrollo-web")
+    assert term is not None
+    assert {p.slug for p in term.posts} == {
+        "hola-mundo",
+        "apis-sin-servidor",
+        "notas-de-versiones",
+        "empezar",
+    }
+    # Every post refers to the term by its one display name.
+    assert {p.category.name for p in term.posts if p.category} == {"Desarrollo web"}
+
+
+def test_index_category_merge_ignores_accents() -> None:
+    index = build(
+        source("a.md", "title: A\ndate: 2024-01-01\ncategory: Programación"),
+        source("b.md", "title: B\ndate: 2024-01-02\ncategory: programacion"),
+        source("c.md", "title: C\ndate: 2024-01-03\ncategory: Programación"),
+    )
+    assert [(t.slug, t.name, len(t.posts)) for t in index.categories] == [
+        ("programacion", "Programación", 3)
+    ]
+
+
+def test_index_term_name_tie_goes_to_first_path() -> None:
+    index = build(
+        source("b.md", "title: B\ndate: 2024-01-01\ntags: [Python]"),
+        source("a.md", "title: A\ndate: 2024-01-02\ntags: [python]"),
+    )
+    assert [(t.slug, t.name) for t in index.tags] == [("python", "python")]
+
+
+def test_index_tags_merge_and_list_posts_newest_first() -> None:
+    index = build_index(read_sources(CORPUS), OPTIONS, BUILT_AT)
+    tag = index.tag("primeros-pasos")
+    assert tag is not None
+    assert tag.name == "primeros pasos"
+    assert [p.slug for p in tag.posts] == ["apis-sin-servidor", "hola-mundo"]
+    assert index.tag("no-existe") is None
+
+
+# order
+
+
+CORPUS_ORDER = ["notas-de-versiones", "apis-sin-servidor", "gazpacho", "hola-mundo", "empezar"]
+
+
+def test_index_posts_newest_first_ties_by_slug() -> None:
+    index = build_index(read_sources(CORPUS), OPTIONS, BUILT_AT)
+    assert [p.slug for p in index.posts] == CORPUS_ORDER
+
+
+def test_index_order_does_not_depend_on_input_order() -> None:
+    corpus = read_sources(CORPUS)
+    shuffled = Sources(tuple(reversed(corpus.files)), corpus.assets)
+    assert [p.slug for p in build_index(shuffled, OPTIONS, BUILT_AT).posts] == CORPUS_ORDER
+
+
+def test_index_same_date_posts_sorted_by_slug() -> None:
+    index = build(
+        source("c.md", "title: C\ndate: 2024-01-01"),
+        source("a.md", "title: A\ndate: '2024-01-01'"),
+        source("b.md", "title: B\ndate: 2024-01-01 00:00:00"),
+    )
+    assert [p.slug for p in index.posts] == ["a", "b", "c"]
+
+
+# version and incremental builds
+
+
+def corpus_index(**options: object) -> Index:
+    return build_index(read_sources(CORPUS), replace(OPTIONS, **options), BUILT_AT)  # type: ignore[arg-type]
+
+
+def test_index_version_equal_for_identical_input() -> None:
+    first = build_index(read_sources(CORPUS), OPTIONS, BUILT_AT)
+    second = build_index(read_sources(CORPUS), OPTIONS, datetime(2030, 1, 1, tzinfo=UTC))
+    assert first.version == second.version
+
+
+def test_index_version_changes_when_file_bytes_change() -> None:
+    corpus = read_sources(CORPUS)
+    changed = tuple(
+        replace(f, data=f.data + b"\n") if f.path.endswith("gazpacho.markdown") else f
+        for f in corpus.files
+    )
+    before = build_index(corpus, OPTIONS, BUILT_AT).version
+    after = build_index(Sources(changed, corpus.assets), OPTIONS, BUILT_AT).version
+    assert before != after
+
+
+def test_index_version_changes_when_file_added() -> None:
+    corpus = read_sources(CORPUS)
+    more = Sources((*corpus.files, source("nuevo.md", "title: N\ndate: 2024-01-01")), corpus.assets)
+    assert (
+        build_index(corpus, OPTIONS, BUILT_AT).version
+        != build_index(more, OPTIONS, BUILT_AT).version
+    )
+
+
+def test_index_version_changes_when_asset_added() -> None:
+    corpus = read_sources(CORPUS)
+    more = Sources(corpus.files, corpus.assets | {"images/otra.png"})
+    assert (
+        build_index(corpus, OPTIONS, BUILT_AT).version
+        != build_index(more, OPTIONS, BUILT_AT).version
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"timezone": ZoneInfo("Europe/Madrid")},
+        {"strip_title_heading": False},
+        {"words_per_minute": 250},
+        {"excerpt_length": 120},
+        {"asset_base_url": "https://cdn.example.com/"},
+        {"raw_html": "escape"},
+        {"iframe_hosts": ("www.youtube.com",)},
+    ],
+)
+def test_index_version_changes_when_option_changes(change: dict[str, object]) -> None:
+    assert corpus_index().version != corpus_index(**change).version
+
+
+def test_index_incremental_build_reuses_unchanged_files() -> None:
+    corpus = read_sources(CORPUS)
+    first = build_index(corpus, OPTIONS, BUILT_AT)
+    changed_path = "posts/2024/recetas/gazpacho.markdown"
+    files = tuple(
+        replace(f, data=f.data.replace(b"Gazpacho", b"Salmorejo")) if f.path == changed_path else f
+        for f in corpus.files
+    )
+    second = build_index(Sources(files, corpus.assets), OPTIONS, BUILT_AT, previous=first)
+    for path, parsed in second.parsed.items():
+        if path == changed_path:
+            assert parsed is not first.parsed[path]
+        else:
+            assert parsed is first.parsed[path]
+    assert second.by_slug["gazpacho"].title == "Salmorejo rápido"
+    assert second.version != first.version
+
+
+def test_index_incremental_build_equals_full_build() -> None:
+    corpus = read_sources(CORPUS)
+    first = build_index(corpus, OPTIONS, BUILT_AT)
+    files = (*corpus.files[1:], source("nuevo.md", "title: Nuevo\ndate: 2025-01-01"))
+    sources = Sources(files, corpus.assets)
+    incremental = build_index(sources, OPTIONS, BUILT_AT, previous=first)
+    full = build_index(sources, OPTIONS, BUILT_AT)
+    assert incremental.posts == full.posts
+    assert incremental.issues == full.issues
+    assert incremental.version == full.version
+    assert corpus.files[0].path not in incremental.parsed
+
+
+def test_index_incremental_build_reparses_when_options_change() -> None:
+    corpus = read_sources(CORPUS)
+    first = build_index(corpus, OPTIONS, BUILT_AT)
+    madrid = replace(OPTIONS, timezone=ZoneInfo("Europe/Madrid"))
+    second = build_index(corpus, madrid, BUILT_AT, previous=first)
+    assert all(second.parsed[p] is not first.parsed[p] for p in first.parsed)
+    before, after = first.by_slug["hola-mundo"].date, second.by_slug["hola-mundo"].date
+    assert before.utcoffset() != after.utcoffset()
+
+
+def test_index_incremental_build_recomputes_derived_for_changed_post() -> None:
+    files = [source("a.md", "title: A\ndate: 2024-01-01", "Primer texto.\n")]
+    first = build(*files)
+    assert first.derived(first.by_slug["a"]).analysis.excerpt == "Primer texto."
+    changed = source("a.md", "title: A\ndate: 2024-01-01", "Texto cambiado.\n")
+    second = build_index(Sources((changed,)), OPTIONS, BUILT_AT, previous=first)
+    assert second.derived(second.by_slug["a"]).analysis.excerpt == "Texto cambiado."
+
+
+# title heading
+
+
+def test_index_leading_h1_equal_to_title_is_stripped() -> None:
+    post = parsed_post("title-h1.md")
+    assert "# Cómo hornear" not in post.body
+    assert post.body.strip() == "Primer párrafo del cuerpo."
+
+
+def test_index_leading_h1_different_from_title_is_kept() -> None:
+    post = parsed_post("title-h1-differs.md")
+    assert post.body.lstrip().startswith("# Receta completa\n")
+
+
+def test_index_leading_h1_kept_when_option_off() -> None:
+    post = parsed_post("title-h1.md", options=replace(OPTIONS, strip_title_heading=False))
+    assert post.body.lstrip().startswith("# Cómo hornear pan de **masa madre**")
+
+
+# derive
+
+
+def test_index_derive_excerpt_is_first_paragraph_not_description() -> None:
+    post = parsed_post("real-shaped-es.md")
+    derived = derive(post, OPTIONS, AssetMap())
+    assert post.description.startswith("Una guía sin fórmulas")
+    assert derived.analysis.excerpt.startswith("Un modelo de lenguaje predice")
+
+
+def test_index_derive_cover_is_front_matter_image_first() -> None:
+    post = parsed_post("extra-keys.md", "posts/extra-keys.md")
+    derived = derive(post, OPTIONS, AssetMap(frozenset({"posts/images/portada.png"})))
+    assert derived.cover == "/media/posts/images/portada.png"
+    assert derived.warnings == ()
+
+
+def test_index_derive_cover_falls_back_to_first_body_image() -> None:
+    post = parsed_post("images.md", "posts/2024/images.md")
+    derived = derive(post, OPTIONS, AssetMap(frozenset({"posts/2024/images/horno.png"})))
+    assert derived.cover == "/media/posts/2024/images/horno.png"
+
+
+def test_index_derive_cover_none_without_images() -> None:
+    assert derive(parsed_post("title-h1.md"), OPTIONS, AssetMap()).cover is None
+
+
+def test_index_derive_missing_images_warn_with_field() -> None:
+    body_post = parsed_post("images.md", "posts/2024/images.md")
+    warnings = derive(body_post, OPTIONS, AssetMap()).warnings
+    assert [(w.path, w.field, w.severity) for w in warnings] == [
+        ("posts/2024/images.md", "body", "warning")
+    ] * 3
+    written = ["'images/horno.png'", "'/images/blog/cabecera.jpg'", "'images/miga.png'"]
+    assert all(url in w.message for url, w in zip(written, warnings, strict=True))
+
+    cover_post = parsed_post("extra-keys.md", "posts/extra-keys.md")
+    (warning,) = derive(cover_post, OPTIONS, AssetMap()).warnings
+    assert (warning.field, warning.severity) == ("image", "warning")
+    assert "images/portada.png" in warning.message
+
+
+def test_index_derive_existing_images_resolve_to_media() -> None:
+    post = parsed_post("images.md", "posts/2024/images.md")
+    files = {
+        "posts/2024/images/horno.png",
+        "images/blog/cabecera.jpg",
+        "posts/2024/images/miga.png",
+    }
+    assets = AssetMap(frozenset(files))
+    derived = derive(post, OPTIONS, assets)
+    assert derived.warnings == ()
+    assert [i.url for i in derived.images] == [
+        "/media/posts/2024/images/horno.png",
+        "/media/images/blog/cabecera.jpg",
+        "https://cdn.example.org/foto.jpg",
+        "/media/posts/2024/images/miga.png",
+    ]
+
+
+def test_index_derive_asset_base_url_makes_missing_images_absolute() -> None:
+    post = parsed_post("images.md", "posts/2024/images.md")
+    derived = derive(post, OPTIONS, AssetMap(base_url="https://cdn.example.com/"))
+    assert derived.warnings == ()
+    assert [i.url for i in derived.images] == [
+        "https://cdn.example.com/posts/2024/images/horno.png",
+        "https://cdn.example.com/images/blog/cabecera.jpg",
+        "https://cdn.example.org/foto.jpg",
+        "https://cdn.example.com/posts/2024/images/miga.png",
+    ]
+
+
+def test_index_corpus_image_in_assets_resolves_without_warning() -> None:
+    index = build_index(read_sources(CORPUS), OPTIONS, BUILT_AT)
+    derived = index.derived(index.by_slug["hola-mundo"])
+    assert derived.cover == "/media/images/pixel.png"
+    assert derived.warnings == ()
+    assert index.derived(index.by_slug["hola-mundo"]) is derived
+
+
+def test_index_all_issues_include_image_warnings() -> None:
+    images = fixture_source("images.md", "posts/2024/images.md")
+    index = build(images, fixture_source("bad-date.md"))
+    issues = index.all_issues()
+    assert [(i.path, i.severity) for i in issues] == [
+        ("posts/2024/images.md", "warning"),
+        ("posts/2024/images.md", "warning"),
+        ("posts/2024/images.md", "warning"),
+        ("posts/bad-date.md", "error"),
+    ]
+
+
+# a post shaped like a real one
+
+
+def test_index_real_shaped_post_without_asset_base_url() -> None:
+    index = build(fixture_source("real-shaped-es.md", "blog/2023/real-shaped-es.md"))
+    assert index.issues == ()
+    (post,) = index.posts
+    assert post.slug == "real-shaped-es"
+    assert post.title == "Cómo funcionan los Modelos de Lenguaje de Gran Escala (LLMs)"
+    assert post.category is not None
+    assert (post.category.name, post.category.slug) == (
+        "Inteligencia Artificial",
+        "inteligencia-artificial",
+    )
+    assert post.date == datetime(2023, 7, 15, tzinfo=UTC)
+    assert post.date.utcoffset() == UTC.utcoffset(None)
+    assert not post.body.lstrip().startswith("# ")
+    assert "# Cómo funcionan" not in post.body
+
+    derived = index.derived(post)
+    assert derived.analysis.toc[0].as_dict()["id"] == "introduccion"
+    assert derived.analysis.toc[0].text == "Introducción"
+    (warning,) = derived.warnings
+    assert (warning.field, warning.severity) == ("body", "warning")
+    assert "/images/blog/header.jpg" in warning.message
+    assert derived.cover == "/images/blog/header.jpg"
+
+
+def test_index_real_shaped_post_with_asset_base_url_setting() -> None:
+    settings = Settings.from_env({"CONTENTAPI_ASSET_BASE_URL": "https://cdn.example.com"})
+    options = build_options(settings)
+    sources = Sources((fixture_source("real-shaped-es.md", "blog/2023/real-shaped-es.md"),))
+    index = build_index(sources, options, BUILT_AT)
+    derived = index.derived(index.by_slug["real-shaped-es"])
+    assert derived.warnings == ()
+    assert [i.url for i in derived.images] == ["https://cdn.example.com/images/blog/header.jpg"]
+    assert derived.cover == "https://cdn.example.com/images/blog/header.jpg"

@@ -1,0 +1,127 @@
+"""The loader: the content folder read into post files and asset paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from contentapi.loader import build_options, load_index, read_sources
+from contentapi.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = FIXTURES / "corpus"
+CORPUS_POSTS = [
+    "broken/sin-fecha.md",
+    "guides/empezar.md",
+    "posts/2023/2023-07-15-hola-mundo.md",
+    "posts/2024/2024-02-01-apis-sin-servidor.md",
+    "posts/2024/2024-03-10-notas-de-versiones.md",
+    "posts/2024/recetas/gazpacho.markdown",
+]
+
+
+def post_bytes(title: str) -> bytes:
+    return f"---\ntitle: {title}\ndate: 2024-01-01\n---\nText.\n".encode()
+
+
+def test_loader_finds_posts_recursively() -> None:
+    sources = read_sources(CORPUS)
+    assert sorted(f.path for f in sources.files) == CORPUS_POSTS
+
+
+def test_loader_reads_file_bytes_unchanged() -> None:
+    sources = read_sources(CORPUS)
+    for source in sources.files:
+        assert source.data == (CORPUS / source.path).read_bytes()
+
+
+def test_loader_skips_hidden_and_underscore_files_and_folders() -> None:
+    paths = {f.path for f in read_sources(CORPUS).files}
+    assert (CORPUS / ".obsidian" / "workspace.md").is_file()
+    assert (CORPUS / "posts" / ".borrador-oculto.md").is_file()
+    assert (CORPUS / "_drafts" / "idea.md").is_file()
+    assert not any(part.startswith((".", "_")) for path in paths for part in path.split("/"))
+
+
+def test_loader_lists_other_files_as_assets_with_posix_paths() -> None:
+    assert read_sources(CORPUS).assets == frozenset({"images/pixel.png"})
+
+
+def test_loader_missing_folder_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_sources(tmp_path / "no-existe")
+
+
+def test_loader_file_instead_of_folder_raises(tmp_path: Path) -> None:
+    file = tmp_path / "post.md"
+    file.write_bytes(post_bytes("A"))
+    with pytest.raises(FileNotFoundError):
+        read_sources(file)
+
+
+def test_loader_accepts_markdown_suffixes_case_insensitively(tmp_path: Path) -> None:
+    (tmp_path / "a.MD").write_bytes(post_bytes("A"))
+    (tmp_path / "b.Markdown").write_bytes(post_bytes("B"))
+    (tmp_path / "notes.txt").write_text("not a post")
+    sources = read_sources(tmp_path)
+    assert sorted(f.path for f in sources.files) == ["a.MD", "b.Markdown"]
+    assert sources.assets == frozenset({"notes.txt"})
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_loader_skips_links_that_lead_outside(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_bytes(post_bytes("Secreto"))
+    (outside / "secret.png").write_bytes(b"\x89PNG")
+    content = tmp_path / "content"
+    (content / "posts").mkdir(parents=True)
+    (content / "posts" / "ok.md").write_bytes(post_bytes("Ok"))
+    try:
+        (content / "posts" / "link.md").symlink_to(outside / "secret.md")
+        (content / "posts" / "link.png").symlink_to(outside / "secret.png")
+        (content / "linked-folder").symlink_to(outside, target_is_directory=True)
+    except OSError:
+        pytest.skip("symlinks not permitted here")
+    sources = read_sources(content)
+    assert [f.path for f in sources.files] == ["posts/ok.md"]
+    assert sources.assets == frozenset()
+
+
+def test_loader_load_index_from_settings() -> None:
+    settings = Settings.from_env({"CONTENTAPI_CONTENT_DIR": str(CORPUS)})
+    index = load_index(settings)
+    assert len(index.posts) == 5
+    assert [(i.path, i.field) for i in index.issues] == [("broken/sin-fecha.md", "date")]
+    assert index.assets.files == frozenset({"images/pixel.png"})
+
+
+def test_loader_load_index_reuses_previous_parse() -> None:
+    settings = Settings.from_env({"CONTENTAPI_CONTENT_DIR": str(CORPUS)})
+    first = load_index(settings)
+    second = load_index(settings, previous=first)
+    assert second.version == first.version
+    assert all(second.parsed[path] is first.parsed[path] for path in first.parsed)
+
+
+def test_loader_build_options_follow_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "CONTENTAPI_TIMEZONE": "Europe/Madrid",
+            "CONTENTAPI_STRIP_TITLE_HEADING": "false",
+            "CONTENTAPI_WORDS_PER_MINUTE": "150",
+            "CONTENTAPI_EXCERPT_LENGTH": "80",
+            "CONTENTAPI_ASSET_BASE_URL": "https://cdn.example.com",
+            "CONTENTAPI_RAW_HTML": "escape",
+            "CONTENTAPI_IFRAME_HOSTS": "www.youtube.com, player.vimeo.com",
+        }
+    )
+    options = build_options(settings)
+    assert str(options.timezone) == "Europe/Madrid"
+    assert options.strip_title_heading is False
+    assert (options.words_per_minute, options.excerpt_length) == (150, 80)
+    assert options.asset_base_url == "https://cdn.example.com/"
+    assert options.raw_html == "escape"
+    assert options.iframe_hosts == ("www.youtube.com", "player.vimeo.com")

@@ -1,0 +1,237 @@
+"""Rendering: Markdown bodies to safe HTML whose heading ids match the toc."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from contentapi.analysis import analyse
+from contentapi.reader import read
+from contentapi.render import RenderOptions, highlight_css, render_html, sanitize
+from contentapi.urls import AssetMap
+
+FIXTURES = Path(__file__).parent / "fixtures"
+POSTS = FIXTURES / "posts"
+HEADING_ID = re.compile(r"<h[1-6] id=\"([^\"]+)\">")
+YOUTUBE = ("www.youtube.com",)
+
+
+def fixture_body(name: str) -> str:
+    body, _ = read((POSTS / name).read_bytes())
+    return body
+
+
+def render(body: str, directory: str = "", **options: object) -> str:
+    return render_html(body, directory, RenderOptions(**options))  # type: ignore[arg-type]
+
+
+def test_render_tables_with_alignment() -> None:
+    html = render(fixture_body("gfm.md"))
+    assert "<table>" in html
+    assert re.search(r'<th style="text-align:left">Ingrediente</th>', html)
+    assert re.search(r'<td style="text-align:right">500 g</td>', html)
+
+
+def test_render_strikethrough() -> None:
+    assert "<del>tachado</del>" in render(fixture_body("gfm.md"))
+
+
+def test_render_footnotes_link_both_ways() -> None:
+    html = render(fixture_body("gfm.md"))
+    ref = re.search(r'<sup class="footnote-ref" id="([^"]+)"><a href="#([^"]+)"', html)
+    assert ref is not None
+    ref_id, note_id = ref.groups()
+    assert f'<li id="{note_id}">' in html
+    assert f'href="#{ref_id}"' in html
+    assert "La nota al pie explica el detalle." in html
+
+
+def test_render_task_list_checkboxes_are_disabled() -> None:
+    html = render(fixture_body("gfm.md"))
+    inputs = re.findall(r"<input[^>]*>", html)
+    assert len(inputs) == 2
+    assert all('type="checkbox"' in tag and "disabled" in tag for tag in inputs)
+    assert ["checked" in tag for tag in inputs] == [False, True]
+
+
+def test_render_task_list_checkboxes_disabled_even_when_raw_html_enables_them() -> None:
+    html = render('<input type="checkbox" checked> hecho\n\n<input type="text" value="x">\n')
+    inputs = re.findall(r"<input[^>]*>", html)
+    assert len(inputs) == 2
+    assert all("disabled" in tag for tag in inputs)
+    assert 'type="text"' not in html
+
+
+def test_render_bare_urls_become_links() -> None:
+    html = render(fixture_body("gfm.md"))
+    assert '<a href="https://example.org/pan"' in html
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "headings.md",
+        "gfm.md",
+        "code.md",
+        "real-shaped-es.md",
+        "title-h1-differs.md",
+        "list-then-rule.md",
+    ],
+)
+def test_render_heading_ids_equal_toc_ids(name: str) -> None:
+    body = fixture_body(name)
+    toc_ids = [heading.id for heading in analyse(body).headings]
+    assert toc_ids
+    assert HEADING_ID.findall(render(body)) == toc_ids
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "## El método `__init__`\n\n## Uso de *args*\n",
+        "## Tom &amp; Jerry\n\n## Tom & Jerry\n",
+        "Línea uno\nlínea dos\n---\n\n# [Enlace](https://x.org) y **negrita**\n",
+        "#\n\n## !!!\n\n## Fin ##\n",
+    ],
+)
+def test_render_heading_ids_equal_toc_ids_for_inline_markup(body: str) -> None:
+    assert HEADING_ID.findall(render(body)) == [h.id for h in analyse(body).headings]
+
+
+def test_render_fenced_code_is_highlighted_by_pygments() -> None:
+    html = render(fixture_body("code.md"))
+    block = re.search(r'<code class="language-python">(.*?)</code>', html, re.S)
+    assert block is not None
+    code = block.group(1)
+    assert '<span class="k">def</span>' in code
+    assert '<span class="nf">saludo</span>' in code
+    assert "<pre" in html
+
+
+def test_render_unknown_language_is_escaped_not_highlighted() -> None:
+    html = render(fixture_body("code.md"))
+    block = re.search(r'<code class="language-lenguaje-que-no-existe">(.*?)</code>', html, re.S)
+    assert block is not None
+    assert block.group(1) == "x &lt;- y &amp; z\n"
+
+
+def test_render_code_without_language_is_escaped() -> None:
+    html = render("```\n<b>no</b>\n```\n")
+    assert "<code>&lt;b&gt;no&lt;/b&gt;\n</code>" in html
+
+
+def test_render_highlight_css_covers_highlight_class() -> None:
+    assert ".highlight .k" in highlight_css()
+
+
+def test_render_sanitize_removes_scripts_handlers_and_javascript_links() -> None:
+    html = render(fixture_body("raw-html.md"), raw_html="sanitize", iframe_hosts=YOUTUBE)
+    assert "<script" not in html
+    assert 'alert("hola")' not in html
+    assert "onerror" not in html
+    assert "javascript:" not in html
+
+
+def test_render_sanitize_keeps_harmless_html() -> None:
+    html = render(fixture_body("raw-html.md"), raw_html="sanitize", iframe_hosts=YOUTUBE)
+    assert "<kbd>Ctrl</kbd>" in html
+    assert "<figure>" in html
+    assert "<figcaption>Pie de foto</figcaption>" in html
+    assert re.search(r"<video controls[^>]*>", html)
+    assert 'src="https://example.org/clip.mp4"' in html
+
+
+def test_render_sanitize_keeps_iframes_only_from_allowed_hosts() -> None:
+    html = render(fixture_body("raw-html.md"), raw_html="sanitize", iframe_hosts=YOUTUBE)
+    assert 'src="https://www.youtube.com/embed/abc123"' in html
+    assert "tracker.example.net" not in html
+
+
+def test_render_sanitize_drops_all_iframe_sources_without_allowed_hosts() -> None:
+    html = render(fixture_body("raw-html.md"), raw_html="sanitize")
+    assert "youtube.com" not in html
+    assert "tracker.example.net" not in html
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "http://www.youtube.com/embed/abc",  # not https
+        "https://www.youtube.com.evil.example/embed/abc",
+        "https://evil.example/?www.youtube.com",
+    ],
+)
+def test_render_sanitize_iframe_host_must_match_exactly(src: str) -> None:
+    assert src not in sanitize(f'<iframe src="{src}"></iframe>', YOUTUBE)
+
+
+def test_render_escape_mode_shows_tags_as_text() -> None:
+    html = render(fixture_body("raw-html.md"), raw_html="escape", iframe_hosts=YOUTUBE)
+    assert "&lt;kbd&gt;Ctrl&lt;/kbd&gt;" in html
+    assert "<kbd>" not in html
+    assert "<script" not in html
+    assert "<iframe" not in html
+
+
+def test_render_allow_mode_keeps_raw_html() -> None:
+    html = render(fixture_body("raw-html.md"), raw_html="allow")
+    assert '<script>alert("hola")</script>' in html
+    assert "<kbd>Ctrl</kbd>" in html
+    assert 'src="https://tracker.example.net/embed/xyz"' in html
+
+
+IMAGE_OPTIONS = {
+    "media_base_url": "https://api.example.com/",
+    "assets": AssetMap(
+        frozenset(
+            {
+                "posts/2024/images/horno.png",
+                "posts/2024/images/miga.png",
+                "images/blog/cabecera.jpg",
+            }
+        )
+    ),
+}
+
+
+def test_render_images_resolve_to_absolute_media_urls() -> None:
+    html = render(fixture_body("images.md"), "posts/2024", **IMAGE_OPTIONS)
+    assert 'src="https://api.example.com/media/posts/2024/images/horno.png"' in html
+    assert 'src="https://api.example.com/media/images/blog/cabecera.jpg"' in html
+    assert 'src="https://cdn.example.org/foto.jpg"' in html
+    assert 'title="Título"' in html
+
+
+def test_render_raw_html_images_resolve_like_markdown_images() -> None:
+    # analysis/derive resolve `<img src="images/miga.png">` to /media/...; the HTML must agree.
+    html = render(fixture_body("images.md"), "posts/2024", **IMAGE_OPTIONS)
+    assert 'src="https://api.example.com/media/posts/2024/images/miga.png"' in html
+
+
+def test_render_images_default_to_root_relative_media_urls() -> None:
+    assets = AssetMap(frozenset({"posts/2024/images/horno.png"}))
+    html = render("![Horno](images/horno.png)\n", "posts/2024", assets=assets)
+    assert 'src="/media/posts/2024/images/horno.png"' in html
+
+
+def test_render_links_to_content_files_resolve_and_keep_query() -> None:
+    assets = AssetMap(frozenset({"docs/guia.pdf"}))
+    html = render(
+        "[Guía](../docs/guia.pdf?v=2#p3) y [fuera](https://example.org/x) y [ancla](#arriba)\n",
+        "posts",
+        assets=assets,
+        media_base_url="https://api.example.com/",
+    )
+    assert 'href="https://api.example.com/media/docs/guia.pdf?v=2#p3"' in html
+    assert 'href="https://example.org/x"' in html
+    assert 'href="#arriba"' in html
+
+
+def test_render_missing_image_left_as_written_or_joined_to_asset_base() -> None:
+    body = "![Cabecera](/images/blog/header.jpg)\n"
+    assert 'src="/images/blog/header.jpg"' in render(body, "posts")
+    cdn = AssetMap(base_url="https://cdn.example.com/")
+    html = render(body, "posts", assets=cdn)
+    assert 'src="https://cdn.example.com/images/blog/header.jpg"' in html

@@ -1,0 +1,202 @@
+"""contentapi.store: building, reloading and swapping the index; strict mode; HTML cache; clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contentapi.settings import Settings
+from contentapi.store import ContentError, ContentStore, NotReady
+
+BAD_DATE = "---\ntitle: Bad\ndate: not a date\n---\nBody.\n"
+
+
+def _store(content_dir, **settings: str) -> ContentStore:
+    overrides = {f"CONTENTAPI_{key.upper()}": value for key, value in settings.items()}
+    return ContentStore(
+        Settings.from_env({}, {"CONTENTAPI_CONTENT_DIR": str(content_dir), **overrides})
+    )
+
+
+def test_store_not_ready_before_first_build(content_dir):
+    store = _store(content_dir)
+    assert not store.ready
+    with pytest.raises(NotReady):
+        store.index  # noqa: B018
+
+
+def test_store_first_reload_builds_the_index(write_post, content_dir):
+    write_post("a.md", title="A")
+    store = _store(content_dir)
+    result = store.reload()
+    assert store.ready
+    assert result.previous is None
+    assert result.index is store.index
+    assert result.version == store.index.version
+    assert [post.slug for post in store.index.posts] == ["a"]
+
+
+def test_store_reload_swaps_in_a_new_index_after_an_edit(write_post, content_dir):
+    write_post("a.md", title="Before")
+    store = _store(content_dir)
+    first = store.reload()
+    old_index = store.index
+    write_post("a.md", title="After")
+    second = store.reload()
+    assert second.previous == first.version
+    assert second.version != first.version
+    assert store.index is second.index
+    assert store.index is not old_index
+    assert store.index.by_slug["a"].title == "After"
+    assert old_index.by_slug["a"].title == "Before"
+
+
+def test_store_reload_sees_added_and_removed_files(write_post, content_dir):
+    write_post("a.md", title="A")
+    store = _store(content_dir)
+    first = store.reload().version
+    added = write_post("b.md", title="B", date="2024-01-02")
+    second = store.reload().version
+    assert [post.slug for post in store.index.posts] == ["b", "a"]
+    added.unlink()
+    third = store.reload().version
+    assert [post.slug for post in store.index.posts] == ["a"]
+    assert second != first
+    assert third == first  # the version is a function of the content, not of time
+
+
+def test_store_reload_without_changes_keeps_the_version(write_post, content_dir):
+    write_post("a.md", title="A")
+    store = _store(content_dir)
+    first = store.reload()
+    second = store.reload()
+    assert second.version == first.version
+    assert second.previous == first.version
+
+
+def test_store_reload_reuses_parsed_results_of_unchanged_files(write_post, content_dir):
+    write_post("a.md", title="A")
+    write_post("b.md", title="B")
+    store = _store(content_dir)
+    before = store.reload().index
+    write_post("b.md", title="B edited")
+    after = store.reload().index
+    assert after.parsed["a.md"] is before.parsed["a.md"]
+    assert after.parsed["b.md"] is not before.parsed["b.md"]
+    assert after.by_slug["b"].title == "B edited"
+
+
+def test_store_non_strict_reload_serves_the_valid_posts(write_post, content_dir):
+    write_post("good.md", title="Good")
+    store = _store(content_dir)
+    store.reload()
+    write_post("bad.md", text=BAD_DATE)
+    store.reload()
+    assert [post.slug for post in store.index.posts] == ["good"]
+    assert [issue.path for issue in store.index.issues] == ["bad.md"]
+
+
+def test_store_reload_survives_an_impossible_calendar_date(write_post, content_dir):
+    write_post("good.md", title="Good")
+    write_post("feb.md", text="---\ntitle: Leap\ndate: 2023-02-29\n---\nBody.\n")
+    store = _store(content_dir)
+    store.reload()
+    assert [post.slug for post in store.index.posts] == ["good"]
+    assert [(issue.path, issue.field) for issue in store.index.issues] == [("feb.md", "date")]
+
+
+def test_store_strict_startup_refuses_invalid_posts(write_post, make_app):
+    write_post("good.md", title="Good")
+    write_post("bad.md", text=BAD_DATE)
+    write_post("notitle.md", text="---\ndate: 2024-01-01\n---\nBody.\n")
+    with pytest.raises(ContentError) as caught:
+        make_app(strict="true")
+    assert {issue.path for issue in caught.value.issues} == {"bad.md", "notitle.md"}
+    assert "bad.md:3: error: date:" in str(caught.value)
+    assert "notitle.md" in str(caught.value)
+
+
+def test_store_strict_reload_keeps_the_old_index_and_raises(write_post, make_app):
+    write_post("good.md", title="Good")
+    store = make_app(strict="true").extensions["contentapi"]
+    index = store.index
+    write_post("bad.md", text=BAD_DATE)
+    write_post("good.md", title="Good, edited")
+    with pytest.raises(ContentError, match=r"bad\.md"):
+        store.reload()
+    assert store.index is index
+    assert store.index.by_slug["good"].title == "Good"
+    write_post("bad.md", title="Fixed")
+    store.reload()
+    assert sorted(store.index.by_slug) == ["bad", "good"]
+
+
+def test_store_html_renders_the_post(write_post, content_dir):
+    write_post("a.md", title="A", body="Hello **world**.")
+    store = _store(content_dir)
+    index = store.reload().index
+    html = store.html(index, index.by_slug["a"], "http://localhost/")
+    assert "<strong>world</strong>" in html
+
+
+def test_store_html_is_cached_for_the_same_inputs(write_post, content_dir):
+    write_post("a.md", title="A", body="Hello **world**.")
+    store = _store(content_dir)
+    index = store.reload().index
+    post = index.by_slug["a"]
+    first = store.html(index, post, "http://localhost/")
+    assert store.html(index, post, "http://localhost/") is first
+    unchanged = store.reload().index
+    assert store.html(unchanged, unchanged.by_slug["a"], "http://localhost/") is first
+
+
+def test_store_html_follows_an_edited_body(write_post, content_dir):
+    write_post("a.md", title="A", body="Old text.")
+    store = _store(content_dir)
+    index = store.reload().index
+    assert "Old text." in store.html(index, index.by_slug["a"], "http://localhost/")
+    write_post("a.md", title="A", body="New text.")
+    index = store.reload().index
+    html = store.html(index, index.by_slug["a"], "http://localhost/")
+    assert "New text." in html
+    assert "Old text." not in html
+
+
+def test_store_html_without_cache_still_renders(write_post, content_dir):
+    write_post("a.md", title="A", body="Hello **world**.")
+    store = _store(content_dir, render_cache_size="0")
+    index = store.reload().index
+    assert "<strong>world</strong>" in store.html(index, index.by_slug["a"], "http://localhost/")
+
+
+def _listed(client) -> list[str]:
+    response = client.get("/api/v1/posts")
+    assert response.status_code == 200
+    return [item["slug"] for item in response.get_json()["data"]]
+
+
+@pytest.mark.filterwarnings("ignore:Flask-Caching:UserWarning")
+def test_store_clock_decides_visibility_without_a_restart(write_post, make_client):
+    scheduled = datetime.now(UTC) + timedelta(days=2)
+    write_post("live.md", title="Live", date="2024-01-01")
+    write_post("soon.md", title="Soon", date=scheduled.isoformat())
+    client = make_client(cache_type="NullCache")  # the store alone, no response cache
+    store = client.application.extensions["contentapi"]
+    assert _listed(client) == ["live"]
+    store.clock = lambda: scheduled + timedelta(minutes=1)
+    assert _listed(client) == ["soon", "live"]
+    store.clock = lambda: scheduled - timedelta(minutes=1)
+    assert _listed(client) == ["live"]
+
+
+def test_store_clock_is_honoured_by_the_response_cache(write_post, make_client):
+    scheduled = datetime.now(UTC) + timedelta(days=2)
+    write_post("live.md", title="Live", date="2024-01-01")
+    write_post("soon.md", title="Soon", date=scheduled.isoformat())
+    client = make_client()  # default settings: SimpleCache in front of the views
+    store = client.application.extensions["contentapi"]
+    store.clock = lambda: scheduled - timedelta(seconds=1)
+    assert _listed(client) == ["live"]
+    store.clock = lambda: scheduled
+    assert _listed(client) == ["soon", "live"]

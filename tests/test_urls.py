@@ -1,0 +1,131 @@
+"""URLs written in posts: which content file they name, and where they point after resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from contentapi.urls import AssetMap, Resolved, absolute, content_path, resolve
+
+ASSETS = AssetMap(frozenset({"posts/2024/images/horno.png", "images/blog/header.jpg", "a b.png"}))
+CDN = AssetMap(ASSETS.files, "https://cdn.example.com/")
+
+
+@pytest.mark.parametrize(
+    ("url", "directory", "expected"),
+    [
+        ("images/horno.png", "posts/2024", "posts/2024/images/horno.png"),
+        ("./images/horno.png", "posts/2024", "posts/2024/images/horno.png"),
+        ("../2023/x.png", "posts/2024", "posts/2023/x.png"),
+        ("/images/blog/header.jpg", "posts/2024", "images/blog/header.jpg"),
+        ("images/horno.png?v=2#arriba", "posts/2024", "posts/2024/images/horno.png"),
+        ("a%20b.png", "", "a b.png"),
+        ("x.png", "", "x.png"),
+    ],
+)
+def test_urls_content_path_inside_folder(url: str, directory: str, expected: str) -> None:
+    assert content_path(url, directory) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "directory"),
+    [
+        ("../../etc/passwd", "posts"),
+        ("../../../etc/passwd", "posts/2024"),
+        ("../x.png", ""),
+        ("/../secret.txt", "posts"),
+        ("%2e%2e/%2e%2e/etc/passwd", "posts"),
+        ("..", ""),
+        (".", ""),
+        ("posts/..", ""),
+    ],
+)
+def test_urls_content_path_never_escapes_folder(url: str, directory: str) -> None:
+    assert content_path(url, directory) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.org/x.png",
+        "http://example.org/x.png",
+        "//cdn.example.org/x.png",
+        "mailto:ana@example.org",
+        "data:image/png;base64,AAAA",
+        "#seccion",
+        "?pagina=2",
+        "",
+    ],
+)
+def test_urls_content_path_none_for_non_local_urls(url: str) -> None:
+    assert content_path(url, "posts") is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.org/x.png?a=1#b", "//cdn.example.org/x.png", "mailto:ana@example.org"],
+)
+def test_urls_resolve_leaves_absolute_urls_untouched(url: str) -> None:
+    assert resolve(url, "posts", ASSETS) == Resolved(url)
+    assert resolve(url, "posts", CDN) == Resolved(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "directory", "expected"),
+    [
+        ("images/horno.png", "posts/2024", "/media/posts/2024/images/horno.png"),
+        ("/images/blog/header.jpg", "posts", "/media/images/blog/header.jpg"),
+        ("images/horno.png?v=2", "posts/2024", "/media/posts/2024/images/horno.png?v=2"),
+        ("images/horno.png#top", "posts/2024", "/media/posts/2024/images/horno.png#top"),
+        ("../a%20b.png?x=1#y", "posts", "/media/a%20b.png?x=1#y"),
+    ],
+)
+def test_urls_resolve_content_files_to_media(url: str, directory: str, expected: str) -> None:
+    assert resolve(url, directory, ASSETS) == Resolved(expected, local=True)
+
+
+def test_urls_resolve_content_files_win_over_asset_base_url() -> None:
+    resolved = resolve("/images/blog/header.jpg", "posts", CDN)
+    assert resolved == Resolved("/media/images/blog/header.jpg", local=True)
+
+
+@pytest.mark.parametrize("url", ["/images/otra.jpg", "otra.jpg?v=1"])
+def test_urls_resolve_missing_local_file_is_marked_missing(url: str) -> None:
+    assert resolve(url, "posts", ASSETS) == Resolved(url, missing=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("/images/otra.jpg", "https://cdn.example.com/images/otra.jpg"),
+        ("otra.jpg?v=1#x", "https://cdn.example.com/posts/otra.jpg?v=1#x"),
+        ("/fotos/mi foto.jpg", "https://cdn.example.com/fotos/mi%20foto.jpg"),
+    ],
+)
+def test_urls_resolve_missing_local_file_joins_asset_base_url(url: str, expected: str) -> None:
+    assert resolve(url, "posts", CDN) == Resolved(expected)
+
+
+def test_urls_resolve_asset_base_url_with_path_keeps_path() -> None:
+    assets = AssetMap(base_url="https://example.com/static/")
+    assert resolve("/img/a.png", "", assets).url == "https://example.com/static/img/a.png"
+
+
+def test_urls_resolve_escaping_url_is_left_alone() -> None:
+    assert resolve("../../etc/passwd", "posts", CDN) == Resolved("../../etc/passwd")
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "expected"),
+    [
+        ("/media/a.png", "https://api.example.com/", "https://api.example.com/media/a.png"),
+        ("/media/a.png", "/", "/media/a.png"),
+        ("/images/a.png", "https://api.example.com/", "/images/a.png"),
+        (
+            "https://cdn.example.com/a.png",
+            "https://api.example.com/",
+            "https://cdn.example.com/a.png",
+        ),
+    ],
+)
+def test_urls_absolute_only_for_media_urls(url: str, base: str, expected: str) -> None:
+    assert absolute(url, base) == expected
