@@ -204,7 +204,8 @@ def excerpt(text: str, length: int) -> str:
     """Text cut at a word boundary to at most `length` characters, with `…` when cut."""
     if len(text) <= length:
         return text
-    cut = text[: length + 1].rsplit(" ", 1)[0] if " " in text[:length] else text[:length]
+    room = text[:length]  # the cut text plus "…" stays within `length`
+    cut = room.rsplit(" ", 1)[0] if " " in room else room[: length - 1]
     return cut.rstrip(" ,;:.-–—") + "…"
 
 

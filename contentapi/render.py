@@ -19,7 +19,7 @@ from pygments.util import ClassNotFound
 from .analysis import HeadingIds, inline_text
 from .urls import AssetMap, absolute, resolve
 
-_HTML_URL = re.compile(r"""\b(src|href|poster)\s*=\s*(["'])(.*?)\2""", re.I)
+_HTML_URL = re.compile(r"""(?<![\w-])(src|href|poster)\s*=\s*(["'])(.*?)\2""", re.I)
 PLUGINS = ("table", "strikethrough", "footnotes", "task_lists", "url")
 _FORMATTER = HtmlFormatter(nowrap=True)
 
@@ -42,6 +42,7 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "*": {"class", "title", "lang", "dir"},
     **{f"h{level}": {"id"} for level in range(1, 7)},
     "sup": {"id"},
+    "pre": {"data-lang"},
     "li": {"id"},
     "a": {"href", "hreflang", "title"},
     "img": {"src", "alt", "title", "width", "height", "loading"},

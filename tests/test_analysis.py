@@ -234,13 +234,16 @@ def test_analysis_excerpt_empty_without_paragraph() -> None:
     ("text", "length", "expected"),
     [
         ("uno dos tres", 12, "uno dos tres"),
-        ("uno dos tres", 7, "uno dos…"),
-        ("uno dos, tres", 8, "uno dos…"),
-        ("supercalifragilístico", 5, "super…"),
+        ("uno dos tres", 8, "uno dos…"),
+        ("uno dos tres", 7, "uno…"),
+        ("uno dos, tres", 9, "uno dos…"),
+        ("supercalifragilístico", 5, "supe…"),
     ],
 )
 def test_analysis_excerpt_function(text: str, length: int, expected: str) -> None:
+    """Cut at a word boundary; with the "…" the excerpt is never longer than `length`."""
     assert excerpt(text, length) == expected
+    assert len(excerpt(text, length)) <= length
 
 
 @pytest.mark.parametrize(
