@@ -125,10 +125,6 @@ def _find(terms: tuple[Term, ...], slug: str) -> Term | None:
     return next((term for term in terms if term.slug == slug), None)
 
 
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _key_line(front: str, key: str) -> int | None:
     """The file line on which a front-matter key is written (the front matter starts on 2)."""
     match = re.search(rf"^{re.escape(key)}\s*:", front, re.MULTILINE)
@@ -159,6 +155,13 @@ def _terms(names: Iterable[str], path: str, field_name: str) -> tuple[tuple[Term
     return tuple(refs.values()), issues
 
 
+def post_body(body: str, title: str, options: BuildOptions) -> str:
+    """The Markdown a post serves: without a first H1 repeating the title, trimmed."""
+    if options.strip_title_heading:
+        body = strip_title_heading(body, title)
+    return body.strip("\n") + "\n" if body.strip() else ""
+
+
 @lru_cache(maxsize=8)
 def _schema(timezone: tzinfo) -> FrontMatterSchema:
     """Schemas are costly to make and safe to share, so one per time zone."""
@@ -167,7 +170,7 @@ def _schema(timezone: tzinfo) -> FrontMatterSchema:
 
 def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
     """One file to a post, or to the issues that keep it out; never raises for bad content."""
-    path, sha = source.path, digest(source.data)
+    path, sha = source.path, source.digest
     try:
         front, body, _ = split(decode(source.data))
         metadata = load_yaml(front)
@@ -191,9 +194,7 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
     issues += problems + more
     if issues:
         return Parsed(path, sha, None, tuple(issues))
-    if options.strip_title_heading:
-        body = strip_title_heading(body, data["title"])
-    body = body.strip("\n") + "\n" if body.strip() else ""
+    body = post_body(body, data["title"], options)
     post = Post(
         path=path,
         digest=sha,
@@ -248,10 +249,16 @@ def derive(post: Post, options: BuildOptions, assets: AssetMap) -> Derived:
 
 
 def _canonical_terms(post: Post, names: Mapping[str, Mapping[str, str]]) -> Post:
+    """The post with each category and tag spelled the one way the index shows it."""
+    categories, tags = names["categories"], names["tags"]
+    if all(categories[t.slug] == t.name for t in post.categories) and all(
+        tags[t.slug] == t.name for t in post.tags
+    ):
+        return post
     return replace(
         post,
-        categories=tuple(TermRef(names["categories"][t.slug], t.slug) for t in post.categories),
-        tags=tuple(TermRef(names["tags"][t.slug], t.slug) for t in post.tags),
+        categories=tuple(TermRef(categories[t.slug], t.slug) for t in post.categories),
+        tags=tuple(TermRef(tags[t.slug], t.slug) for t in post.tags),
     )
 
 
@@ -298,8 +305,7 @@ def _group(posts: tuple[Post, ...], attr: str) -> tuple[Term, ...]:
 
 def newest_first(posts: Iterable[Post]) -> tuple[Post, ...]:
     """Date order, newest first; equal dates by slug so the order never depends on disk order."""
-    by_slug = sorted(posts, key=lambda post: post.slug)
-    return tuple(sorted(by_slug, key=lambda post: post.date, reverse=True))
+    return tuple(sorted(posts, key=lambda post: (-post.date.timestamp(), post.slug)))
 
 
 def build_index(
@@ -308,17 +314,21 @@ def build_index(
     built_at: datetime,
     previous: Index | None = None,
     mapper: Mapper = map,
+    known: Mapping[str, Parsed] | None = None,
 ) -> Index:
     """Parse, validate and index every file; files unchanged since `previous` are not re-read.
 
     `mapper` applies the (pure) parse to the changed files: `map`, or a process pool's map.
+    `known` are earlier results (the parse cache) to reuse for files with the same bytes.
     """
-    reusable = previous.parsed if previous and previous.options == options else {}
+    reusable = dict(known or {})
+    if previous is not None and previous.options == options:
+        reusable.update(previous.parsed)
     parsed: dict[str, Parsed] = {}
     changed: list[SourceFile] = []
     for source in sorted(sources.files, key=lambda s: s.path):
         earlier = reusable.get(source.path)
-        if earlier is not None and earlier.digest == digest(source.data):
+        if earlier is not None and earlier.digest == source.digest:
             parsed[source.path] = earlier
         else:
             changed.append(source)

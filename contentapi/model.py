@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -46,6 +48,11 @@ class SourceFile:
 
     path: str
     data: bytes
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the bytes: what "unchanged" means for reloads and the parse cache."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass(frozen=True)

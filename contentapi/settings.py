@@ -144,6 +144,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEFAULT_PER_PAGE", "10", "Page size when `per_page` is not given.", _positive_int),
     Setting("MAX_PER_PAGE", "100", "Largest `per_page` a client may ask for.", _positive_int),
     Setting(
+        "PARSE_CACHE",
+        "auto",
+        "Folder that keeps parsed posts by content hash between restarts: `auto` is the user's "
+        "cache folder (`$XDG_CACHE_HOME/contentapi` or `~/.cache/contentapi`), `off` disables.",
+        _text,
+    ),
+    Setting(
         "CACHE_TYPE",
         "SimpleCache",
         "Server-side response cache: `SimpleCache` (per process), `RedisCache` (shared by "
@@ -209,6 +216,7 @@ class Settings:
     site_description: str
     default_per_page: int
     max_per_page: int
+    parse_cache: str
     cache_type: str
     cache_redis_url: str
     cache_timeout: int

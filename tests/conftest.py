@@ -6,7 +6,7 @@ import copy
 import functools
 import gzip
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,14 @@ def post_text(
 WritePost = Callable[..., Path]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`auto` parse caches land in a temporary folder, never in the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))
+        yield
+
+
 @pytest.fixture
 def content_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "content"
@@ -132,6 +140,7 @@ def make_app(content_dir: Path) -> Callable[..., Flask]:
     """Build an app over `content_dir` once the test has written its posts."""
 
     def make(**settings: Any) -> Flask:
+        settings.setdefault("parse_cache", "off")  # tests never write to ~/.cache
         config = {f"CONTENTAPI_{key.upper()}": value for key, value in settings.items()}
         app = create_app({"TESTING": True, "CONTENTAPI_CONTENT_DIR": str(content_dir), **config})
         app.test_client_class = ContractClient
@@ -149,7 +158,13 @@ def make_client(make_app: Callable[..., Flask]) -> Callable[..., FlaskClient]:
 @pytest.fixture
 def app() -> Flask:
     """The app over the repository's own `content/`, as `make run` serves it."""
-    app = create_app({"TESTING": True, "CONTENTAPI_CONTENT_DIR": str(ROOT / "content")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "CONTENTAPI_CONTENT_DIR": str(ROOT / "content"),
+            "CONTENTAPI_PARSE_CACHE": "off",
+        }
+    )
     app.test_client_class = ContractClient
     return app
 
