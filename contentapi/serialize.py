@@ -36,10 +36,12 @@ def summary(ctx: Context, post: Post, only: Iterable[str] = ()) -> dict[str, Any
         "author": post.author,
         "extra": dict(post.extra),
     }
-    if ctx.preview:
-        body["status"] = post.status(ctx.now)
     wanted = set(only)
-    return {key: value for key, value in body.items() if key in wanted} if wanted else body
+    if wanted:
+        body = {key: value for key, value in body.items() if key in wanted}
+    if ctx.preview:  # always shown in preview, whatever `fields` asks for
+        body["status"] = post.status(ctx.now)
+    return body
 
 
 def detail(

@@ -237,6 +237,8 @@ def test_http_preview_shows_drafts_and_scheduled_posts_privately(site, make_clie
     assert client.get("/api/v1/posts/draft", headers=auth).get_json()["status"] == "draft"
     assert client.get("/api/v1/categories/secreta", headers=auth).status_code == 200
     assert client.get("/api/v1", headers=auth).get_json()["counts"]["posts"] == 4
+    sparse = client.get("/api/v1/posts?fields=slug&sort=date", headers=auth).get_json()
+    assert sparse["data"][0] == {"slug": "a", "status": "published"}
 
 
 def test_http_preview_never_leaks_without_the_right_token(site, make_client):
