@@ -3,14 +3,18 @@
     python bench/build_index.py --posts 1000 10000
 
 Each size runs in a fresh process (so peak memory is that build's alone) over a corpus made
-by bench/generate.py and kept in the temp folder between runs.
+by bench/generate.py and kept in the temp folder between runs: first "cold" (empty parse
+cache, as on a first deploy), then "warm" (the parse cache the cold run wrote, as on every
+restart after). "build index" includes reading the files.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import statistics
 import resource
 import subprocess
 import sys
@@ -33,30 +37,26 @@ def corpus(count: int) -> Path:
     return root
 
 
-def measure(root: Path) -> dict[str, float]:
+def measure(root: Path, cache: Path) -> dict[str, float]:
     """Run in a child process: build the index the way the app does and time each step."""
     from contentapi.loader import load_index, read_sources
     from contentapi.settings import Settings
+    from contentapi.store import ContentStore
 
-    settings = Settings.from_env({"CONTENTAPI_CONTENT_DIR": str(root)})
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(root), "CONTENTAPI_PARSE_CACHE": str(cache)}
+    )
     started = time.perf_counter()
     sources = read_sources(root)
     read = time.perf_counter() - started
     started = time.perf_counter()
     index = load_index(settings)
     build = time.perf_counter() - started
-    store_started = time.perf_counter()
-    from contentapi.store import ContentStore
-
-    store = ContentStore(settings)
-    post = index.posts[len(index.posts) // 2]
-    store.html(index, post, "http://localhost/")
-    index.derived(post)
-    detail = time.perf_counter() - store_started
     started = time.perf_counter()
-    for each in index.posts:
-        index.derived(each)
-    analyse_all = time.perf_counter() - started
+    post = index.posts[len(index.posts) // 2]
+    ContentStore(settings).html(index, post, "http://localhost/")
+    index.derived(post)
+    detail = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "files": len(sources.files),
@@ -65,38 +65,47 @@ def measure(root: Path) -> dict[str, float]:
         "files_per_s": len(sources.files) / build,
         "peak_mib": peak_mib,
         "first_detail_s": detail,
-        "analyse_all_s": analyse_all,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--posts", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; medians shown")
+    parser.add_argument("--measure", type=Path, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(*args.measure)))
         return
     print(
-        f"# {platform.node()} {platform.processor() or platform.machine()}, "
+        f"# {platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
         f"{platform.python_implementation()} {platform.python_version()}"
     )
-    print("posts   read files  build index  files/s  peak MiB  first detail  analyse all")
+    print(
+        f"# python bench/build_index.py --posts {' '.join(map(str, args.posts))}"
+        f" --repeat {args.repeat}  (medians)"
+    )
+    print("posts   start  read files  build index  files/s  peak MiB  first detail")
     for count in args.posts:
         root = corpus(count)
-        out = subprocess.run(
-            [sys.executable, __file__, "--measure", str(root)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        r = json.loads(out)
-        print(
-            f"{r['files']:>6}  {r['read_s']:>9.2f}s  {r['build_s']:>10.2f}s  "
-            f"{r['files_per_s']:>7.0f}  {r['peak_mib']:>8.0f}  "
-            f"{r['first_detail_s'] * 1000:>10.1f}ms"
-            f"  {r['analyse_all_s']:>10.2f}s"
-        )
+        runs: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as cache:
+                for start in ("cold", "warm"):
+                    out = subprocess.run(
+                        [sys.executable, __file__, "--measure", str(root), cache],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    ).stdout
+                    runs[start].append(json.loads(out))
+        for start, results in runs.items():
+            r = {key: statistics.median(run[key] for run in results) for key in results[0]}
+            print(
+                f"{r['files']:>6}  {start:>5}  {r['read_s']:>9.2f}s  {r['build_s']:>10.2f}s  "
+                f"{r['files_per_s']:>7.0f}  {r['peak_mib']:>8.0f}  "
+                f"{r['first_detail_s'] * 1000:>10.1f}ms"
+            )
 
 
 if __name__ == "__main__":

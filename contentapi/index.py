@@ -6,10 +6,10 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
-from functools import lru_cache, partial
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -22,8 +22,6 @@ from .reader import ReadError, decode, load_yaml, split
 from .schema import FrontMatterSchema
 from .slugs import fallback_slug, slug_from_path, slugify, sort_key
 from .urls import AssetMap, resolve
-
-Mapper = Callable[[Callable[[SourceFile], "Parsed"], Iterable[SourceFile]], Iterator["Parsed"]]
 
 
 @dataclass(frozen=True)
@@ -313,28 +311,20 @@ def build_index(
     options: BuildOptions,
     built_at: datetime,
     previous: Index | None = None,
-    mapper: Mapper = map,
     known: Mapping[str, Parsed] | None = None,
 ) -> Index:
     """Parse, validate and index every file; files unchanged since `previous` are not re-read.
 
-    `mapper` applies the (pure) parse to the changed files: `map`, or a process pool's map.
     `known` are earlier results (the parse cache) to reuse for files with the same bytes.
     """
     reusable = dict(known or {})
     if previous is not None and previous.options == options:
         reusable.update(previous.parsed)
     parsed: dict[str, Parsed] = {}
-    changed: list[SourceFile] = []
     for source in sorted(sources.files, key=lambda s: s.path):
         earlier = reusable.get(source.path)
-        if earlier is not None and earlier.digest == source.digest:
-            parsed[source.path] = earlier
-        else:
-            changed.append(source)
-    for result in mapper(partial(parse_source, options=options), changed):
-        parsed[result.path] = result
-    parsed = dict(sorted(parsed.items()))
+        unchanged = earlier is not None and earlier.digest == source.digest
+        parsed[source.path] = earlier if unchanged else parse_source(source, options)
 
     issues = [issue for result in parsed.values() for issue in result.issues]
     valid = [result.post for result in parsed.values() if result.post is not None]

@@ -1,0 +1,620 @@
+"""Full-text search: SQLite FTS5 over text folded and stemmed here, one row per post.
+
+Each post is one row of an in-memory FTS5 table, with columns for its title, description, terms
+(tags and categories), headings and body, ranked by FTS5's weighted `bm25()`. The text is folded
+(lowercase, accents removed: `Respiración` -> `respiracion`) and stemmed with the Snowball stemmer
+of the post's language (`modelos` -> `model`) before FTS5 sees it, so FTS5 only splits on spaces.
+
+User queries never reach FTS5 as written: `parse_query` reads words, `"phrases"` and `-excluded`
+words, and the MATCH expression is built from quoted tokens only. A query is stemmed once per
+language in the index and each language's posts are matched with that language's stems; rows
+are ordered by language, so each language is one `rowid BETWEEN` range of the table.
+
+Snippets come from the original section text (accents, case and all), HTML-escaped, with every
+word whose folded and stemmed form matches the query wrapped in `<mark>`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+import Stemmer
+
+from .model import Analysis, Post, Section
+
+MAX_QUERY_LENGTH = 1000
+MAX_WORDS = 32
+MIN_PREFIX = 2
+MAX_EXPANSIONS = 64
+SNIPPET_LENGTH = 160
+SNIPPET_LEAD = 50
+MAX_SNIPPETS = 3
+
+# bm25 weights of the columns: title, description, terms (tags, categories), headings, body.
+WEIGHTS = (10.0, 4.0, 6.0, 4.0, 1.0)
+
+# ISO 639-1 codes to Snowball algorithms; only those this PyStemmer has are used.
+ALGORITHMS: dict[str, str] = {
+    "ar": "arabic",
+    "ca": "catalan",
+    "cs": "czech",
+    "da": "danish",
+    "de": "german",
+    "el": "greek",
+    "en": "english",
+    "eo": "esperanto",
+    "es": "spanish",
+    "et": "estonian",
+    "eu": "basque",
+    "fa": "persian",
+    "fi": "finnish",
+    "fr": "french",
+    "ga": "irish",
+    "hi": "hindi",
+    "hu": "hungarian",
+    "hy": "armenian",
+    "id": "indonesian",
+    "it": "italian",
+    "lt": "lithuanian",
+    "nb": "norwegian",
+    "ne": "nepali",
+    "nl": "dutch",
+    "nn": "norwegian",
+    "no": "norwegian",
+    "pl": "polish",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sr": "serbian",
+    "sv": "swedish",
+    "ta": "tamil",
+    "tr": "turkish",
+    "yi": "yiddish",
+}
+_AVAILABLE = frozenset(Stemmer.algorithms())
+T = TypeVar("T")
+PLAIN = "plain"  # the key of languages without a stemmer: folded, not stemmed
+
+# Combining marks that NFKD splits off Latin, Greek and Cyrillic letters.
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_WORD = re.compile(r"[^\W_]+")
+_QUERY_PART = re.compile(r'(?P<neg>-*)"(?P<phrase>[^"]*)"?|(?P<word>[^\s"]+)')
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched for; `message` says why, for a 400 response."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A user query as words folded to lowercase without accents, not yet stemmed.
+
+    Every word and phrase must match and no excluded one may. With `prefix`, the last of
+    `terms` is still being typed and also matches the words that start with it.
+    """
+
+    terms: tuple[str, ...] = ()
+    phrases: tuple[tuple[str, ...], ...] = ()
+    excluded: tuple[tuple[str, ...], ...] = ()
+    prefix: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing to look for: no result, rather than an error."""
+        return not self.terms and not self.phrases
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """An excerpt of one section: `html` is escaped text with matched words in `<mark>`."""
+
+    section_id: str
+    heading: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matching post: higher `score` is better; best-matching sections first."""
+
+    slug: str
+    score: float
+    snippets: tuple[Snippet, ...] = ()
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents: `Respiración` -> `respiracion`, `Straße` -> `strasse`."""
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text.casefold()))
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text, split on anything but letters and digits."""
+    return _WORD.findall(fold(text))
+
+
+def language_key(lang: str | None, default_lang: str = "en") -> str:
+    """The Snowball algorithm for a language tag (`es-MX` -> `spanish`), or `plain`."""
+    primary = (lang or default_lang or "").strip().lower().replace("_", "-").partition("-")[0]
+    algorithm = ALGORITHMS.get(primary)
+    return algorithm if algorithm in _AVAILABLE else PLAIN
+
+
+# Query parsing
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Read a search box query: words, `"exact phrases"` and `-excluded` words or phrases.
+
+    Everything else is text, never syntax: `AND`, `NEAR(`, `*` or `title:x` are searched for as
+    words. A word that folds to several words (`machine-learning`) is a phrase. The last word is
+    a prefix when the query ends inside it. Raises QueryError for a query too long to be typed,
+    or one that only excludes.
+    """
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryError(f"the query is longer than {MAX_QUERY_LENGTH} characters")
+    terms: list[str] = []
+    phrases: list[tuple[str, ...]] = []
+    excluded: list[tuple[str, ...]] = []
+    last_word = False
+    for match in _QUERY_PART.finditer(text):
+        raw = match.group("word")
+        negated = bool(match.group("neg")) if raw is None else raw.startswith("-")
+        found = words(match.group("phrase") if raw is None else raw.lstrip("-+"))
+        last_word = raw is not None and not negated and len(found) == 1
+        if not found:
+            continue
+        if negated:
+            excluded.append(tuple(found))
+        elif len(found) == 1 and raw is not None:
+            terms.append(found[0])
+        else:
+            phrases.append(tuple(found))
+    prefix = last_word and text[-1:].isalnum() and len(terms[-1]) >= MIN_PREFIX
+    parsed = ParsedQuery(_unique(terms, keep_last=prefix), _unique(phrases), _unique(excluded))
+    parsed = replace(parsed, prefix=prefix)
+    _check_size(parsed)
+    return parsed
+
+
+def _unique(items: list[T], keep_last: bool = False) -> tuple[T, ...]:
+    """Items without repeats, in order; with `keep_last`, the last item stays last."""
+    if keep_last and items:
+        last = items[-1]
+        return (*(item for item in dict.fromkeys(items) if item != last), last)
+    return tuple(dict.fromkeys(items))
+
+
+def _check_size(parsed: ParsedQuery) -> None:
+    count = len(parsed.terms) + sum(len(p) for p in (*parsed.phrases, *parsed.excluded))
+    if count > MAX_WORDS:
+        raise QueryError(f"the query has more than {MAX_WORDS} words")
+    if parsed.empty and parsed.excluded:
+        raise QueryError("the query only excludes words: add a word to search for")
+
+
+# Languages: stemming with a memo that is also the vocabulary for prefixes
+
+
+class _Language:
+    """One language's stemmer and every word of the index it has stemmed.
+
+    Snowball stemmers are not thread-safe, so stemming a word the index does not have takes a
+    lock; words read at query time are not memoised, so queries cannot grow the memo.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._stemmer = None if key == PLAIN else Stemmer.Stemmer(key)
+        self._lock = threading.Lock()
+        self.memo: dict[str, str] = {}
+        self._expansions: dict[str, list[tuple[str, str]]] = {}
+
+    def index_words(self, folded: list[str]) -> list[str]:
+        """Stems of words read while building, memoised."""
+        memo = self.memo
+        missing = [word for word in set(folded) if word not in memo]
+        if missing:
+            stems = self._stemmer.stemWords(missing) if self._stemmer else missing
+            memo.update((word, stem or word) for word, stem in zip(missing, stems, strict=True))
+        return [memo[word] for word in folded]
+
+    def stem(self, word: str) -> str:
+        """The stem of one folded word."""
+        found = self.memo.get(word)
+        if found is not None:
+            return found
+        if self._stemmer is None:
+            return word
+        with self._lock:
+            return self._stemmer.stemWord(word) or word
+
+    def finish(self) -> None:
+        """Index the words a prefix cannot find through their stem (`runn` for `run`).
+
+        A word whose stem keeps its first `n` letters is found by any prefix of up to `n`
+        letters through the stem; longer prefixes look it up under its first `n + 1` letters.
+        """
+        for word, stem in self.memo.items():
+            if stem.startswith(word):
+                continue
+            shared = _shared_prefix(word, stem)
+            self._expansions.setdefault(word[: shared + 1], []).append((word, stem))
+
+    def expand(self, prefix: str) -> list[str]:
+        """Stems of the index's words that start with `prefix` but whose stems do not."""
+        found: dict[str, None] = {}
+        for length in range(1, len(prefix) + 1):
+            for word, stem in self._expansions.get(prefix[:length], ()):
+                if word.startswith(prefix) and not stem.startswith(prefix):
+                    found[stem] = None
+                    if len(found) >= MAX_EXPANSIONS:
+                        return list(found)
+        return list(found)
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    size = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        size += 1
+    return size
+
+
+# The MATCH expression: quoted tokens only
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class _Stemmed:
+    """A parsed query in one language's stems; the prefix has its alternatives."""
+
+    terms: tuple[str, ...]
+    phrases: tuple[tuple[str, ...], ...]
+    excluded: tuple[tuple[str, ...], ...]
+    prefix: str | None
+    prefix_stems: tuple[str, ...]
+
+    def expression(self) -> str:
+        """The FTS5 MATCH expression: every token quoted, so no query text is syntax."""
+        required = [_quote(term) for term in self.terms]
+        required += [_quote(" ".join(phrase)) for phrase in self.phrases]
+        if self.prefix is not None:
+            options = [_quote(stem) for stem in self.prefix_stems]
+            required.append("(" + " OR ".join([*options, _quote(self.prefix) + "*"]) + ")")
+        expression = " AND ".join(required)
+        if self.excluded:
+            excluded = " OR ".join(_quote(" ".join(item)) for item in self.excluded)
+            expression = f"({expression}) NOT ({excluded})"
+        return expression
+
+
+def _stem_query(parsed: ParsedQuery, language: _Language) -> _Stemmed:
+    terms = list(parsed.terms)
+    prefix = terms.pop() if parsed.prefix else None
+    prefix_stems: tuple[str, ...] = ()
+    if prefix is not None:
+        prefix_stems = tuple(dict.fromkeys([language.stem(prefix), *language.expand(prefix)]))
+    return _Stemmed(
+        terms=tuple(dict.fromkeys(language.stem(term) for term in terms)),
+        phrases=tuple(tuple(map(language.stem, phrase)) for phrase in parsed.phrases),
+        excluded=tuple(tuple(map(language.stem, item)) for item in parsed.excluded),
+        prefix=prefix,
+        prefix_stems=prefix_stems,
+    )
+
+
+# The index
+
+
+@dataclass(frozen=True)
+class _Doc:
+    """What a hit needs besides its score: slug, date order, language and sections."""
+
+    slug: str
+    timestamp: float
+    lang: str
+    key: str
+    sections: tuple[Section, ...]
+
+
+_SCHEMA = (
+    "CREATE VIRTUAL TABLE fts USING fts5(title, description, terms, headings, body, "
+    "content='', detail=full, tokenize='unicode61 remove_diacritics 0')"
+)
+_INSERT = (
+    "INSERT INTO fts(rowid, title, description, terms, headings, body) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_SELECT = (
+    "SELECT rowid, bm25(fts, ?, ?, ?, ?, ?) FROM fts WHERE fts MATCH ? AND rowid BETWEEN ? AND ?"
+)
+
+
+class SearchIndex:
+    """Every post's text in an in-memory FTS5 table; built once, then only read.
+
+    Reads are safe from any thread: the one connection is used under a lock.
+    """
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        docs: list[_Doc],
+        languages: dict[str, _Language],
+    ) -> None:
+        self._connection = connection
+        self._docs = docs
+        self._languages = languages
+        self._rowids = {doc.slug: rowid for rowid, doc in enumerate(docs)}
+        self._ranges: dict[str, tuple[int, int]] = {}
+        for rowid, doc in enumerate(docs):
+            self._ranges[doc.key] = (self._ranges.get(doc.key, (rowid, 0))[0], rowid)
+        self._keys = {doc.lang: doc.key for doc in docs}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def build(
+        cls, entries: Iterable[tuple[Post, Analysis]], default_lang: str = "en"
+    ) -> SearchIndex:
+        """Index posts with their analyses; a post without `lang` is in `default_lang`."""
+        items = [
+            (post, analysis, language_key(post.lang, default_lang)) for post, analysis in entries
+        ]
+        items.sort(key=lambda item: item[2])
+        languages = {key: _Language(key) for key in dict.fromkeys(item[2] for item in items)}
+        docs = [
+            _Doc(
+                slug=post.slug,
+                timestamp=post.date.timestamp(),
+                lang=(post.lang or default_lang).lower(),
+                key=key,
+                sections=analysis.sections,
+            )
+            for post, analysis, key in items
+        ]
+        rows = (
+            (rowid, *_columns(post, analysis, languages[key]))
+            for rowid, (post, analysis, key) in enumerate(items)
+        )
+        connection = sqlite3.connect(":memory:", check_same_thread=False)
+        with connection:
+            connection.execute(_SCHEMA)
+            connection.executemany(_INSERT, rows)
+            connection.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+        for language in languages.values():
+            language.finish()
+        return cls(connection, docs, languages)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def database_size(self) -> int:
+        """Bytes of the SQLite database: the FTS5 index, not the Python side."""
+        with self._lock:
+            pages = self._connection.execute("PRAGMA page_count").fetchone()[0]
+            size = self._connection.execute("PRAGMA page_size").fetchone()[0]
+        return int(pages * size)
+
+    def search(
+        self,
+        query: str | ParsedQuery,
+        *,
+        langs: Iterable[str] | None = None,
+        allowed: Collection[str] | None = None,
+        limit: int | None = None,
+        snippets: bool = True,
+    ) -> list[Hit]:
+        """Posts matching `query`, best first, then newest; with snippets unless told not to.
+
+        `langs` keeps posts in those languages (`lang`, or the default language); `allowed`
+        (best a set) keeps posts with those slugs. Without snippets, `highlight` adds them
+        later, to the page of hits that is shown. Raises QueryError for a query it refuses.
+        """
+        parsed = _parse(query)
+        if parsed.empty:
+            return []
+        codes = None if langs is None else {code.lower() for code in langs}
+        scores = self._scores(parsed, codes)
+        docs = self._docs
+        found = [
+            (score, docs[rowid])
+            for rowid, score in scores.items()
+            if (allowed is None or docs[rowid].slug in allowed)
+            and (codes is None or docs[rowid].lang in codes)
+        ]
+        found.sort(key=lambda item: (-item[0], -item[1].timestamp, item[1].slug))
+        hits = [Hit(doc.slug, score) for score, doc in found[:limit]]
+        return self.highlight(parsed, hits) if snippets else hits
+
+    def highlight(self, query: str | ParsedQuery, hits: Iterable[Hit]) -> list[Hit]:
+        """The hits with up to three snippets each, from their best-matching sections."""
+        parsed = _parse(query)
+        matchers: dict[str, _Matcher] = {}
+        result = []
+        for hit in hits:
+            rowid = self._rowids.get(hit.slug)
+            if rowid is None or parsed.empty:
+                result.append(hit)
+                continue
+            doc = self._docs[rowid]
+            matcher = matchers.get(doc.key)
+            if matcher is None:
+                language = self._languages[doc.key]
+                matcher = matchers[doc.key] = _Matcher(_stem_query(parsed, language), language)
+            result.append(replace(hit, snippets=matcher.snippets(doc.sections)))
+        return result
+
+    def _scores(self, parsed: ParsedQuery, codes: set[str] | None) -> dict[int, float]:
+        """Score by rowid of each matching post: minus its weighted bm25, so higher is better."""
+        keys = None if codes is None else {self._keys[code] for code in codes if code in self._keys}
+        scores: dict[int, float] = {}
+        for key, (low, high) in self._ranges.items():
+            if keys is not None and key not in keys:
+                continue
+            expression = _stem_query(parsed, self._languages[key]).expression()
+            try:
+                with self._lock:
+                    rows = self._connection.execute(
+                        _SELECT, (*WEIGHTS, expression, low, high)
+                    ).fetchall()
+            except sqlite3.Error as exc:  # not expected: every token is quoted
+                raise QueryError("the query could not be searched for") from exc
+            scores.update((rowid, -rank) for rowid, rank in rows)
+        return scores
+
+
+def _parse(query: str | ParsedQuery) -> ParsedQuery:
+    return query if isinstance(query, ParsedQuery) else parse_query(query)
+
+
+def _columns(post: Post, analysis: Analysis, language: _Language) -> tuple[str, ...]:
+    """A post's title, description, terms, headings and body as space-separated stems."""
+    names = [ref.name for ref in (*post.tags, *post.categories)]
+    texts = (
+        post.title,
+        post.description,
+        "\n".join(names),
+        "\n".join(heading.text for heading in analysis.headings),
+        "\n".join(section.text for section in analysis.sections),
+    )
+    return tuple(" ".join(language.index_words(words(text))) for text in texts)
+
+
+# Snippets
+
+
+@dataclass(frozen=True)
+class _Token:
+    """A word of the original text, where it is, and the stems of its folded parts."""
+
+    start: int
+    end: int
+    stems: tuple[str, ...]
+    folded: tuple[str, ...]
+
+
+_PREFIX = "prefix"
+
+
+class _Matcher:
+    """Finds a stemmed query's words in original text and cuts marked snippets."""
+
+    def __init__(self, stemmed: _Stemmed, language: _Language) -> None:
+        self._language = language
+        self._items: dict[str, str] = dict.fromkeys(stemmed.prefix_stems, _PREFIX)
+        self._items.update({term: term for term in stemmed.terms})
+        self._phrases = stemmed.phrases
+        self._prefix = stemmed.prefix
+
+    def snippets(self, sections: Sequence[Section]) -> tuple[Snippet, ...]:
+        """Snippets of the sections matching most of the query, in that order."""
+        ranked = []
+        for order, section in enumerate(sections):
+            heading_items, _ = self._find(self._tokens(section.heading))
+            text = unicodedata.normalize("NFC", " ".join(section.text.split()))
+            tokens = self._tokens(text)
+            items, marks = self._find(tokens)
+            matched = heading_items | items
+            if matched:
+                key = (-len(matched), -len(marks), -len(heading_items), order)
+                ranked.append((key, section, text, tokens, marks))
+        ranked.sort(key=lambda item: item[0])
+        return tuple(
+            Snippet(section.id, section.heading, _excerpt(text, tokens, marks))
+            for _, section, text, tokens, marks in ranked[:MAX_SNIPPETS]
+        )
+
+    def _tokens(self, text: str) -> list[_Token]:
+        stem = self._language.stem
+        tokens = []
+        for match in _WORD.finditer(text):
+            folded = _fold_word(match.group())
+            tokens.append(_Token(match.start(), match.end(), tuple(map(stem, folded)), folded))
+        return tokens
+
+    def _find(self, tokens: list[_Token]) -> tuple[set[str], set[int]]:
+        """The query items found (a term's stem, `prefix`, `"phrase n"`) and marked tokens."""
+        items: set[str] = set()
+        marks: set[int] = set()
+        for index, token in enumerate(tokens):
+            for stem, folded in zip(token.stems, token.folded, strict=True):
+                item = self._item(stem, folded)
+                if item is not None:
+                    items.add(item)
+                    marks.add(index)
+        if self._phrases:
+            flat = [(stem, index) for index, t in enumerate(tokens) for stem in t.stems]
+            stems = [stem for stem, _ in flat]
+            for number, phrase in enumerate(self._phrases):
+                for start in _occurrences(stems, phrase):
+                    items.add(f'"phrase {number}"')
+                    marks.update(index for _, index in flat[start : start + len(phrase)])
+        return items, marks
+
+    def _item(self, stem: str, folded: str) -> str | None:
+        found = self._items.get(stem)
+        prefix = self._prefix
+        if found is None and prefix and (stem.startswith(prefix) or folded.startswith(prefix)):
+            return _PREFIX
+        return found
+
+
+def _occurrences(stems: list[str], phrase: tuple[str, ...]) -> Iterator[int]:
+    """Where `phrase` starts in `stems`."""
+    size = len(phrase)
+    first = phrase[0]
+    for start, stem in enumerate(stems):
+        if stem == first and tuple(stems[start : start + size]) == phrase:
+            yield start
+
+
+_FOLD_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _fold_word(word: str) -> tuple[str, ...]:
+    """The folded words of one original word (usually one), memoised up to a bound."""
+    found = _FOLD_CACHE.get(word)
+    if found is None:
+        found = tuple(words(word))
+        if len(_FOLD_CACHE) < 200_000:
+            _FOLD_CACHE[word] = found
+    return found
+
+
+def _excerpt(text: str, tokens: list[_Token], marks: set[int]) -> str:
+    """About SNIPPET_LENGTH characters around the first mark, escaped, marks in `<mark>`."""
+    anchor = tokens[min(marks)].start if marks else 0
+    start = max(0, min(anchor - SNIPPET_LEAD, len(text) - SNIPPET_LENGTH))
+    if start > 0 and text[start - 1] != " ":
+        space = text.find(" ", start, anchor)
+        start = space + 1 if space >= 0 else anchor
+    end = len(text)
+    if end - start > SNIPPET_LENGTH:
+        space = text.rfind(" ", start, start + SNIPPET_LENGTH)
+        end = space if space > anchor else max(start + SNIPPET_LENGTH, tokens[min(marks)].end)
+    parts = ["…" if start > 0 else ""]
+    position = start
+    for index in sorted(marks):
+        token = tokens[index]
+        if token.start < position or token.end > end:
+            continue
+        parts.append(html.escape(text[position : token.start]))
+        parts.append(f"<mark>{html.escape(text[token.start : token.end])}</mark>")
+        position = token.end
+    parts.append(html.escape(text[position:end]))
+    parts.append("…" if end < len(text) else "")
+    return "".join(parts)
