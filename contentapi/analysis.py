@@ -39,7 +39,7 @@ _STARS = re.compile(r"(\*{1,3}|~~)(?=\S)(.+?)(?<=\S)\1")
 _UNDERSCORES = re.compile(r"(?<!\w)(_{1,3})(?=\S)(.+?)(?<=\S)\1(?!\w)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~<>])")
 _SPACES = re.compile(r"\s+")
-_WORD = re.compile(r"\w[\w'’-]*")
+_NOT_A_WORD = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")  # a lone "-", "—" or "|" is no word
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,18 @@ _SHOW = str.maketrans({chr(0xE000 + i): c for i, c in enumerate(_MARKUP)})
 def inline_text(markdown: str) -> str:
     """Markdown inline markup reduced to the words a reader sees."""
     text = markdown
+    hidden = False
     if "`" in text:
-        text = _CODE.sub(lambda m: m.group(2).strip().translate(_HIDE), text)
+        text, count = _CODE.subn(lambda m: m.group(2).strip().translate(_HIDE), text)
+        hidden = bool(count)
     if "\\" in text:
-        text = _ESCAPE.sub(lambda m: m.group(1).translate(_HIDE), text)
+        text, count = _ESCAPE.subn(lambda m: m.group(1).translate(_HIDE), text)
+        hidden = hidden or bool(count)
     for trigger, pattern, replacement in _INLINE_RULES:
         if trigger in text:
             text = pattern.sub(replacement, text)
-    text = text.translate(_SHOW)
+    if hidden:
+        text = text.translate(_SHOW)
     if "&" in text:
         text = html.unescape(text)
     return " ".join(text.split())
@@ -127,26 +131,32 @@ def _blocks(body: str) -> Iterator[_Block]:
             yield from _flush(paragraph)
             fence = opening.group(1)
             continue
-        if not line.strip():
+        stripped = line.lstrip()
+        if not stripped:
             yield from _flush(paragraph)
             continue
-        atx = _ATX.match(line)
+        first = stripped[0]  # each rule below needs its own first character; most lines skip all
+        atx = _ATX.match(line) if first == "#" else None
         if atx:
             yield from _flush(paragraph)
             yield _Block("heading", atx.group(2) or "", len(atx.group(1)))
             continue
-        setext = _SETEXT.match(line)
+        setext = _SETEXT.match(line) if first in "=-" else None
         if setext and paragraph and plain:
             text = " ".join(paragraph)
             paragraph.clear()
             yield _Block("heading", text, 1 if setext.group(1)[0] == "=" else 2)
             continue
-        if _RULE.match(line) or _TABLE_RULE.match(line) or _LINK_DEF.match(line):
+        if (
+            (first in "-*_" and _RULE.match(line))
+            or (first in "|:-" and _TABLE_RULE.match(line))
+            or (first == "[" and _LINK_DEF.match(line))
+        ):
             continue
-        quoted = _QUOTE.match(line)
+        quoted = _QUOTE.match(line) if first == ">" else None
         if quoted:
             line = line[quoted.end() :]
-        item = _LIST.match(line)
+        item = _LIST.match(line) if quoted or first in "-*+0123456789" else None
         if item:
             yield from _flush(paragraph)
             paragraph.append("\x00" + line[item.end() :])
@@ -154,7 +164,8 @@ def _blocks(body: str) -> Iterator[_Block]:
             continue
         if not paragraph:
             plain = not quoted
-        line = _FOOTNOTE_DEF.sub("", line)
+        if first == "[":
+            line = _FOOTNOTE_DEF.sub("", line)
         if "|" in line and line.strip().startswith("|"):
             line = " ".join(cell.strip() for cell in line.strip().strip("|").split("|"))
         paragraph.append(line.strip())
@@ -259,7 +270,7 @@ def analyse(
     if section_texts or current.id:
         sections.append(Section(current.id, current.heading, "\n\n".join(section_texts)))
     plaintext = "\n\n".join(texts)
-    words = len(_WORD.findall(plaintext))
+    words = len(plaintext.split()) - len(_NOT_A_WORD.findall(plaintext))
     return Analysis(
         plaintext=plaintext,
         excerpt=excerpt(first_paragraph, excerpt_length),
