@@ -29,6 +29,11 @@ CACHEABLE = {
     "posts.detail",
     "terms.terms",
     "terms.term",
+    "feeds.rss",
+    "feeds.atom",
+    "feeds.json",
+    "feeds.sitemap",
+    "feeds.sitemap_page",
 }
 
 cache = Cache()
@@ -174,6 +179,10 @@ def register(app: Flask, settings: Settings) -> None:
             "text/html",
             "application/javascript",
             "text/javascript",
+            "application/xml",
+            "application/rss+xml",
+            "application/atom+xml",
+            "application/feed+json",
         ],
     )
     Compress(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -143,3 +143,37 @@ def archive(posts: Iterable[Post]) -> list[dict[str, Any]]:
         {"year": year, "count": sum(m["count"] for m in items), "months": items}
         for year, items in years.items()
     ]
+
+
+Snapshot = Mapping[str, tuple[str, datetime, bool]]  # slug: (content digest, date, draft)
+
+
+def snapshot(posts: Iterable[Post]) -> Snapshot:
+    """What `changes` needs to remember of an index: each post's digest, date and draft flag."""
+    return {post.slug: (post.digest, post.date, post.draft) for post in posts}
+
+
+@dataclass(frozen=True)
+class Changes:
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+def changes(before: Snapshot, then: datetime, after: Snapshot, now: datetime) -> Changes:
+    """Slugs that became visible, changed while visible, or stopped being visible between
+    (`before` at `then`) and (`after` at `now`); a scheduled post going public is "added"."""
+
+    def shown(state: Snapshot, moment: datetime) -> dict[str, str]:
+        return {
+            slug: digest
+            for slug, (digest, date, draft) in state.items()
+            if not draft and date <= moment
+        }
+
+    old, new = shown(before, then), shown(after, now)
+    return Changes(
+        added=tuple(sorted(new.keys() - old.keys())),
+        updated=tuple(sorted(slug for slug in new.keys() & old.keys() if new[slug] != old[slug])),
+        removed=tuple(sorted(old.keys() - new.keys())),
+    )

@@ -21,8 +21,9 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import chain
 from typing import TypeVar
 
 import Stemmer
@@ -36,6 +37,7 @@ MAX_EXPANSIONS = 64
 SNIPPET_LENGTH = 160
 SNIPPET_LEAD = 50
 MAX_SNIPPETS = 3
+CACHE_SIZE = 50_000
 
 # bm25 weights of the columns: title, description, terms (tags, categories), headings, body.
 WEIGHTS = (10.0, 4.0, 6.0, 4.0, 1.0)
@@ -203,53 +205,81 @@ def _check_size(parsed: ParsedQuery) -> None:
         raise QueryError("the query only excludes words: add a word to search for")
 
 
-# Languages: stemming with a memo that is also the vocabulary for prefixes
+# Languages: stemming, with memos while building and the vocabulary prefixes need
+
+
+class _Memo(dict[str, str]):
+    """A dict that computes and keeps missing values; `map(memo.__getitem__, ...)` is fast."""
+
+    def __init__(self, compute: Callable[[str], str]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: str) -> str:
+        value = self[key] = self._compute(key)
+        return value
+
+
+class _Bounded(dict[str, tuple[str, ...]]):
+    """A cache that computes missing values and keeps the first CACHE_SIZE of them."""
+
+    def __init__(self, compute: Callable[[str], tuple[str, ...]]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: str) -> tuple[str, ...]:
+        value = self._compute(key)
+        if len(self) < CACHE_SIZE:
+            self[key] = value
+        return value
 
 
 class _Language:
-    """One language's stemmer and every word of the index it has stemmed.
+    """One language's Snowball stemmer, and its index's words for prefixes (`runn` -> `run`).
 
-    Snowball stemmers are not thread-safe, so stemming a word the index does not have takes a
-    lock; words read at query time are not memoised, so queries cannot grow the memo.
+    Stemmers are not thread-safe: stemming at query time takes a lock. Memos filled while
+    building are dropped after it; at query time only a bounded cache grows.
     """
 
     def __init__(self, key: str) -> None:
         self.key = key
         self._stemmer = None if key == PLAIN else Stemmer.Stemmer(key)
         self._lock = threading.Lock()
-        self.memo: dict[str, str] = {}
+        self._words = _Memo(self._stem_word)
+        self._chunks = _Memo(lambda chunk: " ".join(map(self._words.__getitem__, words(chunk))))
+        self._cache = _Bounded(lambda chunk: tuple(map(self._stem_word, words(chunk))))
         self._expansions: dict[str, list[tuple[str, str]]] = {}
 
-    def index_words(self, folded: list[str]) -> list[str]:
-        """Stems of words read while building, memoised."""
-        memo = self.memo
-        missing = [word for word in set(folded) if word not in memo]
-        if missing:
-            stems = self._stemmer.stemWords(missing) if self._stemmer else missing
-            memo.update((word, stem or word) for word, stem in zip(missing, stems, strict=True))
-        return [memo[word] for word in folded]
-
-    def stem(self, word: str) -> str:
-        """The stem of one folded word."""
-        found = self.memo.get(word)
-        if found is not None:
-            return found
+    def _stem_word(self, word: str) -> str:
         if self._stemmer is None:
             return word
         with self._lock:
             return self._stemmer.stemWord(word) or word
 
+    def index_text(self, text: str) -> str:
+        """The stems of a text's words, space-separated; only while building."""
+        return " ".join(filter(None, map(self._chunks.__getitem__, text.split())))
+
     def finish(self) -> None:
-        """Index the words a prefix cannot find through their stem (`runn` for `run`).
+        """Drop the build memos, keeping the words a prefix cannot find through their stem.
 
         A word whose stem keeps its first `n` letters is found by any prefix of up to `n`
         letters through the stem; longer prefixes look it up under its first `n + 1` letters.
         """
-        for word, stem in self.memo.items():
-            if stem.startswith(word):
-                continue
-            shared = _shared_prefix(word, stem)
-            self._expansions.setdefault(word[: shared + 1], []).append((word, stem))
+        for word, stem in self._words.items():
+            if not stem.startswith(word):
+                shared = _shared_prefix(word, stem)
+                self._expansions.setdefault(word[: shared + 1], []).append((word, stem))
+        self._words = _Memo(self._stem_word)
+        self._chunks.clear()
+
+    def stem(self, word: str) -> str:
+        """The stem of one folded word."""
+        return self._stem_word(word)
+
+    def stems(self, chunks: Iterable[str]) -> list[tuple[str, ...]]:
+        """The stems of the words in each piece of text, through a bounded cache."""
+        return list(map(self._cache.__getitem__, chunks))
 
     def expand(self, prefix: str) -> list[str]:
         """Stems of the index's words that start with `prefix` but whose stems do not."""
@@ -491,20 +521,10 @@ def _columns(post: Post, analysis: Analysis, language: _Language) -> tuple[str, 
         "\n".join(heading.text for heading in analysis.headings),
         "\n".join(section.text for section in analysis.sections),
     )
-    return tuple(" ".join(language.index_words(words(text))) for text in texts)
+    return tuple(map(language.index_text, texts))
 
 
 # Snippets
-
-
-@dataclass(frozen=True)
-class _Token:
-    """A word of the original text, where it is, and the stems of its folded parts."""
-
-    start: int
-    end: int
-    stems: tuple[str, ...]
-    folded: tuple[str, ...]
 
 
 _PREFIX = "prefix"
@@ -521,83 +541,70 @@ class _Matcher:
         self._prefix = stemmed.prefix
 
     def snippets(self, sections: Sequence[Section]) -> tuple[Snippet, ...]:
-        """Snippets of the sections matching most of the query, in that order."""
+        """Snippets of the sections matching most of the query, in that order.
+
+        Sections are ranked on their whitespace-separated chunks (cached), and only the
+        chosen ones are split into words with their positions.
+        """
+        stems = self._language.stems
         ranked = []
         for order, section in enumerate(sections):
-            heading_items, _ = self._find(self._tokens(section.heading))
-            text = unicodedata.normalize("NFC", " ".join(section.text.split()))
-            tokens = self._tokens(text)
-            items, marks = self._find(tokens)
-            matched = heading_items | items
+            in_heading, _ = self._find(stems(section.heading.split()))
+            in_text, marks = self._find(stems(section.text.split()))
+            matched = in_heading | in_text
             if matched:
-                key = (-len(matched), -len(marks), -len(heading_items), order)
-                ranked.append((key, section, text, tokens, marks))
+                ranked.append(((-len(matched), -len(marks), -len(in_heading), order), section))
         ranked.sort(key=lambda item: item[0])
-        return tuple(
-            Snippet(section.id, section.heading, _excerpt(text, tokens, marks))
-            for _, section, text, tokens, marks in ranked[:MAX_SNIPPETS]
-        )
+        return tuple(self._snippet(section) for _, section in ranked[:MAX_SNIPPETS])
 
-    def _tokens(self, text: str) -> list[_Token]:
-        stem = self._language.stem
-        tokens = []
-        for match in _WORD.finditer(text):
-            folded = _fold_word(match.group())
-            tokens.append(_Token(match.start(), match.end(), tuple(map(stem, folded)), folded))
-        return tokens
+    def _snippet(self, section: Section) -> Snippet:
+        text = unicodedata.normalize("NFC", " ".join(section.text.split()))
+        spans = [match.span() for match in _WORD.finditer(text)]
+        _, marks = self._find(self._language.stems(text[start:end] for start, end in spans))
+        return Snippet(section.id, section.heading, _excerpt(text, spans, marks))
 
-    def _find(self, tokens: list[_Token]) -> tuple[set[str], set[int]]:
+    def _find(self, tokens: list[tuple[str, ...]]) -> tuple[set[str], set[int]]:
         """The query items found (a term's stem, `prefix`, `"phrase n"`) and marked tokens."""
-        items: set[str] = set()
-        marks: set[int] = set()
-        for index, token in enumerate(tokens):
-            for stem, folded in zip(token.stems, token.folded, strict=True):
-                item = self._item(stem, folded)
-                if item is not None:
-                    items.add(item)
-                    marks.add(index)
+        present = set(chain.from_iterable(tokens))
+        found = {stem: self._items[stem] for stem in present.intersection(self._items)}
+        prefix = self._prefix
+        if prefix is not None:
+            found.update((stem, _PREFIX) for stem in present if stem.startswith(prefix))
+        items = set(found.values())
+        marked = found.keys()
+        marks = (
+            {i for i, token in enumerate(tokens) if not marked.isdisjoint(token)}
+            if found
+            else set()
+        )
         if self._phrases:
-            flat = [(stem, index) for index, t in enumerate(tokens) for stem in t.stems]
-            stems = [stem for stem, _ in flat]
+            flat = [(stem, index) for index, token in enumerate(tokens) for stem in token]
+            sequence = [stem for stem, _ in flat]
             for number, phrase in enumerate(self._phrases):
-                for start in _occurrences(stems, phrase):
+                for start in _occurrences(sequence, phrase):
                     items.add(f'"phrase {number}"')
                     marks.update(index for _, index in flat[start : start + len(phrase)])
         return items, marks
-
-    def _item(self, stem: str, folded: str) -> str | None:
-        found = self._items.get(stem)
-        prefix = self._prefix
-        if found is None and prefix and (stem.startswith(prefix) or folded.startswith(prefix)):
-            return _PREFIX
-        return found
 
 
 def _occurrences(stems: list[str], phrase: tuple[str, ...]) -> Iterator[int]:
     """Where `phrase` starts in `stems`."""
     size = len(phrase)
     first = phrase[0]
-    for start, stem in enumerate(stems):
-        if stem == first and tuple(stems[start : start + size]) == phrase:
+    start = 0
+    while True:
+        try:
+            start = stems.index(first, start)
+        except ValueError:
+            return
+        if tuple(stems[start : start + size]) == phrase:
             yield start
+        start += 1
 
 
-_FOLD_CACHE: dict[str, tuple[str, ...]] = {}
-
-
-def _fold_word(word: str) -> tuple[str, ...]:
-    """The folded words of one original word (usually one), memoised up to a bound."""
-    found = _FOLD_CACHE.get(word)
-    if found is None:
-        found = tuple(words(word))
-        if len(_FOLD_CACHE) < 200_000:
-            _FOLD_CACHE[word] = found
-    return found
-
-
-def _excerpt(text: str, tokens: list[_Token], marks: set[int]) -> str:
+def _excerpt(text: str, spans: list[tuple[int, int]], marks: set[int]) -> str:
     """About SNIPPET_LENGTH characters around the first mark, escaped, marks in `<mark>`."""
-    anchor = tokens[min(marks)].start if marks else 0
+    anchor, anchor_end = spans[min(marks)] if marks else (0, 0)
     start = max(0, min(anchor - SNIPPET_LEAD, len(text) - SNIPPET_LENGTH))
     if start > 0 and text[start - 1] != " ":
         space = text.find(" ", start, anchor)
@@ -605,16 +612,16 @@ def _excerpt(text: str, tokens: list[_Token], marks: set[int]) -> str:
     end = len(text)
     if end - start > SNIPPET_LENGTH:
         space = text.rfind(" ", start, start + SNIPPET_LENGTH)
-        end = space if space > anchor else max(start + SNIPPET_LENGTH, tokens[min(marks)].end)
+        end = space if space >= anchor_end else max(start + SNIPPET_LENGTH, anchor_end)
     parts = ["…" if start > 0 else ""]
     position = start
     for index in sorted(marks):
-        token = tokens[index]
-        if token.start < position or token.end > end:
+        token_start, token_end = spans[index]
+        if token_start < position or token_end > end:
             continue
-        parts.append(html.escape(text[position : token.start]))
-        parts.append(f"<mark>{html.escape(text[token.start : token.end])}</mark>")
-        position = token.end
+        parts.append(html.escape(text[position:token_start]))
+        parts.append(f"<mark>{html.escape(text[token_start:token_end])}</mark>")
+        position = token_end
     parts.append(html.escape(text[position:end]))
     parts.append("…" if end < len(text) else "")
     return "".join(parts)

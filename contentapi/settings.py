@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,18 @@ def _choice(*options: str) -> Callable[[str], str]:
         value = raw.strip().lower()
         if value not in options:
             raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return cast
+
+
+def _pattern(*placeholders: str) -> Callable[[str], str]:
+    def cast(raw: str) -> str:
+        value = raw.strip()
+        unknown = set(re.findall(r"{(\w*)}", value)) - set(placeholders)
+        if not value.startswith("/") or unknown or "{slug}" not in value:
+            allowed = ", ".join("{" + name + "}" for name in placeholders)
+            raise ValueError(f"must be a path with {{slug}}, using only {allowed}")
         return value
 
     return cast
@@ -144,6 +157,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEFAULT_PER_PAGE", "10", "Page size when `per_page` is not given.", _positive_int),
     Setting("MAX_PER_PAGE", "100", "Largest `per_page` a client may ask for.", _positive_int),
     Setting(
+        "SITE_URL",
+        "",
+        "Public URL of the site the posts appear on, used by feeds and the sitemap. Empty uses "
+        "the posts' API URLs.",
+        _url,
+    ),
+    Setting(
+        "PERMALINK",
+        "/{slug}",
+        "A post's path on the public site: `{slug}`, `{year}`, `{month}`, `{day}`, `{category}`.",
+        _pattern("slug", "year", "month", "day", "category"),
+    ),
+    Setting(
+        "CATEGORY_PERMALINK",
+        "/categories/{slug}",
+        "A category page's path on the site.",
+        _pattern("slug"),
+    ),
+    Setting("TAG_PERMALINK", "/tags/{slug}", "A tag page's path on the site.", _pattern("slug")),
+    Setting("FEED_ITEMS", "20", "Posts in each feed, newest first.", _positive_int),
+    Setting(
+        "SITE_LANGUAGE",
+        "en",
+        "Language of the site: feeds, and search for posts without `lang`.",
+        _text,
+    ),
+    Setting("SITE_AUTHOR", "", "Author named in feeds for posts without `author`.", _text),
+    Setting(
         "PARSE_CACHE",
         "auto",
         "Folder that keeps parsed posts by content hash between restarts: `auto` is the user's "
@@ -216,6 +257,13 @@ class Settings:
     site_description: str
     default_per_page: int
     max_per_page: int
+    site_url: str
+    permalink: str
+    category_permalink: str
+    tag_permalink: str
+    feed_items: int
+    site_language: str
+    site_author: str
     parse_cache: str
     cache_type: str
     cache_redis_url: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,10 +14,12 @@ from functools import lru_cache
 from .index import Index
 from .loader import load_index
 from .model import ContentIssue, Post
+from .query import Snapshot, snapshot
 from .render import RenderOptions, render_html
 from .settings import Settings
 
 log = logging.getLogger("contentapi")
+HISTORY = 32  # index versions remembered for /api/v1/changes
 
 
 class ContentError(RuntimeError):
@@ -52,6 +55,7 @@ class ContentStore:
         self.clock = clock
         self._index: Index | None = None
         self._lock = threading.Lock()
+        self._history: OrderedDict[str, Snapshot] = OrderedDict()
         size = settings.render_cache_size
         self._render = lru_cache(maxsize=size)(render_html) if size else render_html
 
@@ -65,6 +69,10 @@ class ContentStore:
     @property
     def ready(self) -> bool:
         return self._index is not None
+
+    def snapshot(self, version: str) -> Snapshot | None:
+        """A recent index's posts by version (for `/changes`), if this process still has it."""
+        return self._history.get(version)
 
     def html(self, index: Index, post: Post, media_base_url: str) -> str:
         """The post's HTML, rendered on first request and kept (keyed by body and options)."""
@@ -91,6 +99,10 @@ class ContentStore:
             if self.settings.strict and index.issues:
                 raise ContentError(index.issues)
             self._index = index
+            self._history[index.version] = snapshot(index.posts)
+            self._history.move_to_end(index.version)
+            while len(self._history) > HISTORY:
+                self._history.popitem(last=False)
         log.info(
             "content index %s: %d posts, %d invalid, built in %.3f s",
             index.version,

@@ -1,0 +1,145 @@
+"""Feeds (RSS 2.0, Atom 1.0, JSON Feed 1.1) and the sitemap, pointing at the public site."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from flask import Blueprint, Response, abort, json, request
+
+from ..context import Context, current
+from ..feeds import (
+    FeedSite,
+    atom,
+    json_feed,
+    lastmod_of,
+    rss,
+    sitemap,
+    sitemap_entries,
+    sitemap_index,
+    sitemap_pages,
+)
+from ..http import last_modified
+from ..model import Post
+from ..query import Filters, select, visible
+from ..urls import absolute
+
+bp = Blueprint("feeds", __name__)
+SITEMAP_LIMIT = 50_000  # URLs per sitemap file (sitemaps.org)
+
+
+def _site(ctx: Context) -> FeedSite:
+    """The public site from settings; without CONTENTAPI_SITE_URL, the API's own post URLs."""
+    settings = ctx.settings
+    feed_url = ctx.base_url.rstrip("/") + request.full_path.rstrip("?")
+    if settings.site_url:
+        return FeedSite(
+            title=settings.site_title,
+            site_url=settings.site_url,
+            feed_url=feed_url,
+            permalink=settings.permalink,
+            category_permalink=settings.category_permalink,
+            tag_permalink=settings.tag_permalink,
+            description=settings.site_description,
+            language=settings.site_language or None,
+            author=settings.site_author or None,
+        )
+    return FeedSite(
+        title=settings.site_title,
+        site_url=ctx.base_url,
+        feed_url=feed_url,
+        permalink="/api/v1/posts/{slug}",
+        category_permalink="/api/v1/categories/{slug}",
+        tag_permalink="/api/v1/tags/{slug}",
+        description=settings.site_description,
+        language=settings.site_language or None,
+        author=settings.site_author or None,
+    )
+
+
+def _feed_posts(ctx: Context) -> tuple[FeedSite, list[Post]]:
+    """Published posts, newest first, optionally of one category or tag (404 if unknown)."""
+    category = request.args.get("category") or None
+    tag = request.args.get("tag") or None
+    if category and ctx.index.category(category) is None:
+        abort(404, description=f"No category with slug {category!r}.")
+    if tag and ctx.index.tag(tag) is None:
+        abort(404, description=f"No tag with slug {tag!r}.")
+    posts = select(
+        visible(ctx.index.posts, ctx.now), Filters(category=category, tags=(tag,) if tag else ())
+    )
+    shown = list(posts[: ctx.settings.feed_items])
+    last_modified(shown)
+    site = _site(ctx)
+    term = ctx.index.category(category) if category else ctx.index.tag(tag) if tag else None
+    if term is not None:
+        site = replace(site, title=f"{site.title}: {term.name}")
+    return site, shown
+
+
+def _summary(ctx: Context) -> Callable[[Post], str]:
+    return lambda post: post.description or ctx.index.derived(post).analysis.excerpt
+
+
+def _xml(body: bytes, mimetype: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Type"] = f"{mimetype}; charset=utf-8"
+    return response
+
+
+@bp.get("/feeds/rss.xml", endpoint="rss")
+def rss_feed() -> Response:
+    ctx = current()
+    site, posts = _feed_posts(ctx)
+    return _xml(rss(site, posts, ctx.html, _summary(ctx)), "application/rss+xml")
+
+
+@bp.get("/feeds/atom.xml", endpoint="atom")
+def atom_feed() -> Response:
+    ctx = current()
+    site, posts = _feed_posts(ctx)
+    return _xml(atom(site, posts, ctx.html, _summary(ctx)), "application/atom+xml")
+
+
+@bp.get("/feeds/feed.json", endpoint="json")
+def json_feed_view() -> Response:
+    ctx = current()
+    site, posts = _feed_posts(ctx)
+
+    def image(post: Post) -> str | None:
+        cover = ctx.index.derived(post).cover
+        return absolute(cover, ctx.base_url) if cover else None
+
+    body = json_feed(site, posts, ctx.html, _summary(ctx), image)
+    response = Response(json.dumps(body, ensure_ascii=False) + "\n")
+    response.headers["Content-Type"] = "application/feed+json; charset=utf-8"
+    return response
+
+
+def _sitemap_pages(ctx: Context) -> list:
+    posts = visible(ctx.index.posts, ctx.now)
+    last_modified(posts)
+    return sitemap_pages(sitemap_entries(_site(ctx), posts), per_file=SITEMAP_LIMIT)
+
+
+@bp.get("/sitemap.xml", endpoint="sitemap")
+def sitemap_view() -> Response:
+    """One sitemap, or past 50,000 URLs a sitemap index of `/sitemap-<n>.xml` files."""
+    ctx = current()
+    pages = _sitemap_pages(ctx)
+    if len(pages) == 1:
+        return _xml(sitemap(pages[0]), "application/xml")
+    files = [
+        (ctx.url("feeds.sitemap_page", number=number), lastmod_of(page))
+        for number, page in enumerate(pages, start=1)
+    ]
+    return _xml(sitemap_index(files), "application/xml")
+
+
+@bp.get("/sitemap-<int:number>.xml", endpoint="sitemap_page")
+def sitemap_page(number: int) -> Response:
+    ctx = current()
+    pages = _sitemap_pages(ctx)
+    if len(pages) == 1 or not 1 <= number <= len(pages):
+        abort(404, description=f"No sitemap file {number}.")
+    return _xml(sitemap(pages[number - 1]), "application/xml")

@@ -1,0 +1,78 @@
+"""`/api/v1/changes`: an offline-first client downloads only what changed since its token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from conftest import assert_problem
+
+
+def _slugs(items):
+    return [item["slug"] for item in items]
+
+
+def test_changes_first_sync_lists_everything_visible(write_post, make_client):
+    write_post("a.md", title="A")
+    write_post("draft.md", title="D", draft="true")
+    body = make_client().get("/api/v1/changes").get_json()
+    assert body["reset"] is True
+    assert _slugs(body["added"]) == ["a"]
+    assert body["added"][0]["url"] == "http://localhost/api/v1/posts/a"
+    assert body["updated"] == [] and body["removed"] == []
+
+
+def test_changes_after_reload_added_updated_removed(write_post, content_dir, make_app):
+    write_post("keep.md", title="Keep")
+    write_post("edit.md", title="Edit")
+    write_post("gone.md", title="Gone")
+    app = make_app()
+    client = app.test_client()
+    token = client.get("/api/v1/changes").get_json()["token"]
+    write_post("edit.md", title="Edited")
+    write_post("new.md", title="New")
+    (content_dir / "gone.md").unlink()
+    app.extensions["contentapi"].reload()
+    body = client.get(f"/api/v1/changes?since={token}").get_json()
+    assert body["reset"] is False
+    assert _slugs(body["added"]) == ["new"]
+    assert _slugs(body["updated"]) == ["edit"]
+    assert body["removed"] == ["gone"]
+    again = client.get(f"/api/v1/changes?since={body['token']}").get_json()
+    assert again["added"] == again["updated"] == again["removed"] == []
+
+
+def test_changes_scheduled_post_is_added_when_it_goes_public(write_post, make_app):
+    publish = datetime(2030, 6, 1, tzinfo=UTC)
+    write_post("now.md", title="Now")
+    write_post("soon.md", title="Soon", date=publish.isoformat())
+    app = make_app()
+    store = app.extensions["contentapi"]
+    store.clock = lambda: publish - timedelta(hours=1)
+    client = app.test_client()
+    token = client.get("/api/v1/changes").get_json()["token"]
+    store.clock = lambda: publish + timedelta(hours=1)
+    body = client.get(f"/api/v1/changes?since={token}").get_json()
+    assert _slugs(body["added"]) == ["soon"]
+
+
+def test_changes_drafting_a_post_removes_it(write_post, make_app):
+    write_post("a.md", title="A")
+    app = make_app()
+    client = app.test_client()
+    token = client.get("/api/v1/changes").get_json()["token"]
+    write_post("a.md", title="A", draft="true")
+    app.extensions["contentapi"].reload()
+    assert client.get(f"/api/v1/changes?since={token}").get_json()["removed"] == ["a"]
+
+
+def test_changes_unknown_token_asks_for_a_full_resync(write_post, make_client):
+    write_post("a.md", title="A")
+    body = make_client().get("/api/v1/changes?since=0123456789abcdef.1700000000").get_json()
+    assert body["reset"] is True
+    assert _slugs(body["added"]) == ["a"]
+
+
+def test_changes_malformed_token_is_a_400(write_post, make_client):
+    write_post("a.md", title="A")
+    for token in ["yesterday", "abc.1", "0123456789abcdef", "0123456789abcdef.x"]:
+        assert_problem(make_client().get(f"/api/v1/changes?since={token}"), 400, "since")
