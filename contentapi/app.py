@@ -9,9 +9,10 @@ from typing import Any
 from flask import Flask, Response, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 
-from . import cli, errors, http, views
+from . import cli, errors, http, logs, views, watch
 from .settings import PREFIX, Settings
 from .store import ContentStore
+from .watch import Watcher
 
 EXTENSION = "contentapi"
 
@@ -30,9 +31,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", settings.cache_max_age)
     app.config.update(config)
     app.json = JSONProvider(app)
+    logs.configure(app, settings)
     store = ContentStore(settings)
     app.extensions[EXTENSION] = store
     store.reload()
+    if settings.watching and not watch.DEFERRED:
+        store.watcher = Watcher(store).start()
     errors.register(app)
     http.register(app, settings)
     views.register(app)

@@ -214,6 +214,20 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
     return Parsed(path, sha, post)
 
 
+def _keep_last_good(result: Parsed, earlier: Parsed | None) -> Parsed:
+    """A file that was valid and is now broken keeps serving its last valid post; the errors
+    are still reported. A new file that is broken is not served."""
+    if result.post is not None or earlier is None or earlier.post is None:
+        return result
+    note = ContentIssue(
+        result.path,
+        None,
+        "serving the last valid version until the errors are fixed",
+        severity="warning",
+    )
+    return Parsed(result.path, result.digest, earlier.post, (*result.issues, note))
+
+
 def _canonical_names(posts: Iterable[Post], attr: str) -> dict[str, str]:
     """One display name per term slug: the most used spelling, then the first by path."""
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
@@ -323,8 +337,10 @@ def build_index(
     parsed: dict[str, Parsed] = {}
     for source in sorted(sources.files, key=lambda s: s.path):
         earlier = reusable.get(source.path)
-        unchanged = earlier is not None and earlier.digest == source.digest
-        parsed[source.path] = earlier if unchanged else parse_source(source, options)
+        if earlier is not None and earlier.digest == source.digest:
+            parsed[source.path] = earlier
+        else:
+            parsed[source.path] = _keep_last_good(parse_source(source, options), earlier)
 
     issues = [issue for result in parsed.values() for issue in result.issues]
     valid = [result.post for result in parsed.values() if result.post is not None]

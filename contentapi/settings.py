@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -185,6 +186,32 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SITE_AUTHOR", "", "Author named in feeds for posts without `author`.", _text),
     Setting(
+        "WATCH",
+        "auto",
+        "Reload when files in the content folder change: `true`, `false`, or `auto` (on under "
+        "`flask run`, the development server).",
+        _choice("auto", "true", "false"),
+    ),
+    Setting(
+        "ADMIN_TOKEN",
+        "",
+        "Bearer token for `/api/v1/admin/*` (at least 16 characters). Empty: those routes "
+        "answer 404.",
+        _text,
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "text",
+        "`text`, or `json` for one JSON object per line.",
+        _choice("text", "json"),
+    ),
+    Setting(
+        "LOG_LEVEL",
+        "INFO",
+        "Logging level: DEBUG, INFO, WARNING, ERROR.",
+        _choice("debug", "info", "warning", "error"),
+    ),
+    Setting(
         "PARSE_CACHE",
         "auto",
         "Folder that keeps parsed posts by content hash between restarts: `auto` is the user's "
@@ -264,6 +291,10 @@ class Settings:
     feed_items: int
     site_language: str
     site_author: str
+    watch: str
+    admin_token: str
+    log_format: str
+    log_level: str
     parse_cache: str
     cache_type: str
     cache_redis_url: str
@@ -300,14 +331,22 @@ class Settings:
         settings = cls(**values)
         if settings.cache_type == "RedisCache" and not settings.cache_redis_url:
             raise ConfigError(f"{PREFIX}CACHE_TYPE=RedisCache needs {PREFIX}CACHE_REDIS_URL")
-        if settings.preview_token and len(settings.preview_token) < 16:
-            raise ConfigError(f"{PREFIX}PREVIEW_TOKEN must be at least 16 characters")
+        for name in ("preview_token", "admin_token"):
+            if 0 < len(getattr(settings, name)) < 16:
+                raise ConfigError(f"{PREFIX}{name.upper()} must be at least 16 characters")
         if settings.default_per_page > settings.max_per_page:
             raise ConfigError(
                 f"{PREFIX}DEFAULT_PER_PAGE ({settings.default_per_page}) is larger than "
                 f"{PREFIX}MAX_PER_PAGE ({settings.max_per_page})"
             )
         return settings
+
+    @property
+    def watching(self) -> bool:
+        """Whether to watch the content folder: `auto` means under Flask's development server."""
+        if self.watch == "auto":
+            return os.environ.get("FLASK_RUN_FROM_CLI") == "true"
+        return self.watch == "true"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 from .index import Index
 from .loader import load_index
 from .model import ContentIssue, Post
-from .query import Snapshot, snapshot
+from .query import Changes, Snapshot, changes, snapshot
 from .render import RenderOptions, render_html
 from .settings import Settings
 
@@ -37,12 +38,25 @@ class NotReady(RuntimeError):
 
 @dataclass(frozen=True)
 class Reload:
-    """What one rebuild did: the versions before and after, and how long it took."""
+    """What one rebuild did: versions before and after, what changed, how long it took."""
 
     previous: str | None
     version: str
     seconds: float
     index: Index
+    changes: Changes
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "previous": self.previous,
+            "version": self.version,
+            "seconds": round(self.seconds, 4),
+            "posts": len(self.index.posts),
+            "errors": sum(issue.severity == "error" for issue in self.index.issues),
+            "added": list(self.changes.added),
+            "updated": list(self.changes.updated),
+            "removed": list(self.changes.removed),
+        }
 
 
 class ContentStore:
@@ -56,6 +70,7 @@ class ContentStore:
         self._index: Index | None = None
         self._lock = threading.Lock()
         self._history: OrderedDict[str, Snapshot] = OrderedDict()
+        self.watcher: Any = None  # a watch.Watcher when the folder is watched
         size = settings.render_cache_size
         self._render = lru_cache(maxsize=size)(render_html) if size else render_html
 
@@ -96,18 +111,27 @@ class ContentStore:
             seconds = time.perf_counter() - started
             for issue in index.issues:
                 log.warning("%s", issue)
-            if self.settings.strict and index.issues:
-                raise ContentError(index.issues)
+            errors = tuple(issue for issue in index.issues if issue.severity == "error")
+            if self.settings.strict and errors:
+                raise ContentError(errors)
             self._index = index
             self._history[index.version] = snapshot(index.posts)
             self._history.move_to_end(index.version)
             while len(self._history) > HISTORY:
                 self._history.popitem(last=False)
+        now = self.clock()
+        before = snapshot(previous.posts) if previous else {}
+        diff = changes(before, now, snapshot(index.posts), now)
+        result = Reload(previous.version if previous else None, index.version, seconds, index, diff)
         log.info(
             "content index %s: %d posts, %d invalid, built in %.3f s",
             index.version,
             len(index.posts),
-            len({issue.path for issue in index.issues}),
+            len({issue.path for issue in index.issues if issue.severity == "error"}),
             seconds,
+            extra={
+                "event": "reload",
+                **{k: len(v) if isinstance(v, list) else v for k, v in result.as_dict().items()},
+            },
         )
-        return Reload(previous.version if previous else None, index.version, seconds, index)
+        return result

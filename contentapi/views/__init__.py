@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import changes, feeds, meta, posts, terms
+from . import admin, changes, feeds, meta, posts, terms
 
 
 def register(app: Flask) -> None:
-    for blueprint in (meta.bp, posts.bp, terms.bp, feeds.bp, changes.bp, meta.health, meta.docs):
+    for blueprint in (
+        meta.bp,
+        posts.bp,
+        terms.bp,
+        feeds.bp,
+        changes.bp,
+        admin.bp,
+        meta.health,
+        meta.docs,
+    ):
         app.register_blueprint(blueprint)

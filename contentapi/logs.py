@@ -1,0 +1,73 @@
+"""Logging: readable text, or one JSON object per line for log collectors; request logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from .settings import Settings
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"time", "level", "logger", "message", ...extra fields}` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure(app: Flask, settings: Settings) -> None:
+    """One handler on the `contentapi` logger, and a log line for every request."""
+    logger = logging.getLogger("contentapi")
+    logger.setLevel(settings.log_level.upper())
+    if not any(getattr(h, "_contentapi", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler._contentapi = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+    for handler in logger.handlers:
+        if getattr(handler, "_contentapi", False):
+            handler.setFormatter(
+                JsonFormatter()
+                if settings.log_format == "json"
+                else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
+    access = logging.getLogger("contentapi.access")
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log(response: Response) -> Response:
+        took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        access.info(
+            "%s %s %s %.1fms",
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            took,
+            extra={
+                "event": "request",
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(took, 2),
+            },
+        )
+        return response

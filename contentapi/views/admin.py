@@ -1,0 +1,68 @@
+"""`/api/v1/admin/*`: reload for webhooks and deploy scripts, diagnostics for authors.
+
+Both need `Authorization: Bearer <CONTENTAPI_ADMIN_TOKEN>`; with no token configured they
+answer 404 exactly like a route that does not exist.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
+
+from ..errors import problem
+from ..store import ContentError, ContentStore
+
+bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
+NOT_FOUND = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."  # noqa: E501 - Werkzeug's own 404 text, so both are alike
+
+
+@bp.before_request
+def _authorised() -> None:
+    store: ContentStore = current_app.extensions["contentapi"]
+    token = store.settings.admin_token
+    if not token:
+        abort(404, description=NOT_FOUND)
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        raise Unauthorized(
+            description="Send Authorization: Bearer <CONTENTAPI_ADMIN_TOKEN>.",
+            www_authenticate=WWWAuthenticate("bearer", {"realm": "contentapi admin"}),
+        )
+
+
+@bp.post("/reload", endpoint="reload")
+def reload() -> Response:
+    """Rebuild now (re-parsing only changed files) and say what changed."""
+    store: ContentStore = current_app.extensions["contentapi"]
+    try:
+        result = store.reload()
+    except ContentError as error:
+        return problem(
+            409,
+            "Strict mode refused the new content; the previous version is still served.",
+            issues=[issue.as_dict() for issue in error.issues],
+        )
+    return jsonify({"reloaded": True, **result.as_dict()})
+
+
+@bp.get("/diagnostics", endpoint="diagnostics")
+def diagnostics() -> Response:
+    """Every invalid file and warning, with path, line, field and reason."""
+    store: ContentStore = current_app.extensions["contentapi"]
+    index = store.index
+    issues = index.all_issues()
+    return jsonify(
+        {
+            "version": index.version,
+            "built_at": index.built_at.isoformat(),
+            "posts": len(index.posts),
+            "errors": sum(issue.severity == "error" for issue in issues),
+            "warnings": sum(issue.severity == "warning" for issue in issues),
+            "issues": [issue.as_dict() for issue in issues],
+        }
+    )

@@ -1,0 +1,64 @@
+"""Admin routes: reload and diagnostics behind a bearer token, absent without one."""
+
+from __future__ import annotations
+
+from conftest import assert_problem
+
+TOKEN = "admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_admin_routes_do_not_exist_without_a_token(write_post, make_client):
+    write_post("a.md", title="A")
+    client = make_client()
+    assert_problem(client.post("/api/v1/admin/reload", headers=AUTH), 404)
+    missing = assert_problem(client.get("/api/v1/admin/diagnostics"), 404)
+    unknown = assert_problem(client.get("/api/v1/nothing-here"), 404)
+    assert missing["detail"] == unknown["detail"]
+
+
+def test_admin_wrong_or_missing_token_is_401(write_post, make_client):
+    write_post("a.md", title="A")
+    client = make_client(admin_token=TOKEN)
+    for headers in [{}, {"Authorization": "Bearer nope"}, {"Authorization": TOKEN}]:
+        response = client.post("/api/v1/admin/reload", headers=headers)
+        assert_problem(response, 401)
+        assert response.headers["WWW-Authenticate"].lower().startswith("bearer")
+
+
+def test_admin_reload_answers_with_the_new_version_and_what_changed(
+    write_post, content_dir, make_client
+):
+    write_post("a.md", title="A")
+    write_post("b.md", title="B")
+    client = make_client(admin_token=TOKEN)
+    before = client.get("/api/v1").get_json()["version"]
+    write_post("a.md", title="A2")
+    write_post("c.md", title="C")
+    (content_dir / "b.md").unlink()
+    body = client.post("/api/v1/admin/reload", headers=AUTH).get_json()
+    assert body["reloaded"] is True
+    assert body["previous"] == before and body["version"] != before
+    assert (body["added"], body["updated"], body["removed"]) == (["c"], ["a"], ["b"])
+    assert client.get("/api/v1").get_json()["version"] == body["version"]
+
+
+def test_admin_reload_in_strict_mode_refuses_and_keeps_serving(write_post, make_client):
+    write_post("a.md", title="A")
+    client = make_client(admin_token=TOKEN, strict="true")
+    version = client.get("/api/v1").get_json()["version"]
+    write_post("bad.md", text="---\ntitle: Bad\n---\n")
+    body = assert_problem(client.post("/api/v1/admin/reload", headers=AUTH), 409)
+    assert body["issues"][0]["path"] == "bad.md"
+    assert client.get("/api/v1").get_json()["version"] == version
+
+
+def test_admin_diagnostics_lists_every_problem(write_post, make_client):
+    write_post("a.md", title="A", body="![missing](/img/none.png)")
+    write_post("bad.md", text="---\ntitle: Bad\ndate: yesterday\n---\n")
+    body = make_client(admin_token=TOKEN).get("/api/v1/admin/diagnostics", headers=AUTH)
+    data = body.get_json()
+    assert data["errors"] == 1 and data["warnings"] == 1
+    issues = {(i["path"], i["field"], i["severity"], i["line"]) for i in data["issues"]}
+    assert ("bad.md", "date", "error", 3) in issues
+    assert ("a.md", "body", "warning", None) in issues

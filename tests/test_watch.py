@@ -1,0 +1,109 @@
+"""Live content: edits on disk while the app runs are served once the watcher settles."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from contentapi.watch import Watcher, _ignored
+
+
+def _eventually(check, timeout=8.0):
+    """Poll until `check()` is truthy; the watcher debounces, so changes land in ~0.3 s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def live(write_post, make_app):
+    write_post("a.md", title="A", date="2024-01-01")
+    write_post("b.md", title="B", date="2024-01-02")
+    app = make_app(watch="true")
+    yield app, app.test_client()
+    app.extensions["contentapi"].watcher.stop()
+
+
+def _titles(client):
+    return sorted(p["title"] for p in client.get("/api/v1/posts").get_json()["data"])
+
+
+def test_watch_change_add_delete(live, write_post, content_dir):
+    app, client = live
+    write_post("a.md", title="A editado", date="2024-01-01")
+    assert _eventually(lambda: _titles(client) == ["A editado", "B"])
+    write_post("sub/c.md", title="C", date="2024-01-03")
+    assert _eventually(lambda: _titles(client) == ["A editado", "B", "C"])
+    (content_dir / "b.md").unlink()
+    assert _eventually(lambda: _titles(client) == ["A editado", "C"])
+    (content_dir / "sub" / "c.md").rename(content_dir / "moved.md")
+    assert _eventually(lambda: client.get("/api/v1/posts/moved").status_code == 200)
+
+
+def test_watch_broken_file_keeps_its_last_good_version(live, write_post):
+    app, client = live
+    write_post("a.md", text="---\ntitle: A\ndate: not a date\n---\nRoto.\n")
+    write_post("new-broken.md", text="---\ntitle: [unclosed\n---\n")
+    store = app.extensions["contentapi"]
+    assert _eventually(lambda: any(i.path == "new-broken.md" for i in store.index.issues))
+    assert _titles(client) == ["A", "B"]  # `a` still served as it was; the new file is not
+    errors = {(i.path, i.severity) for i in store.index.issues}
+    assert ("a.md", "error") in errors and ("new-broken.md", "error") in errors
+    write_post("a.md", title="A arreglado", date="2024-01-01")
+    assert _eventually(lambda: _titles(client) == ["A arreglado", "B"])
+
+
+def test_watch_strict_mode_keeps_the_whole_previous_index(write_post, make_app):
+    write_post("a.md", title="A")
+    app = make_app(watch="true", strict="true")
+    store = app.extensions["contentapi"]
+    try:
+        version = store.index.version
+        write_post("b.md", title="B")
+        assert _eventually(lambda: store.index.version != version)
+        good = store.index.version
+        write_post("c.md", text="---\ntitle: C\n---\nsin fecha\n")
+        write_post("a.md", title="A cambiado")
+        time.sleep(1.0)
+        assert store.index.version == good
+        assert sorted(p.title for p in store.index.posts) == ["A", "B"]  # not "A cambiado"
+    finally:
+        store.watcher.stop()
+
+
+def test_watch_debounces_a_burst_into_few_reloads(write_post, make_app):
+    write_post("a.md", title="A")
+    app = make_app(watch="true")
+    store = app.extensions["contentapi"]
+    try:
+        for number in range(60):
+            write_post(f"burst/p{number}.md", title=f"P{number}")
+        assert _eventually(lambda: len(store.index.posts) == 61)
+        time.sleep(0.5)
+        assert 1 <= store.watcher.reloads <= 5
+    finally:
+        store.watcher.stop()
+
+
+def test_watch_ignores_hidden_and_swap_files(tmp_path):
+    root = tmp_path
+    assert _ignored(root / ".git" / "index", root)
+    assert _ignored(root / "posts" / ".a.md.swp", root)
+    assert _ignored(root / "posts" / "a.md~", root)
+    assert _ignored(root / "_drafts" / "a.md", root)
+    assert not _ignored(root / "posts" / "a.md", root)
+    assert _ignored(tmp_path.parent / "elsewhere.md", root)
+
+
+def test_watch_off_by_default_outside_the_dev_server(write_post, make_app, monkeypatch):
+    monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)
+    write_post("a.md", title="A")
+    assert make_app().extensions["contentapi"].watcher is None
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")
+    app = make_app()
+    assert isinstance(app.extensions["contentapi"].watcher, Watcher)
+    app.extensions["contentapi"].watcher.stop()
