@@ -33,7 +33,7 @@ def _titles(client):
 
 
 def test_watch_change_add_delete(live, write_post, content_dir):
-    app, client = live
+    _, client = live
     write_post("a.md", title="A editado", date="2024-01-01")
     assert _eventually(lambda: _titles(client) == ["A editado", "B"])
     write_post("sub/c.md", title="C", date="2024-01-03")
