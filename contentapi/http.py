@@ -27,6 +27,7 @@ CACHEABLE = {
     "meta.archive",
     "posts.index",
     "posts.detail",
+    "search.search",
     "terms.terms",
     "terms.term",
     "feeds.rss",

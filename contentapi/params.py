@@ -104,7 +104,8 @@ class ListArgs(Schema):
     lang = fields.String(load_default=None)
     since = Moment(data_key="from", load_default=None)
     until = Moment(data_key="to", end_of_day=True, load_default=None)
-    sort = fields.String(load_default="-date", validate=validate.OneOf(list(SORTS)))
+    sort = fields.String(load_default=None, validate=validate.OneOf(list(SORTS)))
+    q = fields.String(load_default=None, validate=validate.Length(max=1000))
     only = CommaList(
         fields.String(validate=validate.OneOf(SUMMARY_FIELDS)), data_key="fields", load_default=list
     )
@@ -125,3 +126,9 @@ class DetailArgs(Schema):
     formats = CommaList(
         fields.String(validate=validate.OneOf(FORMATS)), load_default=lambda: ["html"]
     )
+
+
+class SearchArgs(ListArgs):
+    """`/search`: the listing parameters, with `q` required."""
+
+    q = fields.String(required=True, validate=validate.Length(min=1, max=1000))

@@ -17,6 +17,7 @@ from .loader import load_index
 from .model import ContentIssue, Post
 from .query import Changes, Snapshot, changes, snapshot
 from .render import RenderOptions, render_html
+from .search import SearchIndex
 from .settings import Settings
 
 log = logging.getLogger("contentapi")
@@ -71,6 +72,8 @@ class ContentStore:
         self._lock = threading.Lock()
         self._history: OrderedDict[str, Snapshot] = OrderedDict()
         self.watcher: Any = None  # a watch.Watcher when the folder is watched
+        self._search: tuple[str, SearchIndex] | None = None
+        self._search_lock = threading.Lock()
         size = settings.render_cache_size
         self._render = lru_cache(maxsize=size)(render_html) if size else render_html
 
@@ -88,6 +91,28 @@ class ContentStore:
     def snapshot(self, version: str) -> Snapshot | None:
         """A recent index's posts by version (for `/changes`), if this process still has it."""
         return self._history.get(version)
+
+    def search(self, index: Index) -> SearchIndex:
+        """The search index for `index`, built on first use (once, under a lock) and kept
+        until the next version: every post's plain text, drafts included for preview."""
+        found = self._search
+        if found is not None and found[0] == index.version:
+            return found[1]
+        with self._search_lock:
+            found = self._search
+            if found is None or found[0] != index.version:
+                started = time.perf_counter()
+                entries = [(post, index.derived(post).analysis) for post in index.posts]
+                built = SearchIndex.build(entries, self.settings.site_language)
+                found = self._search = (index.version, built)
+                log.info(
+                    "search index %s: %d posts in %.3f s",
+                    index.version,
+                    len(entries),
+                    time.perf_counter() - started,
+                    extra={"event": "search-index"},
+                )
+        return found[1]
 
     def html(self, index: Index, post: Post, media_base_url: str) -> str:
         """The post's HTML, rendered on first request and kept (keyed by body and options)."""

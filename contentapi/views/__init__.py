@@ -11,6 +11,7 @@ def register(app: Flask) -> None:
     for blueprint in (
         meta.bp,
         posts.bp,
+        posts.search_bp,
         terms.bp,
         feeds.bp,
         changes.bp,

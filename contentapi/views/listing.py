@@ -8,16 +8,18 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from ..context import Context
+from ..errors import InvalidParameters
 from ..http import last_modified
 from ..model import Post
 from ..params import ListArgs, parser
 from ..query import Filters, paginate, select
+from ..search import Hit, QueryError
 from ..serialize import envelope, pagination_links, summary
 
 
-def list_args(ctx: Context) -> dict[str, Any]:
+def list_args(ctx: Context, kind: type[ListArgs] = ListArgs) -> dict[str, Any]:
     settings = ctx.settings
-    schema = ListArgs(settings.timezone, settings.default_per_page, settings.max_per_page)
+    schema = kind(settings.timezone, settings.default_per_page, settings.max_per_page)
     args: dict[str, Any] = parser.parse(schema, request, location="query")
     return args
 
@@ -25,7 +27,11 @@ def list_args(ctx: Context) -> dict[str, Any]:
 def listing(
     ctx: Context, posts: Sequence[Post], args: dict[str, Any], extra: dict | None = None
 ) -> Response:
-    """A page of post summaries in the `{data, meta, links}` envelope, with Link headers."""
+    """A page of post summaries in the `{data, meta, links}` envelope, with Link headers.
+
+    With `q`, only posts matching the search, best first unless `sort` says otherwise, each
+    with its `score` and highlighted `snippets`.
+    """
     filters = Filters(
         category=args["category"],
         tags=tuple(args["tag"]),
@@ -34,10 +40,22 @@ def listing(
         since=args["since"],
         until=args["until"],
     )
-    page = paginate(select(posts, filters, args["sort"]), args["page"], args["per_page"])
+    chosen = select(posts, filters, args["sort"] or "-date")
+    hits: dict[str, Hit] = {}
+    if args["q"] is not None:
+        chosen, hits = _search(ctx, chosen, args["q"], args["sort"] is None)
+    page = paginate(chosen, args["page"], args["per_page"])
     endpoint = request.endpoint or ""
     links = pagination_links(ctx, page, endpoint, request.args, **(request.view_args or {}))
     items = [summary(ctx, post, args["only"]) for post in page.items]
+    if hits:
+        shown = ctx.store.search(ctx.index).highlight(args["q"], [hits[p.slug] for p in page.items])
+        for item, hit in zip(items, shown, strict=True):
+            item["score"] = round(hit.score, 4)
+            item["snippets"] = [
+                {"section": s.section_id, "heading": s.heading, "html": s.html}
+                for s in hit.snippets
+            ]
     last_modified(page.items)
     body = envelope(ctx, page, items, links)
     if extra:
@@ -48,3 +66,19 @@ def listing(
         f'<{url}>; rel="{rel}"' for rel, url in links.items() if url is not None
     )
     return response
+
+
+def _search(
+    ctx: Context, posts: Sequence[Post], q: str, by_score: bool
+) -> tuple[Sequence[Post], dict[str, Hit]]:
+    """The posts that match `q` (in their order, or best first) and their hits by slug."""
+    try:
+        found = ctx.store.search(ctx.index).search(
+            q, allowed={post.slug for post in posts}, snippets=False
+        )
+    except QueryError as error:
+        raise InvalidParameters([{"parameter": "q", "message": error.message}]) from None
+    hits = {hit.slug: hit for hit in found}
+    if by_score:
+        return [ctx.index.by_slug[hit.slug] for hit in found], hits
+    return [post for post in posts if post.slug in hits], hits

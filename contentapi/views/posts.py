@@ -6,18 +6,27 @@ from flask import Blueprint, Response, abort, jsonify, redirect, request
 
 from ..context import current
 from ..http import last_modified
-from ..params import DetailArgs, parser
+from ..params import DetailArgs, SearchArgs, parser
 from ..query import visible
 from ..serialize import detail
 from .listing import list_args, listing
 
 bp = Blueprint("posts", __name__, url_prefix="/api/v1/posts")
+search_bp = Blueprint("search", __name__, url_prefix="/api/v1")
 
 
 @bp.get("")
 def index() -> Response:
     ctx = current()
     args = list_args(ctx)
+    return listing(ctx, visible(ctx.index.posts, ctx.now, ctx.preview), args)
+
+
+@search_bp.get("/search", endpoint="search")
+def search() -> Response:
+    """Published posts matching `q`, best first, paginated like `/posts`."""
+    ctx = current()
+    args = list_args(ctx, SearchArgs)
     return listing(ctx, visible(ctx.index.posts, ctx.now, ctx.preview), args)
 
 
