@@ -43,7 +43,8 @@ def test_list_args_defaults():
     args = _parse("")
     assert args["page"] == 1
     assert args["per_page"] == 7
-    assert args["sort"] == "-date"
+    assert args["sort"] is None  # not given: newest first, or best match when searching
+    assert args["q"] is None
     assert args["tag"] == []
     assert args["only"] == []
     assert (args["category"], args["author"], args["lang"]) == (None, None, None)
