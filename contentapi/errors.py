@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -32,7 +33,7 @@ def problem(status: int, detail: str, **extra: Any) -> Response:
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": request.path,
+        "instance": quote(request.path, safe="/:@!$&'()*+,;=-._~"),
         **extra,
     }
     indent = 2 if request.args.get("pretty") in {"1", "true", "yes"} else None
