@@ -28,7 +28,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         os.environ, {key: config.pop(key) for key in list(config) if key.startswith(PREFIX)}
     )
     app = Flask(__name__)
-    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", settings.cache_max_age)
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = settings.cache_max_age  # media, spec, docs files
     app.config.update(config)
     app.json = JSONProvider(app)
     logs.configure(app, settings)

@@ -43,7 +43,7 @@ def problem(status: int, detail: str, **extra: Any) -> Response:
     return response
 
 
-def _http_error(error: HTTPException) -> Response:
+def http_error(error: HTTPException) -> Response:
     extra: dict[str, Any] = {}
     if isinstance(error, InvalidParameters):
         extra["errors"] = error.errors
@@ -56,9 +56,9 @@ def _http_error(error: HTTPException) -> Response:
 
 def _unexpected(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return _http_error(InternalServerError("The server could not answer this request."))
+    return http_error(InternalServerError("The server could not answer this request."))
 
 
 def register(app: Flask) -> None:
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -119,7 +119,7 @@ def _finish(response: Response) -> Response:
             response.last_modified = g.last_modified
         if not preview:
             _store(response)
-    if preview:
+    if preview or request.blueprint == "admin":
         response.headers["Cache-Control"] = "private, no-store"
         response.vary.add("Authorization")
     elif response.status_code < 400:
@@ -165,7 +165,7 @@ def register(app: Flask, settings: Settings) -> None:
         origins=list(settings.cors_origins) or "*",
         expose_headers=EXPOSED,
         allow_headers=["Authorization", "If-None-Match", "If-Modified-Since", "Content-Type"],
-        methods=["GET", "HEAD", "OPTIONS", "POST"],
+        methods=["GET", "HEAD", "OPTIONS"],
         max_age=86400,
         vary_header=True,
     )

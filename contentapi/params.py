@@ -76,7 +76,7 @@ class Moment(fields.Field):
             raise ValidationError(
                 "Not an ISO 8601 date or datetime, e.g. 2024-01-31 or 2024-01-31T10:00:00Z."
             ) from None
-        if self.end_of_day and len(text) == 10:
+        if self.end_of_day and not any(mark in text for mark in "T :"):  # a date, no time
             moment = datetime.combine(moment.date(), time()) + timedelta(days=1, microseconds=-1)
         return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 

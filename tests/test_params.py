@@ -117,8 +117,9 @@ def test_list_args_from_bare_date_is_start_of_day_in_the_zone():
     assert _parse("from=2024-03-10")["since"] == datetime(2024, 3, 10, tzinfo=MADRID)
 
 
-def test_list_args_to_bare_date_includes_the_whole_day():
-    until = _parse("to=2024-03-10")["until"]
+@pytest.mark.parametrize("text", ["2024-03-10", "20240310"])
+def test_list_args_to_bare_date_includes_the_whole_day(text):
+    until = _parse(f"to={text}")["until"]
     assert until.tzinfo == MADRID
     assert datetime(2024, 3, 10, 23, 59, 59, tzinfo=MADRID) <= until
     assert until < datetime(2024, 3, 11, tzinfo=MADRID)

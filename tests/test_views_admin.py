@@ -17,6 +17,22 @@ def test_admin_routes_do_not_exist_without_a_token(write_post, make_client):
     assert missing["detail"] == unknown["detail"]
 
 
+def test_admin_wrong_method_without_a_token_is_still_404(write_post, make_client):
+    write_post("a.md", title="A")
+    client = make_client()
+    assert_problem(client.get("/api/v1/admin/reload"), 404)
+    assert "Allow" not in client.delete("/api/v1/admin/diagnostics").headers
+    configured = make_client(admin_token=TOKEN)
+    assert configured.get("/api/v1/admin/reload", headers=AUTH).status_code == 405
+
+
+def test_admin_responses_are_never_cached(write_post, make_client):
+    write_post("a.md", title="A")
+    response = make_client(admin_token=TOKEN).get("/api/v1/admin/diagnostics", headers=AUTH)
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert "Authorization" in response.headers["Vary"]
+
+
 def test_admin_wrong_or_missing_token_is_401(write_post, make_client):
     write_post("a.md", title="A")
     client = make_client(admin_token=TOKEN)

@@ -26,6 +26,7 @@ def site(write_post):
     write_post("b.md", title="Second & <last>", date="2024-02-01", category="Cocina", tags="[pan]")
     write_post("draft.md", title="Borrador", date="2024-03-01", draft="true", category="Cocina")
     write_post("later.md", title="Luego", date="2999-01-01", category="Cocina")
+    write_post("secret.md", title="Secreto", date="2024-01-05", draft="true", category="Secreta")
 
 
 @pytest.mark.parametrize("path", ["/feeds/rss.xml", "/feeds/atom.xml"])
@@ -76,6 +77,8 @@ def test_feeds_filter_by_category_and_tag(site, make_client):
     assert [e.title for e in atom.entries] == ["Año nuevo: ¿qué leer?"]
     assert "Libros" in atom.feed.title
     assert_problem(client.get("/feeds/rss.xml?category=nope"), 404)
+    # A category only a draft uses does not exist yet, not even as an empty feed.
+    assert_problem(client.get("/feeds/atom.xml?category=secreta"), 404)
     assert_problem(client.get("/feeds/feed.json?tag=nope"), 404)
 
 

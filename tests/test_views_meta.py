@@ -58,8 +58,9 @@ def test_meta_docs_page_uses_local_assets(client):
 def test_meta_media_serves_only_listed_assets(write_post, content_dir, make_client):
     write_post("secret-draft.md", title="Secret", draft="true")
     (content_dir / "pic.png").write_bytes(b"png")
-    client = make_client()
+    client = make_client(cache_max_age="120")
     assert client.get("/media/pic.png").data == b"png"
+    assert "max-age=120" in client.get("/media/pic.png").headers["Cache-Control"]
     assert_problem(client.get("/media/secret-draft.md"), 404)
     assert_problem(client.get("/media/../../etc/passwd"), 404)
     assert_problem(client.get("/media/%2e%2e/%2e%2e/etc/passwd"), 404)

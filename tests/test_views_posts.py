@@ -201,6 +201,8 @@ def test_posts_detail_unknown_slug_is_json_404(write_post, make_client):
     assert body["instance"] == "/api/v1/posts/missing"
     odd = assert_problem(make_client().get("/api/v1/posts/a%C2%89%20b"), 404)
     assert odd["instance"] == "/api/v1/posts/a%C2%89%20b"  # a valid URI reference
+    accented = make_client().get("/api/v1/posts/a%C3%B1o")
+    assert "'año'".encode() in accented.data  # the detail is UTF-8 as written
 
 
 def test_posts_detail_media_urls_are_absolute(write_post, content_dir, make_client):

@@ -20,3 +20,4 @@ def register(app: Flask) -> None:
         meta.docs,
     ):
         app.register_blueprint(blueprint)
+    admin.hide_when_off(app)

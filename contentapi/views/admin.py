@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import MethodNotAllowed, NotFound, Unauthorized
 
-from ..errors import problem
+from ..errors import http_error, problem
 from ..store import ContentError, ContentStore
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
@@ -33,6 +33,18 @@ def _authorised() -> None:
             description="Send Authorization: Bearer <CONTENTAPI_ADMIN_TOKEN>.",
             www_authenticate=WWWAuthenticate("bearer", {"realm": "contentapi admin"}),
         )
+
+
+def hide_when_off(app: Flask) -> None:
+    """Without a token the admin routes do not exist: a wrong method on them is a 404 too,
+    not a 405 whose `Allow` header would say they are there."""
+
+    @app.errorhandler(MethodNotAllowed)
+    def _hidden(error: MethodNotAllowed) -> Response:
+        store: ContentStore = current_app.extensions["contentapi"]
+        if request.path.startswith(bp.url_prefix or "/") and not store.settings.admin_token:
+            return http_error(NotFound(NOT_FOUND))
+        return http_error(error)
 
 
 @bp.post("/reload", endpoint="reload")

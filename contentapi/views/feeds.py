@@ -46,11 +46,11 @@ def _site(ctx: Context) -> FeedSite:
         )
     return FeedSite(
         title=settings.site_title,
-        site_url=ctx.base_url,
+        site_url=ctx.url("meta.root"),
         feed_url=feed_url,
-        permalink="/api/v1/posts/{slug}",
-        category_permalink="/api/v1/categories/{slug}",
-        tag_permalink="/api/v1/tags/{slug}",
+        permalink="/posts/{slug}",
+        category_permalink="/categories/{slug}",
+        tag_permalink="/tags/{slug}",
         description=settings.site_description,
         language=settings.site_language or None,
         author=settings.site_author or None,
@@ -61,13 +61,14 @@ def _feed_posts(ctx: Context) -> tuple[FeedSite, list[Post]]:
     """Published posts, newest first, optionally of one category or tag (404 if unknown)."""
     category = request.args.get("category") or None
     tag = request.args.get("tag") or None
-    if category and ctx.index.category(category) is None:
-        abort(404, description=f"No category with slug {category!r}.")
-    if tag and ctx.index.tag(tag) is None:
-        abort(404, description=f"No tag with slug {tag!r}.")
-    posts = select(
-        visible(ctx.index.posts, ctx.now), Filters(category=category, tags=(tag,) if tag else ())
-    )
+    public = visible(ctx.index.posts, ctx.now)
+    for kind, slug, term in (
+        ("category", category, ctx.index.category(category or "")),
+        ("tag", tag, ctx.index.tag(tag or "")),
+    ):  # a term only drafts or scheduled posts use does not exist yet
+        if slug and (term is None or not visible(term.posts, ctx.now)):
+            abort(404, description=f"No {kind} with slug {slug!r}.")
+    posts = select(public, Filters(category=category, tags=(tag,) if tag else ()))
     shown = list(posts[: ctx.settings.feed_items])
     last_modified(shown)
     site = _site(ctx)

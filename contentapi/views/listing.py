@@ -42,7 +42,7 @@ def listing(
     )
     chosen = select(posts, filters, args["sort"] or "-date")
     hits: dict[str, Hit] = {}
-    if args["q"] is not None:
+    if args["q"] is not None and args["q"].strip():
         chosen, hits = _search(ctx, chosen, args["q"], args["sort"] is None)
     page = paginate(chosen, args["page"], args["per_page"])
     endpoint = request.endpoint or ""

@@ -1,0 +1,92 @@
+"""`/api/v1/search` and `q` on listings, as a frontend uses them."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import assert_problem
+
+TOKEN = "preview-token-0123456789"
+
+
+@pytest.fixture
+def site(write_post):
+    write_post(
+        "respira.md",
+        title='"Respiración consciente"',
+        lang="es",
+        category="Salud",
+        tags="[calma]",
+        body="## Técnica\n\nLa respiración lenta calma el cuerpo.",
+    )
+    write_post(
+        "modelos.md",
+        title='"Modelos de lenguaje"',
+        lang="es",
+        category="IA",
+        body="## Introducción\n\nUn modelo predice la siguiente palabra.",
+    )
+    write_post(
+        "running.md",
+        title="Running every morning",
+        lang="en",
+        category="Salud",
+        body="## Why\n\nI run before work, and running clears my head.",
+    )
+    write_post("draft.md", title='"Respiración secreta"', lang="es", draft="true")
+
+
+def _slugs(response):
+    return [item["slug"] for item in response.get_json()["data"]]
+
+
+def test_search_accents_case_and_word_forms(site, make_client):
+    client = make_client()
+    assert _slugs(client.get("/api/v1/search?q=respiracion")) == ["respira"]
+    assert _slugs(client.get("/api/v1/search?q=RESPIRACIÓN")) == ["respira"]
+    assert _slugs(client.get("/api/v1/search?q=modelo")) == ["modelos"]
+    assert _slugs(client.get("/api/v1/search?q=run")) == ["running"]
+    assert _slugs(client.get("/api/v1/search?q=respir")) == ["respira"]  # as you type
+
+
+def test_search_hits_have_score_and_snippets_with_section_ids(site, make_client):
+    item = make_client().get("/api/v1/search?q=lenta").get_json()["data"][0]
+    assert item["slug"] == "respira" and item["score"] > 0
+    assert item["url"] == "http://localhost/api/v1/posts/respira"
+    snippet = item["snippets"][0]
+    assert snippet["section"] == "tecnica"
+    assert snippet["heading"] == "Técnica"
+    assert "<mark>lenta</mark>" in snippet["html"]
+
+
+def test_search_never_shows_drafts_except_in_preview(site, make_client):
+    client = make_client(preview_token=TOKEN)
+    assert _slugs(client.get("/api/v1/search?q=secreta")) == []
+    previewed = client.get("/api/v1/search?q=secreta", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert _slugs(previewed) == ["draft"]
+
+
+def test_search_q_on_posts_combines_with_filters(site, make_client):
+    client = make_client()
+    assert sorted(_slugs(client.get("/api/v1/posts?q=calma+OR"))) == []
+    assert _slugs(client.get("/api/v1/posts?q=run&category=salud")) == ["running"]
+    assert _slugs(client.get("/api/v1/categories/ia?q=run")) == []
+    assert len(_slugs(client.get("/api/v1/posts?q="))) == 3  # blank q: no search at all
+
+
+def test_search_is_paginated_like_posts(site, make_client):
+    response = make_client().get("/api/v1/search?q=respiracion+OR+modelo&per_page=1")
+    body = response.get_json()
+    assert body["meta"]["pagination"]["per_page"] == 1
+    assert response.headers["X-Total-Count"] == str(body["meta"]["pagination"]["total"])
+
+
+def test_search_bad_queries_are_400_or_empty_never_500(site, make_client):
+    client = make_client()
+    assert_problem(client.get("/api/v1/search"), 400, "q")
+    assert_problem(client.get("/api/v1/search?q="), 400, "q")
+    assert_problem(client.get("/api/v1/search?q=" + "a" * 1001), 400, "q")
+    for query in ['"', "NEAR(", "*", '"unbalanced', "!!!", "a:b", "AND OR NOT", "x" * 900]:
+        response = client.get("/api/v1/search", query_string={"q": query})
+        assert response.status_code in {200, 400}, query
+        if response.status_code == 400:
+            assert_problem(response, 400, "q")
