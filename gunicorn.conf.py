@@ -28,8 +28,10 @@ watch.DEFERRED = True
 
 
 def post_worker_init(worker):
-    """Catch up with changes made while the worker booted, then watch if configured."""
+    """Catch up with changes made while the worker booted, watch if configured, and build
+    the search index in the background."""
     store = worker.wsgi.extensions["contentapi"]
     if store.settings.watching:
         store.reload()
         store.watcher = watch.Watcher(store).start()
+    store.warm_up()

@@ -35,8 +35,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     store = ContentStore(settings)
     app.extensions[EXTENSION] = store
     store.reload()
-    if settings.watching and not watch.DEFERRED:
-        store.watcher = Watcher(store).start()
+    if not watch.DEFERRED:  # under gunicorn's preload, workers do this after the fork
+        store.warm_up()
+        if settings.watching:
+            store.watcher = Watcher(store).start()
     errors.register(app)
     http.register(app, settings)
     views.register(app)

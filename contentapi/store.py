@@ -92,6 +92,27 @@ class ContentStore:
         """A recent index's posts by version (for `/changes`), if this process still has it."""
         return self._history.get(version)
 
+    @property
+    def searchable(self) -> bool:
+        """Whether the search index of the current version is built already."""
+        found = self._search
+        return found is not None and self._index is not None and found[0] == self._index.version
+
+    def warm_up(self) -> threading.Thread:
+        """In the background: analyse every post and build the search index, so the first
+        search or listing does not pay for it (~1.4 ms a post, ~18 s for 10,000)."""
+        index = self.index
+
+        def work() -> None:
+            try:
+                self.search(index)
+            except Exception:  # a failed warm-up only means the first search builds it
+                log.exception("search warm-up failed")
+
+        thread = threading.Thread(target=work, name="contentapi-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def search(self, index: Index) -> SearchIndex:
         """The search index for `index`, built on first use (once, under a lock) and kept
         until the next version: every post's plain text, drafts included for preview."""

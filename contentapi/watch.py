@@ -19,7 +19,8 @@ from .store import ContentError, ContentStore
 
 log = logging.getLogger("contentapi")
 # gunicorn.conf.py sets this: with preload_app the app is built in the master, where threads
-# would not survive the fork, so each worker starts its own watcher after it boots.
+# would not survive the fork (and a lock held there would stay held in every worker), so each
+# worker starts its own watcher and warm-up after it boots.
 DEFERRED = False
 
 
@@ -99,6 +100,7 @@ class Watcher:
         try:
             self.store.reload()
             self.reloads += 1
+            self.store.warm_up()
         except ContentError as error:
             log.error("reload refused, still serving the previous index: %s", error)
         except Exception:  # a watcher that dies would silently stop all reloads

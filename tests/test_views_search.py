@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import assert_problem
 
@@ -90,3 +92,16 @@ def test_search_bad_queries_are_400_or_empty_never_500(site, make_client):
         assert response.status_code in {200, 400}, query
         if response.status_code == 400:
             assert_problem(response, 400, "q")
+
+
+def test_search_index_is_built_in_the_background_after_start_and_reload(site, write_post, make_app):
+    store = make_app(admin_token="admin-token-0123456789").extensions["contentapi"]
+    deadline = time.monotonic() + 10
+    while not store.searchable and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.searchable
+    write_post("new.md", title="Nuevo")
+    store.reload()
+    assert not store.searchable  # a new version needs its own index
+    store.warm_up().join(timeout=10)
+    assert store.searchable

@@ -53,6 +53,7 @@ def reload() -> Response:
     store: ContentStore = current_app.extensions["contentapi"]
     try:
         result = store.reload()
+        store.warm_up()
     except ContentError as error:
         return problem(
             409,
