@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -160,10 +161,11 @@ def list_posts(wanted: str | None, as_json: bool) -> None:
 
 def _yaml_field(key: str, value: Any) -> str:
     """One `key: value` front-matter entry, quoted by PyYAML wherever YAML needs it."""
-    text = yaml.safe_dump(
-        {key: value}, allow_unicode=True, sort_keys=False, default_flow_style=None, width=1 << 30
-    )
-    return text.rstrip("\n")
+    options: dict[str, Any] = {"allow_unicode": True, "width": 1 << 30}
+    if isinstance(value, list):  # `tags: [a, b]`, as blogs write it
+        flow = yaml.safe_dump(value, default_flow_style=True, **options)
+        return f"{key}: {flow.strip()}"
+    return yaml.safe_dump({key: value}, default_flow_style=False, **options).rstrip("\n")
 
 
 def _taken_slugs(index: Index) -> dict[str, str]:
@@ -309,7 +311,6 @@ def _values(rule: Rule, index: Index, now: datetime) -> Iterator[dict[str, Any]]
     up until the app answers 404.
     """
     arguments = set(rule.arguments)
-    posts = [post.slug for post in visible(index.posts, now)]
     if not arguments:
         return iter([{}])
     if arguments == {"path"}:
@@ -326,12 +327,12 @@ def _values(rule: Rule, index: Index, now: datetime) -> Iterator[dict[str, Any]]
             return ({"slug": slug} for slug in _term_slugs(index, "categories", now))
         if "tag" in text:
             return ({"slug": slug} for slug in _term_slugs(index, "tags", now))
-        return ({"slug": slug} for slug in posts)
+        return ({"slug": post.slug} for post in visible(index.posts, now))
     return None
 
 
 class ExportError(click.ClickException):
-    pass
+    """The export cannot go on; click prints `Error: <message>` and exits 1."""
 
 
 def _target(fetch: Fetch, mimetype: str) -> PurePosixPath:
@@ -341,24 +342,17 @@ def _target(fetch: Fetch, mimetype: str) -> PurePosixPath:
         raise ExportError(f"cannot map {fetch.path!r} to a file")
     path = PurePosixPath(*parts)
     query = dict(fetch.query)
-    if set(query) == {"category"} or set(query) == {"tag"}:
+    json_path = "." not in path.name and mimetype.endswith("json")
+    if set(query) in ({"category"}, {"tag"}):  # a feed of one term
         kind, slug = (
             ("categories", query["category"]) if "category" in query else ("tags", query["tag"])
         )
         return path.parent / kind / slug / path.name
-    if "." in path.name:
-        if query:
-            raise ExportError(f"cannot map {fetch.path!r} with {query} to a file")
-        return path
-    if not mimetype.endswith("json"):
-        if query:
-            raise ExportError(f"cannot map {fetch.path!r} with {query} to a file")
-        return path
-    if set(query) == {"page"}:
+    if set(query) == {"page"} and json_path:
         return path / "page" / query["page"] / "index.json"
     if query:
         raise ExportError(f"cannot map {fetch.path!r} with {query} to a file")
-    return path / "index.json"
+    return path / "index.json" if json_path else path
 
 
 def _pages(body: bytes) -> int | None:
@@ -507,15 +501,22 @@ def export(outdir: Path, base_url: str, force: bool) -> None:
     previous = _previous_files(outdir) if outdir.exists() else set()
     outdir.mkdir(parents=True, exist_ok=True)
 
+    if store.watcher is not None:  # one index for every file: no reload half-way through
+        store.watcher.stop()
+        store.watcher = None
     index = store.index
     clock = store.clock
     now = clock()
     store.clock = lambda: now  # one moment for every file, so they agree with each other
+    access = logging.getLogger("contentapi.access")
+    level = access.level
+    access.setLevel(max(level, logging.WARNING))  # not a log line per file
     try:
         exporter = Exporter(app.test_client(use_cookies=False), base, outdir)
         _export_all(app, exporter, index, now)
     finally:
         store.clock = clock
+        access.setLevel(level)
 
     written = set(exporter.written)
     removed = _remove_stale(outdir, previous - written) if force else 0
