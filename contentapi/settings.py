@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
 
 PREFIX = "CONTENTAPI_"
 
@@ -343,9 +344,11 @@ class Settings:
 
     @property
     def watching(self) -> bool:
-        """Whether to watch the content folder: `auto` means under Flask's development server."""
+        """Whether to watch the content folder: `auto` means under `flask run` (the
+        development server), not under other commands such as `flask content check`."""
         if self.watch == "auto":
-            return os.environ.get("FLASK_RUN_FROM_CLI") == "true"
+            context = click.get_current_context(silent=True)
+            return context is not None and context.info_name == "run"
         return self.watch == "true"
 
     def replace(self, **changes: Any) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import click
 import pytest
 
 from contentapi.watch import Watcher, _ignored
@@ -99,11 +100,13 @@ def test_watch_ignores_hidden_and_swap_files(tmp_path):
     assert _ignored(tmp_path.parent / "elsewhere.md", root)
 
 
-def test_watch_off_by_default_outside_the_dev_server(write_post, make_app, monkeypatch):
-    monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)
+def test_watch_auto_is_on_only_under_flask_run(write_post, make_app):
     write_post("a.md", title="A")
     assert make_app().extensions["contentapi"].watcher is None
-    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")
-    app = make_app()
-    assert isinstance(app.extensions["contentapi"].watcher, Watcher)
-    app.extensions["contentapi"].watcher.stop()
+    for command, watching in [("check", False), ("run", True)]:
+        with click.Context(click.Command(command), info_name=command):
+            app = make_app()
+        watcher = app.extensions["contentapi"].watcher
+        assert isinstance(watcher, Watcher) is watching, command
+        if watcher:
+            watcher.stop()
