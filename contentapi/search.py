@@ -7,8 +7,8 @@ of the post's language (`modelos` -> `model`) before FTS5 sees it, so FTS5 only 
 
 User queries never reach FTS5 as written: `parse_query` reads words, `"phrases"` and `-excluded`
 words, and the MATCH expression is built from quoted tokens only. A query is stemmed once per
-language in the index and each language's posts are matched with that language's stems; rows
-are ordered by language, so each language is one `rowid BETWEEN` range of the table.
+language in the index and each language's posts (an indexed `lang` column) are matched with
+that language's stems, all in one query.
 
 Snippets come from the original section text (accents, case and all), HTML-escaped, with every
 word whose folded and stemmed form matches the query wrapped in `<mark>`.
@@ -353,46 +353,43 @@ def _stem_query(parsed: ParsedQuery, language: _Language) -> _Stemmed:
 
 @dataclass(frozen=True)
 class _Doc:
-    """What a hit needs besides its score: slug, date order, language and sections."""
+    """What a hit needs besides its score: slug, language and sections."""
 
     slug: str
-    timestamp: float
     lang: str
     key: str
     sections: tuple[Section, ...]
 
 
+_TEXT = "{title description terms headings body}"
 _SCHEMA = (
-    "CREATE VIRTUAL TABLE fts USING fts5(title, description, terms, headings, body, "
+    "CREATE VIRTUAL TABLE fts USING fts5(lang, title, description, terms, headings, body, "
     "content='', detail=full, tokenize='unicode61 remove_diacritics 0')"
 )
 _INSERT = (
-    "INSERT INTO fts(rowid, title, description, terms, headings, body) VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO fts(rowid, lang, title, description, terms, headings, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT = (
-    "SELECT rowid, bm25(fts, ?, ?, ?, ?, ?) FROM fts WHERE fts MATCH ? AND rowid BETWEEN ? AND ?"
+    "SELECT rowid, bm25(fts, 0.0, ?, ?, ?, ?, ?) AS score FROM fts WHERE fts MATCH ? "
+    "ORDER BY score, rowid"
 )
 
 
 class SearchIndex:
     """Every post's text in an in-memory FTS5 table; built once, then only read.
 
-    Reads are safe from any thread: the one connection is used under a lock.
+    Rows are numbered newest first, so SQLite orders hits by score, then date. Reads are
+    safe from any thread: the one connection is used under a lock.
     """
 
     def __init__(
-        self,
-        connection: sqlite3.Connection,
-        docs: list[_Doc],
-        languages: dict[str, _Language],
+        self, connection: sqlite3.Connection, docs: list[_Doc], languages: dict[str, _Language]
     ) -> None:
         self._connection = connection
         self._docs = docs
         self._languages = languages
         self._rowids = {doc.slug: rowid for rowid, doc in enumerate(docs)}
-        self._ranges: dict[str, tuple[int, int]] = {}
-        for rowid, doc in enumerate(docs):
-            self._ranges[doc.key] = (self._ranges.get(doc.key, (rowid, 0))[0], rowid)
         self._keys = {doc.lang: doc.key for doc in docs}
         self._lock = threading.Lock()
 
@@ -401,24 +398,20 @@ class SearchIndex:
         cls, entries: Iterable[tuple[Post, Analysis]], default_lang: str = "en"
     ) -> SearchIndex:
         """Index posts with their analyses; a post without `lang` is in `default_lang`."""
-        items = [
-            (post, analysis, language_key(post.lang, default_lang)) for post, analysis in entries
-        ]
-        items.sort(key=lambda item: item[2])
-        languages = {key: _Language(key) for key in dict.fromkeys(item[2] for item in items)}
+        items = sorted(entries, key=lambda item: (-item[0].date.timestamp(), item[0].slug))
         docs = [
             _Doc(
                 slug=post.slug,
-                timestamp=post.date.timestamp(),
                 lang=(post.lang or default_lang).lower(),
-                key=key,
+                key=language_key(post.lang, default_lang),
                 sections=analysis.sections,
             )
-            for post, analysis, key in items
+            for post, analysis in items
         ]
+        languages = {key: _Language(key) for key in sorted({doc.key for doc in docs})}
         rows = (
-            (rowid, *_columns(post, analysis, languages[key]))
-            for rowid, (post, analysis, key) in enumerate(items)
+            (rowid, doc.key, *_columns(post, analysis, languages[doc.key]))
+            for rowid, (doc, (post, analysis)) in enumerate(zip(docs, items, strict=True))
         )
         connection = sqlite3.connect(":memory:", check_same_thread=False)
         with connection:
@@ -448,63 +441,85 @@ class SearchIndex:
         limit: int | None = None,
         snippets: bool = True,
     ) -> list[Hit]:
-        """Posts matching `query`, best first, then newest; with snippets unless told not to.
+        """The best `limit` posts matching `query` (all without a limit), with snippets.
 
-        `langs` keeps posts in those languages (`lang`, or the default language); `allowed`
-        (best a set) keeps posts with those slugs. Without snippets, `highlight` adds them
-        later, to the page of hits that is shown. Raises QueryError for a query it refuses.
+        For pages of a long list, `rank` every match (cheap) and `highlight` the page.
+        Raises QueryError for a query it refuses.
+        """
+        ranked = self.rank(query, langs=langs, allowed=allowed)[:limit]
+        if snippets:
+            return self.highlight(query, ranked)
+        return [Hit(slug, score) for slug, score in ranked]
+
+    def rank(
+        self,
+        query: str | ParsedQuery,
+        *,
+        langs: Iterable[str] | None = None,
+        allowed: Collection[str] | None = None,
+    ) -> list[tuple[str, float]]:
+        """(slug, score) of every post matching `query`: best score first, then newest.
+
+        The score is minus FTS5's weighted bm25, so higher is better. `langs` keeps posts in
+        those languages (their `lang`, or the default language); `allowed` (best a set) keeps
+        posts with those slugs: the visible ones, say.
         """
         parsed = _parse(query)
         if parsed.empty:
             return []
         codes = None if langs is None else {code.lower() for code in langs}
-        scores = self._scores(parsed, codes)
+        keys = self._languages.keys() if codes is None else {self._keys.get(c) for c in codes}
+        expression = self._expression(parsed, [key for key in self._languages if key in keys])
+        if expression is None:
+            return []
+        try:
+            with self._lock:
+                rows = self._connection.execute(_SELECT, (*WEIGHTS, expression)).fetchall()
+        except sqlite3.Error as exc:  # not expected: every token is quoted
+            raise QueryError("the query could not be searched for") from exc
         docs = self._docs
-        found = [
-            (score, docs[rowid])
-            for rowid, score in scores.items()
+        return [
+            (docs[rowid].slug, -score)
+            for rowid, score in rows
             if (allowed is None or docs[rowid].slug in allowed)
             and (codes is None or docs[rowid].lang in codes)
         ]
-        found.sort(key=lambda item: (-item[0], -item[1].timestamp, item[1].slug))
-        hits = [Hit(doc.slug, score) for score, doc in found[:limit]]
-        return self.highlight(parsed, hits) if snippets else hits
 
-    def highlight(self, query: str | ParsedQuery, hits: Iterable[Hit]) -> list[Hit]:
-        """The hits with up to three snippets each, from their best-matching sections."""
+    def highlight(
+        self, query: str | ParsedQuery, ranked: Iterable[Hit | tuple[str, float]]
+    ) -> list[Hit]:
+        """Hits (or `rank`'s pairs) with snippets from their best-matching sections."""
         parsed = _parse(query)
         matchers: dict[str, _Matcher] = {}
-        result = []
-        for hit in hits:
-            rowid = self._rowids.get(hit.slug)
+        hits = []
+        for item in ranked:
+            slug, score = (item.slug, item.score) if isinstance(item, Hit) else item
+            rowid = self._rowids.get(slug)
             if rowid is None or parsed.empty:
-                result.append(hit)
+                hits.append(Hit(slug, score))
                 continue
             doc = self._docs[rowid]
             matcher = matchers.get(doc.key)
             if matcher is None:
                 language = self._languages[doc.key]
                 matcher = matchers[doc.key] = _Matcher(_stem_query(parsed, language), language)
-            result.append(replace(hit, snippets=matcher.snippets(doc.sections)))
-        return result
+            hits.append(Hit(slug, score, matcher.snippets(doc.sections)))
+        return hits
 
-    def _scores(self, parsed: ParsedQuery, codes: set[str] | None) -> dict[int, float]:
-        """Score by rowid of each matching post: minus its weighted bm25, so higher is better."""
-        keys = None if codes is None else {self._keys[code] for code in codes if code in self._keys}
-        scores: dict[int, float] = {}
-        for key, (low, high) in self._ranges.items():
-            if keys is not None and key not in keys:
-                continue
-            expression = _stem_query(parsed, self._languages[key]).expression()
-            try:
-                with self._lock:
-                    rows = self._connection.execute(
-                        _SELECT, (*WEIGHTS, expression, low, high)
-                    ).fetchall()
-            except sqlite3.Error as exc:  # not expected: every token is quoted
-                raise QueryError("the query could not be searched for") from exc
-            scores.update((rowid, -rank) for rowid, rank in rows)
-        return scores
+    def _expression(self, parsed: ParsedQuery, keys: list[str]) -> str | None:
+        """One MATCH expression: each language's posts matched with that language's stems.
+
+        Languages whose stems are the same share a clause, so no word counts twice.
+        """
+        groups: dict[str, list[str]] = {}
+        for key in keys:
+            stemmed = _stem_query(parsed, self._languages[key]).expression()
+            groups.setdefault(stemmed, []).append(key)
+        clauses = [
+            f"(lang : ({' OR '.join(map(_quote, group))}) AND {_TEXT} : ({stemmed}))"
+            for stemmed, group in groups.items()
+        ]
+        return " OR ".join(clauses) or None
 
 
 def _parse(query: str | ParsedQuery) -> ParsedQuery:

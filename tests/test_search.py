@@ -1,0 +1,434 @@
+"""contentapi.search: folding, stemming per language, ranking, query syntax, snippets."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contentapi.analysis import analyse
+from contentapi.index import BuildOptions, parse_source
+from contentapi.model import Analysis, Post, SourceFile
+from contentapi.search import (
+    MAX_QUERY_LENGTH,
+    Hit,
+    ParsedQuery,
+    QueryError,
+    SearchIndex,
+    parse_query,
+)
+
+OPTIONS = BuildOptions(timezone=ZoneInfo("UTC"))
+
+# Posts that match nothing the tests look for: with a handful of posts, bm25 gives a word in
+# more than half of them no weight, so every index here has these too.
+FILLER = [
+    {"slug": f"filler-{n}", "title": f"Notas varias {n}", "body": "Texto sin relación.\n"}
+    for n in range(8)
+]
+
+
+def entry(
+    slug: str,
+    title: str,
+    body: str,
+    *,
+    lang: str | None = "es",
+    date: str = "2024-01-01",
+    tags: tuple[str, ...] = (),
+    description: str = "",
+) -> tuple[Post, Analysis]:
+    """A post parsed from front matter and Markdown as the loader would, with its analysis."""
+    front = {"title": title, "date": date, "tags": list(tags), "description": description}
+    if lang is not None:
+        front["lang"] = lang
+    lines = "\n".join(f"{key}: {json.dumps(value)}" for key, value in front.items())
+    source = SourceFile(f"{slug}.md", f"---\n{lines}\n---\n{body}".encode())
+    post = parse_source(source, OPTIONS).post
+    assert post is not None
+    return post, analyse(post.body)
+
+
+def index(*posts: dict, default_lang: str = "en") -> SearchIndex:
+    return SearchIndex.build([entry(**fields) for fields in (*posts, *FILLER)], default_lang)
+
+
+def slugs(hits: list[Hit]) -> list[str]:
+    return [hit.slug for hit in hits]
+
+
+@pytest.fixture(scope="module")
+def blog() -> SearchIndex:
+    return index(
+        {
+            "slug": "respiracion",
+            "title": "Técnicas de respiración",
+            "body": (
+                "Una introducción breve.\n\n"
+                "## Búsqueda de calma\n\n"
+                "La búsqueda de calma empieza con la Respiración lenta.\n\n"
+                "## Modelos mentales\n\n"
+                "Tres modelos sencillos para practicar.\n"
+            ),
+            "date": "2024-03-01",
+            "tags": ("salud",),
+        },
+        {
+            "slug": "sin-acentos",
+            "title": "Notas de campo",
+            "body": "## Resumen\n\nLa busqueda y la respiracion, escritas sin acentos.\n",
+            "date": "2024-02-01",
+        },
+        {
+            "slug": "running",
+            "title": "Running in the morning",
+            "body": "I run every day.\n\n## Machine learning\n\nMachine learning models.\n",
+            "lang": "en",
+            "date": "2024-01-15",
+        },
+        {
+            "slug": "learning-machine",
+            "title": "A learning machine",
+            "body": "The learning of a machine is slow.\n",
+            "lang": "en",
+            "date": "2024-01-10",
+        },
+        {
+            "slug": "modelo",
+            "title": "Un modelo",
+            "body": "Solo un modelo de datos.\n",
+            "date": "2023-12-01",
+        },
+    )
+
+
+# Accents, case and word forms
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("busqueda", {"respiracion", "sin-acentos"}),
+        ("búsqueda", {"respiracion", "sin-acentos"}),
+        ("respiracion", {"respiracion", "sin-acentos"}),
+        ("Respiración", {"respiracion", "sin-acentos"}),
+    ],
+)
+def test_search_is_accent_insensitive_both_ways(blog, query, expected):
+    assert set(slugs(blog.search(query + " "))) == expected
+
+
+@pytest.mark.parametrize("query", ["RESPIRACIÓN ", "rEsPiRaCiOn ", "Búsqueda "])
+def test_search_is_case_insensitive(blog, query):
+    assert "respiracion" in slugs(blog.search(query))
+
+
+def test_search_stems_spanish_plurals(blog):
+    assert set(slugs(blog.search("modelos "))) == {"respiracion", "modelo"}
+    assert set(slugs(blog.search("modelo "))) == {"respiracion", "modelo"}
+
+
+def test_search_stems_english_word_forms(blog):
+    assert slugs(blog.search("run ")) == ["running"]
+    assert slugs(blog.search("runs ")) == ["running"]
+
+
+def test_search_stems_each_post_in_its_own_language():
+    search = index(
+        {"slug": "en", "title": "Notes", "body": "Running late.\n", "lang": "en"},
+        {"slug": "es", "title": "Notas", "body": "Running, dicen.\n", "lang": "es"},
+    )
+    # English stems `running` to `run`; Spanish leaves it as it is.
+    assert slugs(search.search("run ")) == ["en"]
+    assert set(slugs(search.search("running "))) == {"en", "es"}
+
+
+@pytest.mark.parametrize(("default_lang", "found"), [("es", ["sin-lang"]), ("en", [])])
+def test_search_uses_the_default_language_for_posts_without_lang(default_lang, found):
+    post = {"slug": "sin-lang", "title": "Notas", "body": "Quiero correr.\n", "lang": None}
+    search = index(post, default_lang=default_lang)
+    # Spanish stems `corriendo` and `correr` alike; English does not.
+    assert slugs(search.search("corriendo ")) == found
+
+
+def test_search_language_tags_with_a_region_use_the_language_stemmer():
+    search = index({"slug": "mx", "title": "Notas", "body": "Los modelos.\n", "lang": "es-MX"})
+    assert slugs(search.search("modelo ")) == ["mx"]
+
+
+# Ranking
+
+
+def test_search_ranks_a_title_match_above_a_body_only_match():
+    search = index(
+        {"slug": "body", "title": "Otra cosa", "body": "Habla de fermentación.\n"},
+        {"slug": "title", "title": "Fermentación", "body": "Texto.\n", "date": "2020-01-01"},
+    )
+    hits = search.search("fermentacion ")
+    assert slugs(hits) == ["title", "body"]
+    assert hits[0].score > hits[1].score > 0
+
+
+def test_search_ranks_a_heading_match_above_a_body_only_match():
+    search = index(
+        {"slug": "body", "title": "Uno", "body": "## Otra\n\nHabla de harina aquí.\n"},
+        {"slug": "heading", "title": "Dos", "body": "## Harina\n\nTexto.\n", "date": "2020-01-01"},
+    )
+    assert slugs(search.search("harina ")) == ["heading", "body"]
+
+
+def test_search_finds_tags_and_description():
+    search = index(
+        {"slug": "tagged", "title": "Uno", "body": "Texto.\n", "tags": ("Senderismo",)},
+        {"slug": "described", "title": "Dos", "body": "Texto.\n", "description": "Senderismo."},
+    )
+    assert set(slugs(search.search("senderismo "))) == {"tagged", "described"}
+
+
+def test_search_orders_equal_scores_newest_first():
+    same = {"title": "Pan", "body": "Masa madre.\n"}
+    search = index(
+        {"slug": "old", "date": "2020-01-01", **same},
+        {"slug": "new", "date": "2024-01-01", **same},
+        {"slug": "mid", "date": "2022-01-01", **same},
+    )
+    assert slugs(search.search("pan ")) == ["new", "mid", "old"]
+
+
+def test_search_needs_every_word_but_not_in_the_same_section():
+    search = index(
+        {"slug": "both", "title": "Uno", "body": "## A\n\nHarina.\n\n## B\n\nHorno.\n"},
+        {"slug": "one", "title": "Dos", "body": "Harina.\n"},
+    )
+    assert slugs(search.search("harina horno ")) == ["both"]
+
+
+# Query syntax
+
+
+@pytest.mark.parametrize(("query", "found"), [("respir", "respiracion"), ("mode", "modelo")])
+def test_search_matches_the_last_term_as_a_prefix(blog, query, found):
+    assert found in slugs(blog.search(query))
+
+
+def test_search_prefix_finds_words_whose_stem_is_shorter_than_the_prefix():
+    search = index({"slug": "en", "title": "Notes", "body": "Running late.\n", "lang": "en"})
+    # `running` is stored as its stem `run`, which does not start with `runni`.
+    assert slugs(search.search("runni")) == ["en"]
+
+
+def test_search_prefix_applies_only_to_the_last_term_while_typing(blog):
+    assert slugs(blog.search("mode")) != []
+    assert slugs(blog.search("mode ")) == []
+    assert slugs(blog.search("mode calma")) == []
+
+
+def test_search_phrase_matches_only_adjacent_words(blog):
+    assert slugs(blog.search('"machine learning"')) == ["running"]
+    assert set(slugs(blog.search("machine learning"))) == {"running", "learning-machine"}
+
+
+def test_search_unclosed_phrase_runs_to_the_end(blog):
+    assert slugs(blog.search('"machine learning')) == ["running"]
+
+
+def test_search_minus_excludes_a_term(blog):
+    assert set(slugs(blog.search("respiracion "))) == {"respiracion", "sin-acentos"}
+    assert slugs(blog.search("respiracion -modelos")) == ["sin-acentos"]
+    assert slugs(blog.search('machine -"machine learning"')) == ["learning-machine"]
+
+
+def test_search_parse_query_reads_terms_phrases_exclusions_and_prefix():
+    parsed = parse_query('Búsqueda "Machine Learning" -Modelos resp')
+    assert parsed == ParsedQuery(
+        terms=("busqueda", "resp"),
+        phrases=(("machine", "learning"),),
+        excluded=(("modelos",),),
+        prefix=True,
+    )
+    assert not parse_query("resp ").prefix
+    assert not parse_query("resp.").prefix
+    assert parse_query("machine-learning") == ParsedQuery(phrases=(("machine", "learning"),))
+
+
+def test_search_operator_words_are_plain_words(blog):
+    assert parse_query("AND OR NOT NEAR") == ParsedQuery(("and", "or", "not", "near"), prefix=True)
+    assert parse_query("title:x") == ParsedQuery(phrases=(("title", "x"),))
+    assert slugs(blog.search("in the ")) == ["running"]
+
+
+def test_search_only_exclusions_is_a_query_error(blog):
+    with pytest.raises(QueryError, match="only excludes"):
+        blog.search("-modelos")
+
+
+def test_search_too_long_query_is_a_query_error(blog):
+    with pytest.raises(QueryError, match="longer than"):
+        blog.search("a" * (MAX_QUERY_LENGTH + 1))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "   ",
+        "a" * 1000,
+        ("respiración " * 100)[:1000],
+        " ".join(["palabra"] * 200)[:1000],
+        "?!.,;:()[]{}<>",
+        '"',
+        '""',
+        '"modelos',
+        'modelos"',
+        '"a" "b',
+        "NEAR(",
+        "NEAR(modelos respiración, 2)",
+        "*",
+        "modelo*",
+        "^modelo",
+        "AND",
+        "OR",
+        "NOT",
+        "modelos AND respiración",
+        "modelos OR",
+        "title:modelos",
+        "{title body}:modelos",
+        "-",
+        "--",
+        "- -",
+        "+",
+        "modelos -",
+        "\x00",
+        "'; DROP TABLE fts; --",
+        "l\u0301",
+        "\u200b",
+    ],
+)
+def test_search_bad_queries_give_an_empty_result_or_query_error(blog, query):
+    try:
+        hits = blog.search(query)
+    except QueryError as error:
+        assert error.message
+    else:
+        assert isinstance(hits, list)
+
+
+def test_search_empty_queries_find_nothing(blog):
+    assert blog.search("") == []
+    assert blog.search("?!.,") == []
+    assert parse_query("  ").empty
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
+def test_search_never_raises_anything_but_query_error(blog, query):
+    try:
+        result = blog.search(query)
+    except QueryError:
+        return
+    except sqlite3.Error as error:  # pragma: no cover - the failure being looked for
+        pytest.fail(f"{query!r} reached SQLite: {error}")
+    assert all(isinstance(hit, Hit) for hit in result)
+
+
+# Snippets
+
+
+def test_search_snippet_marks_the_original_accented_word(blog):
+    (hit,) = blog.search("respiracion -acentos")
+    texts = [snippet.html for snippet in hit.snippets]
+    assert any("<mark>Respiración</mark>" in text for text in texts)
+
+
+def test_search_snippet_carries_the_section_id_and_heading(blog):
+    (hit,) = blog.search("calma ")
+    (snippet,) = hit.snippets
+    assert (snippet.section_id, snippet.heading) == ("busqueda-de-calma", "Búsqueda de calma")
+    assert "<mark>calma</mark>" in snippet.html
+
+
+def test_search_snippet_sections_best_first_at_most_three():
+    body = "".join(f"## Parte {n}\n\nHarina{' y sal' * (n == 3)}.\n\n" for n in range(1, 6))
+    search = index({"slug": "pan", "title": "Pan", "body": body})
+    (hit,) = search.search("harina sal ")
+    assert [s.section_id for s in hit.snippets] == ["parte-3", "parte-1", "parte-2"]
+
+
+def test_search_snippet_of_the_text_before_any_heading_has_an_empty_id(blog):
+    (hit,) = blog.search("introduccion ")
+    assert hit.snippets[0].section_id == ""
+
+
+def test_search_snippet_escapes_html_in_the_text():
+    search = index({"slug": "code", "title": "Uno", "body": "Si a < b & c entonces modelos.\n"})
+    (hit,) = search.search("modelos ")
+    assert hit.snippets[0].html == "Si a &lt; b &amp; c entonces <mark>modelos</mark>."
+
+
+def test_search_snippet_is_an_excerpt_around_the_first_match():
+    before = " ".join(f"antes{n}" for n in range(60))
+    after = " ".join(f"despues{n}" for n in range(60))
+    search = index({"slug": "long", "title": "Uno", "body": f"{before} fermentación {after}\n"})
+    (hit,) = search.search("fermentacion ")
+    html = hit.snippets[0].html
+    assert html.startswith("…") and html.endswith("…")
+    assert "<mark>fermentación</mark>" in html
+    assert len(html.replace("<mark>", "").replace("</mark>", "")) <= 170
+
+
+def test_search_snippet_marks_phrase_words_only_where_adjacent(blog):
+    (hit,) = blog.search('"machine learning"')
+    assert hit.snippets[0].html == "<mark>Machine</mark> <mark>learning</mark> models."
+
+
+def test_search_snippet_marks_prefix_matches(blog):
+    hit = next(hit for hit in blog.search("respir") if hit.slug == "sin-acentos")
+    assert "<mark>respiracion</mark>" in hit.snippets[0].html
+
+
+def test_search_title_only_match_has_no_snippets():
+    search = index({"slug": "t", "title": "Fermentación", "body": "Texto.\n"})
+    (hit,) = search.search("fermentacion ")
+    assert hit.snippets == ()
+
+
+# Filters, pages and threads
+
+
+def test_search_filters_by_allowed_slugs_and_languages(blog):
+    assert set(slugs(blog.search("machine ", allowed={"running"}))) == {"running"}
+    assert slugs(blog.search("respiracion ", langs=["en"])) == []
+    assert set(slugs(blog.search("modelo ", langs=["es"]))) == {"respiracion", "modelo"}
+
+
+def test_search_limit_and_rank_then_highlight_agree(blog):
+    full = blog.search("modelos ")
+    assert blog.search("modelos ", limit=1) == full[:1]
+    ranked = blog.rank("modelos ")
+    assert [(hit.slug, hit.score) for hit in full] == ranked
+    assert blog.highlight("modelos ", ranked) == full
+    assert blog.highlight("modelos ", blog.search("modelos ", snippets=False)) == full
+    assert all(hit.snippets == () for hit in blog.search("modelos ", snippets=False))
+
+
+def test_search_is_safe_from_several_threads(blog):
+    expected = {query: blog.search(query) for query in ("modelos ", "respir", '"machine learning"')}
+    failures: list[str] = []
+
+    def work() -> None:
+        for _ in range(30):
+            for query, hits in expected.items():
+                if blog.search(query) != hits:
+                    failures.append(query)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
