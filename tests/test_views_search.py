@@ -75,6 +75,15 @@ def test_search_q_on_posts_combines_with_filters(site, make_client):
     assert len(_slugs(client.get("/api/v1/posts?q="))) == 3  # blank q: no search at all
 
 
+def test_search_scores_stay_positive_and_ordered(site, make_client):
+    # "Salud" files two of the three posts, so its BM25 weight is tiny but not zero.
+    data = make_client().get("/api/v1/search?q=salud").get_json()["data"]
+    assert sorted(item["slug"] for item in data) == ["respira", "running"]
+    scores = [item["score"] for item in data]
+    assert all(score > 0 for score in scores)
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_search_is_paginated_like_posts(site, make_client):
     response = make_client().get("/api/v1/search?q=respiracion+OR+modelo&per_page=1")
     body = response.get_json()

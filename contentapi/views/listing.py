@@ -51,7 +51,7 @@ def listing(
     if hits:
         shown = ctx.store.search(ctx.index).highlight(args["q"], [hits[p.slug] for p in page.items])
         for item, hit in zip(items, shown, strict=True):
-            item["score"] = round(hit.score, 4)
+            item["score"] = float(f"{hit.score:.4g}")  # 4 significant digits: tiny scores stay > 0
             item["snippets"] = [
                 {"section": s.section_id, "heading": s.heading, "html": s.html}
                 for s in hit.snippets
