@@ -43,12 +43,15 @@ cache = Cache()
 def preview_requested(settings: Settings) -> bool:
     """True only for `Authorization: Bearer <CONTENTAPI_PREVIEW_TOKEN>`, compared in constant
     time; with no token configured, preview does not exist."""
-    token = settings.preview_token
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if not token or scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(given.strip().encode(), token.encode())
+    if "preview" not in g:
+        token = settings.preview_token
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        g.preview = (
+            bool(token)
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(given.strip().encode(), token.encode())
+        )
+    return bool(g.preview)
 
 
 def last_modified(posts: Iterable[Post | None]) -> None:

@@ -37,17 +37,8 @@ class BuildOptions:
     iframe_hosts: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
-        return repr(
-            (
-                str(self.timezone),
-                self.strip_title_heading,
-                self.words_per_minute,
-                self.excerpt_length,
-                self.asset_base_url,
-                self.raw_html,
-                self.iframe_hosts,
-            )
-        )
+        """Every field, so a field added later can never be left out of the version."""
+        return repr(self)
 
 
 @dataclass(frozen=True)
@@ -242,22 +233,18 @@ def derive(post: Post, options: BuildOptions, assets: AssetMap) -> Derived:
     analysis = analyse(
         post.body, words_per_minute=options.words_per_minute, excerpt_length=options.excerpt_length
     )
-    warnings = []
-    images = []
-    for image in analysis.images:
-        resolved = resolve(image.url, post.directory, assets)
-        images.append(Image(resolved.url, image.alt))
+    warnings: list[ContentIssue] = []
+
+    def locate(url: str, field_name: str) -> str:
+        resolved = resolve(url, post.directory, assets)
         if resolved.missing:
-            message = f"image {image.url!r} is not in the content folder"
-            warnings.append(ContentIssue(post.path, "body", message, severity="warning"))
-    cover = images[0].url if images else None
-    if post.image:
-        resolved = resolve(post.image, post.directory, assets)
-        cover = resolved.url
-        if resolved.missing:
-            message = f"image {post.image!r} is not in the content folder"
-            warnings.append(ContentIssue(post.path, "image", message, severity="warning"))
-    return Derived(post.digest, analysis, tuple(images), cover, tuple(warnings))
+            message = f"image {url!r} is not in the content folder"
+            warnings.append(ContentIssue(post.path, field_name, message, severity="warning"))
+        return resolved.url
+
+    images = tuple(Image(locate(image.url, "body"), image.alt) for image in analysis.images)
+    cover = locate(post.image, "image") if post.image else images[0].url if images else None
+    return Derived(post.digest, analysis, images, cover, tuple(warnings))
 
 
 def _canonical_terms(post: Post, names: Mapping[str, Mapping[str, str]]) -> Post:

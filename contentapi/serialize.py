@@ -7,7 +7,7 @@ from typing import Any
 
 from .context import Context
 from .model import Post, TermRef
-from .query import Page, neighbours, related
+from .query import Page
 from .urls import absolute
 
 
@@ -45,9 +45,13 @@ def summary(ctx: Context, post: Post, only: Iterable[str] = ()) -> dict[str, Any
 
 
 def detail(
-    ctx: Context, post: Post, visible: Sequence[Post], formats: Iterable[str]
+    ctx: Context,
+    post: Post,
+    formats: Iterable[str],
+    neighbours: tuple[Post | None, Post | None],
+    related: Sequence[Post],
 ) -> dict[str, Any]:
-    """A whole post: the summary, the chosen bodies, toc, images and its neighbours."""
+    """A whole post: the summary, the chosen bodies, toc, images, neighbours and related."""
     derived = ctx.index.derived(post)
     body = summary(ctx, post)
     wanted = set(formats)
@@ -62,10 +66,10 @@ def detail(
         {"url": absolute(image.url, ctx.base_url), "alt": image.alt} for image in derived.images
     ]
     body["aliases"] = list(post.aliases)
-    older, newer = neighbours(visible, post)
+    older, newer = neighbours
     body["prev"] = summary(ctx, older) if older else None
     body["next"] = summary(ctx, newer) if newer else None
-    body["related"] = [summary(ctx, other) for other in related(visible, post)]
+    body["related"] = [summary(ctx, other) for other in related]
     return body
 
 

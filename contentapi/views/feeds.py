@@ -26,31 +26,30 @@ from ..urls import absolute
 
 bp = Blueprint("feeds", __name__)
 SITEMAP_LIMIT = 50_000  # URLs per sitemap file (sitemaps.org)
+API_PATTERNS = ("/posts/{slug}", "/categories/{slug}", "/tags/{slug}")  # under /api/v1
 
 
 def _site(ctx: Context) -> FeedSite:
     """The public site from settings; without CONTENTAPI_SITE_URL, the API's own post URLs."""
     settings = ctx.settings
-    feed_url = ctx.base_url.rstrip("/") + request.full_path.rstrip("?")
     if settings.site_url:
-        return FeedSite(
-            title=settings.site_title,
-            site_url=settings.site_url,
-            feed_url=feed_url,
-            permalink=settings.permalink,
-            category_permalink=settings.category_permalink,
-            tag_permalink=settings.tag_permalink,
-            description=settings.site_description,
-            language=settings.site_language or None,
-            author=settings.site_author or None,
+        site_url, patterns = (
+            settings.site_url,
+            (
+                settings.permalink,
+                settings.category_permalink,
+                settings.tag_permalink,
+            ),
         )
+    else:
+        site_url, patterns = ctx.url("meta.root"), API_PATTERNS
     return FeedSite(
         title=settings.site_title,
-        site_url=ctx.url("meta.root"),
-        feed_url=feed_url,
-        permalink="/posts/{slug}",
-        category_permalink="/categories/{slug}",
-        tag_permalink="/tags/{slug}",
+        site_url=site_url,
+        feed_url=ctx.base_url.rstrip("/") + request.full_path.rstrip("?"),
+        permalink=patterns[0],
+        category_permalink=patterns[1],
+        tag_permalink=patterns[2],
         description=settings.site_description,
         language=settings.site_language or None,
         author=settings.site_author or None,

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, jsonify, redirect, request
 from ..context import current
 from ..http import last_modified
 from ..params import DetailArgs, SearchArgs, parser
-from ..query import visible
+from ..query import neighbours, related, visible
 from ..serialize import detail
 from .listing import list_args, listing
 
@@ -44,11 +44,7 @@ def detail_view(slug: str) -> Response:
             location = ctx.post_url(target) + (f"?{query}" if query else "")
             return redirect(location, code=301)
         abort(404, description=f"No post with slug {slug!r}.")
-    body = detail(ctx, post, posts, args["formats"])
-    shown = [
-        post,
-        *(ctx.index.by_slug[item["slug"]] for item in [body["prev"], body["next"]] if item),
-        *(ctx.index.by_slug[item["slug"]] for item in body["related"]),
-    ]
-    last_modified(shown)
-    return jsonify(body)
+    around = neighbours(posts, post)
+    others = related(posts, post)
+    last_modified([post, *around, *others])
+    return jsonify(detail(ctx, post, args["formats"], around, others))

@@ -19,6 +19,10 @@ KINDS: dict[str, tuple[str, Callable[[Index], tuple[Term, ...]]]] = {
     "categories": ("category", lambda index: index.categories),
     "tags": ("tag", lambda index: index.tags),
 }
+LOOKUP: dict[str, Callable[[Index, str], Term | None]] = {
+    "categories": Index.category,
+    "tags": Index.tag,
+}
 
 
 def _term(ctx: Context, kind: str, item: TermCount) -> dict:
@@ -43,7 +47,7 @@ def terms(kind: str) -> Response:
 def term(kind: str, slug: str) -> Response:
     ctx = current()
     args = list_args(ctx)
-    found = next((t for t in KINDS[kind][1](ctx.index) if t.slug == slug), None)
+    found = LOOKUP[kind](ctx.index, slug)
     posts = visible(found.posts, ctx.now, ctx.preview) if found else ()
     if found is None or not posts:
         abort(404, description=f"No {KINDS[kind][0]} with slug {slug!r}.")
