@@ -6,7 +6,7 @@ Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 import multiprocessing
 import os
 
-from contentapi import watch
+from contentapi.service import watch
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Requests are CPU-bound Python with no I/O waits beyond the socket: one worker per core,

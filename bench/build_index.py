@@ -39,9 +39,9 @@ def corpus(count: int) -> Path:
 
 def measure(root: Path, cache: Path) -> dict[str, float]:
     """Run in a child process: build the index the way the app does and time each step."""
-    from contentapi.loader import load_index, read_sources
+    from contentapi.engine.loader import load_index, read_sources
+    from contentapi.service.store import ContentStore
     from contentapi.settings import Settings
-    from contentapi.store import ContentStore
 
     settings = Settings.from_env(
         {"CONTENTAPI_CONTENT_DIR": str(root), "CONTENTAPI_PARSE_CACHE": str(cache)}

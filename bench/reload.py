@@ -40,8 +40,8 @@ def _copy_corpus(count: int, into: Path) -> Path:
 
 
 def bench_reload(count: int) -> None:
+    from contentapi.service.store import ContentStore
     from contentapi.settings import Settings
-    from contentapi.store import ContentStore
 
     with tempfile.TemporaryDirectory() as folder:
         content = _copy_corpus(count, Path(folder))

@@ -27,8 +27,8 @@ sys.path.insert(0, str(HERE))
 from build_index import corpus  # noqa: E402
 from generate import EN_WORDS, ES_WORDS, TITLE_WORDS  # noqa: E402
 
-from contentapi.loader import load_index  # noqa: E402
-from contentapi.search import SearchIndex  # noqa: E402
+from contentapi.engine.loader import load_index  # noqa: E402
+from contentapi.outputs.search import SearchIndex  # noqa: E402
 from contentapi.settings import Settings  # noqa: E402
 
 # Short function words make poor queries; people search for content words.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contentapi.analysis import (
+from contentapi.engine.analysis import (
     HeadingIds,
     analyse,
     build_toc,
@@ -16,8 +16,8 @@ from contentapi.analysis import (
     inline_text,
     strip_title_heading,
 )
-from contentapi.model import Heading
-from contentapi.reader import read
+from contentapi.engine.model import Heading
+from contentapi.engine.reader import read
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTS = FIXTURES / "posts"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from contentapi import create_app
+from contentapi.service.store import ContentError
 from contentapi.settings import ConfigError
-from contentapi.store import ContentError
 
 
 def test_app_factory_takes_test_config(write_post, content_dir):

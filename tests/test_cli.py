@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contentapi.index import BuildOptions, parse_source
-from contentapi.model import SourceFile
+from contentapi.engine.index import BuildOptions, parse_source
+from contentapi.engine.model import SourceFile
 
 BAD_DATE = "---\ntitle: Bad date\ndate: not a date\n---\nBody.\n"
 NO_TITLE = "---\ndate: 2024-01-01\n---\nBody.\n"

@@ -6,7 +6,7 @@ from collections import Counter
 
 from conftest import ROOT
 
-from contentapi.loader import load_index
+from contentapi.engine.loader import load_index
 from contentapi.settings import Settings
 
 

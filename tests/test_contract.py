@@ -31,9 +31,9 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from contentapi import create_app
-from contentapi.params import FORMATS, SUMMARY_FIELDS
-from contentapi.query import SORTS
-from contentapi.views import feeds as feed_views
+from contentapi.outputs.query import SORTS
+from contentapi.web.params import FORMATS, SUMMARY_FIELDS
+from contentapi.web.views import feeds as feed_views
 
 SPEC_PATH = ROOT / "openapi.yaml"
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contentapi.dates import parse_date
-from contentapi.index import BuildOptions, build_index
-from contentapi.model import SourceFile, Sources
-from contentapi.reader import read
+from contentapi.engine.dates import parse_date
+from contentapi.engine.index import BuildOptions, build_index
+from contentapi.engine.model import SourceFile, Sources
+from contentapi.engine.reader import read
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MADRID = ZoneInfo("Europe/Madrid")

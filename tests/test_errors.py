@@ -1,4 +1,4 @@
-"""contentapi.errors: every failure is an RFC 9457 problem+json body, never HTML or a traceback."""
+"""contentapi.web.errors: every failure is an RFC 9457 problem+json body, never HTML."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from conftest import assert_problem
 from flask import Flask, abort
 from flask.testing import FlaskClient
 
-from contentapi import errors
-from contentapi.errors import InvalidParameters
+from contentapi.web import errors
+from contentapi.web.errors import InvalidParameters
 
 PROBLEM_CONTENT_TYPE = "application/problem+json; charset=utf-8"
 SECRET = "password=hunter2 in /srv/contentapi/secret_module.py"

@@ -11,9 +11,9 @@ from urllib.parse import quote
 import pytest
 from flask.testing import FlaskClient
 
-from contentapi import loader
-from contentapi.cli import MANIFEST
-from contentapi.views import feeds as feed_views
+from contentapi.engine import loader
+from contentapi.service.cli import MANIFEST
+from contentapi.web.views import feeds as feed_views
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))

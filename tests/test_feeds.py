@@ -14,7 +14,9 @@ import jsonschema
 import pytest
 from lxml import etree
 
-from contentapi.feeds import (
+from contentapi.engine.index import BuildOptions, newest_first, parse_source
+from contentapi.engine.model import Post, SourceFile
+from contentapi.outputs.feeds import (
     JSON_FEED_VERSION,
     FeedSite,
     SitemapEntry,
@@ -30,8 +32,6 @@ from contentapi.feeds import (
     sitemap_pages,
     term_link,
 )
-from contentapi.index import BuildOptions, newest_first, parse_source
-from contentapi.model import Post, SourceFile
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contentapi.index import BuildOptions, Index, build_index, derive, parse_source
-from contentapi.loader import build_options, read_sources
-from contentapi.model import Post, SourceFile, Sources
+from contentapi.engine.assets import AssetMap
+from contentapi.engine.index import BuildOptions, Index, build_index, derive, parse_source
+from contentapi.engine.loader import build_options, read_sources
+from contentapi.engine.model import Post, SourceFile, Sources
 from contentapi.settings import Settings
-from contentapi.urls import AssetMap
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTS = FIXTURES / "posts"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contentapi.loader import build_options, load_index, read_sources
+from contentapi.engine.loader import build_options, load_index, read_sources
 from contentapi.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -1,4 +1,4 @@
-"""contentapi.params: query parameters parsed, checked and turned into one 400 naming each."""
+"""contentapi.web.params: query parameters parsed, checked and turned into one 400 naming each."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 from marshmallow import Schema
 
-from contentapi.errors import InvalidParameters
-from contentapi.params import DetailArgs, ListArgs, parser
+from contentapi.web.errors import InvalidParameters
+from contentapi.web.params import DetailArgs, ListArgs, parser
 
 MADRID = ZoneInfo("Europe/Madrid")
 

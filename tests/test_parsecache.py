@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from contentapi import parsecache
-from contentapi.loader import build_options, load_index, parse_cache_file, read_sources
+from contentapi.engine import parsecache
+from contentapi.engine.loader import build_options, load_index, parse_cache_file, read_sources
 from contentapi.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""contentapi.query: visibility, filters, sorting, paging, neighbours, related, terms, archive."""
+"""contentapi.outputs.query: visibility, filters, sorting, paging, neighbours, related, terms."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import post_text
 
-from contentapi.index import BuildOptions, Index, build_index
-from contentapi.model import Post, SourceFile, Sources
-from contentapi.query import (
+from contentapi.engine.index import BuildOptions, Index, build_index
+from contentapi.engine.model import Post, SourceFile, Sources
+from contentapi.outputs.query import (
     Filters,
     archive,
     count_terms,

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contentapi.index import BuildOptions, parse_source
-from contentapi.model import SourceFile
-from contentapi.reader import ReadError, decode, load_yaml, read, split
+from contentapi.engine.index import BuildOptions, parse_source
+from contentapi.engine.model import SourceFile
+from contentapi.engine.reader import ReadError, decode, load_yaml, read, split
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTS = FIXTURES / "posts"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from contentapi.analysis import analyse
-from contentapi.reader import read
-from contentapi.render import RenderOptions, highlight_css, render_html, sanitize
-from contentapi.urls import AssetMap
+from contentapi.engine.analysis import analyse
+from contentapi.engine.assets import AssetMap
+from contentapi.engine.reader import read
+from contentapi.engine.render import RenderOptions, highlight_css, render_html, sanitize
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTS = FIXTURES / "posts"

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from marshmallow import ValidationError
 
-from contentapi.index import BuildOptions, parse_source
-from contentapi.model import ContentIssue, SourceFile
-from contentapi.schema import FrontMatterSchema, json_safe
+from contentapi.engine.index import BuildOptions, parse_source
+from contentapi.engine.model import ContentIssue, SourceFile
+from contentapi.engine.schema import FrontMatterSchema, json_safe
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTS = FIXTURES / "posts"

@@ -1,4 +1,4 @@
-"""contentapi.search: folding, stemming per language, ranking, query syntax, snippets."""
+"""contentapi.outputs.search: folding, stemming per language, ranking, query syntax, snippets."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contentapi.analysis import analyse
-from contentapi.index import BuildOptions, parse_source
-from contentapi.model import Analysis, Post, SourceFile
-from contentapi.search import (
+from contentapi.engine.analysis import analyse
+from contentapi.engine.index import BuildOptions, parse_source
+from contentapi.engine.model import Analysis, Post, SourceFile
+from contentapi.outputs.search import (
     MAX_QUERY_LENGTH,
     Hit,
     ParsedQuery,

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contentapi.index import BuildOptions, parse_source
-from contentapi.model import SourceFile
-from contentapi.slugs import fallback_slug, slug_from_path, slugify
+from contentapi.engine.index import BuildOptions, parse_source
+from contentapi.engine.model import SourceFile
+from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 

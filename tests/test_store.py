@@ -1,4 +1,4 @@
-"""contentapi.store: building, reloading and swapping the index; strict mode; HTML cache; clock."""
+"""contentapi.service.store: building, reloading and swapping the index; strict mode; HTML cache."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contentapi.service.store import ContentError, ContentStore, NotReady
 from contentapi.settings import Settings
-from contentapi.store import ContentError, ContentStore, NotReady
 
 BAD_DATE = "---\ntitle: Bad\ndate: not a date\n---\nBody.\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contentapi.urls import AssetMap, Resolved, absolute, content_path, resolve
+from contentapi.engine.assets import AssetMap, Resolved, absolute, content_path, resolve
 
 ASSETS = AssetMap(frozenset({"posts/2024/images/horno.png", "images/blog/header.jpg", "a b.png"}))
 CDN = AssetMap(ASSETS.files, "https://cdn.example.com/")

@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT, assert_problem
 from lxml import etree
 
-from contentapi.views import feeds as feed_views
+from contentapi.web.views import feeds as feed_views
 
 SITE = {"site_url": "https://blog.example.com", "permalink": "/blog/{year}/{slug}"}
 

@@ -7,7 +7,7 @@ import time
 import click
 import pytest
 
-from contentapi.watch import Watcher, _ignored
+from contentapi.service.watch import Watcher, _ignored
 
 
 def _eventually(check, timeout=8.0):

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validates_schema
 
-from .dates import parse_date
+from contentapi.engine.dates import parse_date
 
 SCALARS = (str, int, float, bool)
 

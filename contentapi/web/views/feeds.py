@@ -7,8 +7,9 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, abort, json, request
 
-from ..context import Context, current
-from ..feeds import (
+from contentapi.engine.assets import absolute
+from contentapi.engine.model import Post
+from contentapi.outputs.feeds import (
     FeedSite,
     atom,
     json_feed,
@@ -19,10 +20,9 @@ from ..feeds import (
     sitemap_index,
     sitemap_pages,
 )
-from ..http import last_modified
-from ..model import Post
-from ..query import Filters, select, visible
-from ..urls import absolute
+from contentapi.outputs.query import Filters, select, visible
+from contentapi.web.http_rules import last_modified
+from contentapi.web.view_state import Context, current
 
 bp = Blueprint("feeds", __name__)
 SITEMAP_LIMIT = 50_000  # URLs per sitemap file (sitemaps.org)

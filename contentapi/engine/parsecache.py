@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from . import __version__
-from .index import BuildOptions, Parsed, post_body
-from .model import ContentIssue, FrozenMap, Post, Sources, TermRef
-from .reader import decode, split
+from contentapi import __version__
+from contentapi.engine.index import BuildOptions, Parsed, post_body
+from contentapi.engine.model import ContentIssue, FrozenMap, Post, Sources, TermRef
+from contentapi.engine.reader import decode, split
 
 FORMAT = 1
 

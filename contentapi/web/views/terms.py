@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, jsonify
 
-from ..context import Context, current
-from ..http import last_modified
-from ..index import Index
-from ..model import Term
-from ..query import TermCount, count_terms, visible
-from .listing import list_args, listing
+from contentapi.engine.index import Index
+from contentapi.engine.model import Term
+from contentapi.outputs.query import TermCount, count_terms, visible
+from contentapi.web.http_rules import last_modified
+from contentapi.web.view_state import Context, current
+from contentapi.web.views.listing import list_args, listing
 
 bp = Blueprint("terms", __name__, url_prefix="/api/v1")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .context import Context
-from .model import Post, TermRef
-from .query import Page
-from .urls import absolute
+from contentapi.engine.assets import absolute
+from contentapi.engine.model import Post, TermRef
+from contentapi.outputs.query import Page
+from contentapi.web.view_state import Context
 
 
 def term_ref(ref: TermRef | None) -> dict[str, str] | None:

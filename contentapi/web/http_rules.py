@@ -15,9 +15,9 @@ from flask_caching import Cache
 from flask_compress import Compress
 from flask_cors import CORS
 
-from .model import Post
-from .settings import Settings
-from .store import ContentStore
+from contentapi.engine.model import Post
+from contentapi.service.store import ContentStore
+from contentapi.settings import Settings
 
 EXPOSED = ["ETag", "Link", "X-Total-Count", "Last-Modified", "Location"]
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)

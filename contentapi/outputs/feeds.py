@@ -18,7 +18,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from feedgen.feed import FeedGenerator
 
-from .model import Post, TermRef
+from contentapi.engine.model import Post, TermRef
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"

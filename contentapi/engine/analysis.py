@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .model import Analysis, Heading, Image, Section, TocEntry
-from .slugs import slugify
+from contentapi.engine.model import Analysis, Heading, Image, Section, TocEntry
+from contentapi.engine.slugs import slugify
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")

@@ -7,13 +7,13 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, jsonify, send_file, send_from_directory
 from flask_swagger_ui import get_swaggerui_blueprint
 
-from ..context import current
-from ..errors import problem
-from ..http import last_modified
-from ..query import archive, count_terms, visible
-from ..render import highlight_css
+from contentapi.engine.render import highlight_css
+from contentapi.outputs.query import archive, count_terms, visible
+from contentapi.web.errors import problem
+from contentapi.web.http_rules import last_modified
+from contentapi.web.view_state import current
 
-SPEC = Path(__file__).resolve().parent.parent / "openapi.yaml"  # a link to the top-level file
+SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"  # the package's link to the top-level file
 
 bp = Blueprint("meta", __name__)
 health = Blueprint("health", __name__)

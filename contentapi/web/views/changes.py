@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..context import Context, current
-from ..errors import InvalidParameters
-from ..query import changes, snapshot
+from contentapi.outputs.query import changes, snapshot
+from contentapi.web.errors import InvalidParameters
+from contentapi.web.view_state import Context, current
 
 bp = Blueprint("changes", __name__, url_prefix="/api/v1")
 TOKEN = re.compile(r"^([0-9a-f]{16})\.(\d{1,12})$")

@@ -28,7 +28,7 @@ from typing import TypeVar
 
 import Stemmer
 
-from .model import Analysis, Post, Section
+from contentapi.engine.model import Analysis, Post, Section
 
 MAX_QUERY_LENGTH = 1000
 MAX_WORDS = 32

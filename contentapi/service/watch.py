@@ -15,7 +15,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from .store import ContentError, ContentStore
+from contentapi.service.store import ContentError, ContentStore
 
 log = logging.getLogger("contentapi")
 # gunicorn.conf.py sets this: with preload_app the app is built in the master, where threads

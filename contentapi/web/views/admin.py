@@ -12,8 +12,8 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, reque
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import MethodNotAllowed, NotFound, Unauthorized
 
-from ..errors import http_error, problem
-from ..store import ContentError, ContentStore
+from contentapi.service.store import ContentError, ContentStore
+from contentapi.web.errors import http_error, problem
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 NOT_FOUND = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."  # noqa: E501 - Werkzeug's own 404 text, so both are alike

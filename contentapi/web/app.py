@@ -9,10 +9,12 @@ from typing import Any
 from flask import Flask, Response, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 
-from . import cli, errors, http, logs, views, watch
-from .settings import PREFIX, Settings
-from .store import ContentStore
-from .watch import Watcher
+from contentapi.service import cli, logs, watch
+from contentapi.service.store import ContentStore
+from contentapi.service.watch import Watcher
+from contentapi.settings import PREFIX, Settings
+from contentapi.web import errors, views
+from contentapi.web import http_rules as http
 
 EXTENSION = "contentapi"
 

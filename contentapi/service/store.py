@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from .index import Index
-from .loader import load_index
-from .model import ContentIssue, Post
-from .query import Changes, Snapshot, changes, snapshot
-from .render import RenderOptions, render_html
-from .search import SearchIndex
-from .settings import Settings
+from contentapi.engine.index import Index
+from contentapi.engine.loader import load_index
+from contentapi.engine.model import ContentIssue, Post
+from contentapi.engine.render import RenderOptions, render_html
+from contentapi.outputs.query import Changes, Snapshot, changes, snapshot
+from contentapi.outputs.search import SearchIndex
+from contentapi.settings import Settings
 
 log = logging.getLogger("contentapi")
 HISTORY = 32  # index versions remembered for /api/v1/changes

@@ -16,8 +16,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from .analysis import HeadingIds, inline_text
-from .urls import AssetMap, absolute, resolve
+from contentapi.engine.analysis import HeadingIds, inline_text
+from contentapi.engine.assets import AssetMap, absolute, resolve
 
 _HTML_URL = re.compile(r"""(?<![\w-])(src|href|poster)\s*=\s*(["'])(.*?)\2""", re.I)
 PLUGINS = ("table", "strikethrough", "footnotes", "task_lists", "url")

@@ -8,8 +8,8 @@ from typing import Any, NoReturn
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
-from .errors import InvalidParameters
-from .query import SORTS
+from contentapi.outputs.query import SORTS
+from contentapi.web.errors import InvalidParameters
 
 SUMMARY_FIELDS = (
     "slug",

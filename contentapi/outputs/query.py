@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .model import Post, Term
-from .slugs import slugify, sort_key
+from contentapi.engine.model import Post, Term
+from contentapi.engine.slugs import slugify, sort_key
 
 SORTS: dict[str, tuple[Callable[[Post], Any], bool]] = {
     "-date": (lambda post: post.date, True),

@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 
 from flask import current_app, request, url_for
 
-from .http import preview_requested
-from .index import Index
-from .model import Post
-from .settings import Settings
-from .store import ContentStore
+from contentapi.engine.index import Index
+from contentapi.engine.model import Post
+from contentapi.service.store import ContentStore
+from contentapi.settings import Settings
+from contentapi.web.http_rules import preview_requested
 
 
 @dataclass(frozen=True)

@@ -24,18 +24,18 @@ from flask import current_app
 from flask.cli import AppGroup
 from werkzeug.routing import BuildError, Rule
 
-from .index import Index, parse_source
-from .loader import build_options, load_index
-from .model import ContentIssue, SourceFile
-from .query import visible
-from .settings import Settings
-from .slugs import fallback_slug, slug_from_path, slugify
+from contentapi.engine.index import Index, parse_source
+from contentapi.engine.loader import build_options, load_index
+from contentapi.engine.model import ContentIssue, SourceFile
+from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify
+from contentapi.outputs.query import visible
+from contentapi.settings import Settings
 
 if TYPE_CHECKING:
     from flask import Flask
     from flask.testing import FlaskClient
 
-    from .store import ContentStore
+    from contentapi.service.store import ContentStore
 
 content = AppGroup("content", help="Check, list, create and export the content folder's posts.")
 

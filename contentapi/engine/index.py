@@ -15,13 +15,23 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from . import __version__
-from .analysis import analyse, strip_title_heading
-from .model import ContentIssue, Derived, FrozenMap, Image, Post, SourceFile, Sources, Term, TermRef
-from .reader import ReadError, decode, load_yaml, split
-from .schema import FrontMatterSchema
-from .slugs import fallback_slug, slug_from_path, slugify, sort_key
-from .urls import AssetMap, resolve
+from contentapi import __version__
+from contentapi.engine.analysis import analyse, strip_title_heading
+from contentapi.engine.assets import AssetMap, resolve
+from contentapi.engine.model import (
+    ContentIssue,
+    Derived,
+    FrozenMap,
+    Image,
+    Post,
+    SourceFile,
+    Sources,
+    Term,
+    TermRef,
+)
+from contentapi.engine.reader import ReadError, decode, load_yaml, split
+from contentapi.engine.schema import FrontMatterSchema
+from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify, sort_key
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, redirect, request
 
-from ..context import current
-from ..http import last_modified
-from ..params import DetailArgs, SearchArgs, parser
-from ..query import neighbours, related, visible
-from ..serialize import detail
-from .listing import list_args, listing
+from contentapi.outputs.query import neighbours, related, visible
+from contentapi.outputs.serialize import detail
+from contentapi.web.http_rules import last_modified
+from contentapi.web.params import DetailArgs, SearchArgs, parser
+from contentapi.web.view_state import current
+from contentapi.web.views.listing import list_args, listing
 
 bp = Blueprint("posts", __name__, url_prefix="/api/v1/posts")
 search_bp = Blueprint("search", __name__, url_prefix="/api/v1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import admin, changes, feeds, meta, posts, terms
+from contentapi.web.views import admin, changes, feeds, meta, posts, terms
 
 
 def register(app: Flask) -> None:

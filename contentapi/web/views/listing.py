@@ -7,14 +7,14 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from ..context import Context
-from ..errors import InvalidParameters
-from ..http import last_modified
-from ..model import Post
-from ..params import ListArgs, parser
-from ..query import Filters, paginate, select
-from ..search import Hit, QueryError
-from ..serialize import envelope, pagination_links, summary
+from contentapi.engine.model import Post
+from contentapi.outputs.query import Filters, paginate, select
+from contentapi.outputs.search import Hit, QueryError
+from contentapi.outputs.serialize import envelope, pagination_links, summary
+from contentapi.web.errors import InvalidParameters
+from contentapi.web.http_rules import last_modified
+from contentapi.web.params import ListArgs, parser
+from contentapi.web.view_state import Context
 
 
 def list_args(ctx: Context, kind: type[ListArgs] = ListArgs) -> dict[str, Any]:

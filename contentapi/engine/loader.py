@@ -6,10 +6,10 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import parsecache
-from .index import BuildOptions, Index, build_index
-from .model import SourceFile, Sources
-from .settings import Settings
+from contentapi.engine import parsecache
+from contentapi.engine.index import BuildOptions, Index, build_index
+from contentapi.engine.model import SourceFile, Sources
+from contentapi.settings import Settings
 
 POST_SUFFIXES = (".md", ".markdown")
 

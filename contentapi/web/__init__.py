@@ -1,0 +1,9 @@
+"""The web layer: where posts become HTTP.
+
+`app` is the factory; `views` holds one blueprint per resource (thin: parse parameters, query
+the index, serialise); `params` parses query strings, `errors` makes every failure a
+problem+json body, and the HTTP rules are split by concern: `response_cache`, `headers`
+(validators, cache and security headers, CORS, compression) and `auth` (bearer tokens).
+
+May import everything else in the package; nothing outside `web` imports it.
+"""
