@@ -50,12 +50,17 @@ def _timezone(raw: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {raw!r}") from exc
 
 
+def is_http_url(url: str) -> bool:
+    """Whether `url` is an absolute http(s) URL: the one check for every URL setting and option."""
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
+
+
 def _url(raw: str) -> str:
     value = raw.strip()
     if not value:
         return ""
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    if not is_http_url(value):
         raise ValueError("must be an absolute http(s) URL")
     return value.rstrip("/") + "/"
 
@@ -70,10 +75,20 @@ def _choice(*options: str) -> Callable[[str], str]:
     return cast
 
 
+# Permalink patterns: `{name}` placeholders, and the names a post's and a term's pattern may use.
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+POST_PLACEHOLDERS = ("slug", "year", "month", "day", "category")
+TERM_PLACEHOLDERS = ("slug",)
+
+
+def _placeholders(names: tuple[str, ...]) -> str:
+    return ", ".join("`{" + name + "}`" for name in names)
+
+
 def _pattern(*placeholders: str) -> Callable[[str], str]:
     def cast(raw: str) -> str:
         value = raw.strip()
-        unknown = set(re.findall(r"{(\w*)}", value)) - set(placeholders)
+        unknown = set(PLACEHOLDER.findall(value)) - set(placeholders)
         if not value.startswith("/") or unknown or "{slug}" not in value:
             allowed = ", ".join("{" + name + "}" for name in placeholders)
             raise ValueError(f"must be a path with {{slug}}, using only {allowed}")
@@ -168,16 +183,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PERMALINK",
         "/{slug}",
-        "A post's path on the public site: `{slug}`, `{year}`, `{month}`, `{day}`, `{category}`.",
-        _pattern("slug", "year", "month", "day", "category"),
+        f"A post's path on the public site: {_placeholders(POST_PLACEHOLDERS)}.",
+        _pattern(*POST_PLACEHOLDERS),
     ),
     Setting(
         "CATEGORY_PERMALINK",
         "/categories/{slug}",
         "A category page's path on the site.",
-        _pattern("slug"),
+        _pattern(*TERM_PLACEHOLDERS),
     ),
-    Setting("TAG_PERMALINK", "/tags/{slug}", "A tag page's path on the site.", _pattern("slug")),
+    Setting(
+        "TAG_PERMALINK",
+        "/tags/{slug}",
+        "A tag page's path on the site.",
+        _pattern(*TERM_PLACEHOLDERS),
+    ),
     Setting("FEED_ITEMS", "20", "Posts in each feed, newest first.", _positive_int),
     Setting(
         "SITE_LANGUAGE",

@@ -19,6 +19,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from feedgen.feed import FeedGenerator
 
 from contentapi.engine.model import Post, TermRef
+from contentapi.settings import PLACEHOLDER, POST_PLACEHOLDERS, TERM_PLACEHOLDERS, is_http_url
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -26,9 +27,8 @@ SITEMAP_LIMIT = 50_000
 GENERATOR = "contentapi"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-PERMALINK_FIELDS = frozenset({"slug", "year", "month", "day", "category"})
-TERM_FIELDS = frozenset({"slug"})
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+PERMALINK_FIELDS = frozenset(POST_PLACEHOLDERS)
+TERM_FIELDS = frozenset(TERM_PLACEHOLDERS)
 # Characters XML 1.0 cannot carry at all; lxml refuses them, so they are dropped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _HTML_URL = re.compile(r"""(?<![\w-])(href|src|poster)\s*=\s*(["'])(.*?)\2""", re.I)
@@ -61,7 +61,7 @@ class FeedSite:
 
     def __post_init__(self) -> None:
         for name in ("site_url", "feed_url"):
-            if not _is_absolute(getattr(self, name)):
+            if not is_http_url(getattr(self, name)):
                 raise ValueError(f"{name} must be an absolute http(s) URL")
         _check_pattern("permalink", self.permalink, PERMALINK_FIELDS)
         _check_pattern("category_permalink", self.category_permalink, TERM_FIELDS)
@@ -79,13 +79,8 @@ class SitemapEntry(NamedTuple):
     lastmod: datetime | None = None
 
 
-def _is_absolute(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in {"http", "https"} and bool(parts.netloc)
-
-
 def _check_pattern(name: str, pattern: str, allowed: frozenset[str]) -> None:
-    unknown = sorted(set(_PLACEHOLDER.findall(pattern)) - allowed)
+    unknown = sorted(set(PLACEHOLDER.findall(pattern)) - allowed)
     if unknown:
         known = ", ".join("{" + field + "}" for field in sorted(allowed))
         raise ValueError(f"{name}: unknown placeholder {{{unknown[0]}}}; use {known}")
@@ -93,8 +88,8 @@ def _check_pattern(name: str, pattern: str, allowed: frozenset[str]) -> None:
 
 def _expand(site: FeedSite, pattern: str, values: dict[str, str]) -> str:
     """A pattern with its placeholders filled, as an absolute URL under the site."""
-    path = _PLACEHOLDER.sub(lambda match: quote(values[match.group(1)], safe=""), pattern)
-    if _is_absolute(path):
+    path = PLACEHOLDER.sub(lambda match: quote(values[match.group(1)], safe=""), pattern)
+    if is_http_url(path):
         return path
     # An empty value (no category) drops its segment rather than leaving `//` in the path.
     path = re.sub(r"/{2,}", "/", "/" + path.lstrip("/"))
@@ -300,7 +295,7 @@ def json_feed(
         if summary:
             item["summary"] = summary
         image = image_of(post) if image_of else None
-        if image and _is_absolute(image):
+        if image and is_http_url(image):
             item["image"] = image
         item["date_published"] = _rfc3339(post.date)
         item["date_modified"] = _rfc3339(post.modified)
@@ -348,7 +343,7 @@ def _sitemap_xml(root_tag: str, item_tag: str, items: Iterable[Any]) -> bytes:
     root = ET.Element(root_tag, xmlns=SITEMAP_NS)
     for item in items:
         loc, lastmod = _entry(item)
-        if not _is_absolute(loc):
+        if not is_http_url(loc):
             raise ValueError(f"sitemap locations must be absolute URLs, not {loc!r}")
         element = ET.SubElement(root, item_tag)
         ET.SubElement(element, "loc").text = _xml_text(_uri(loc))

@@ -1,0 +1,73 @@
+"""What one request is answered from: the index in force, the moment, the base URL, preview,
+and the URL builder the serializers use. Captured once, so a reload mid-request cannot mix two
+indexes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import current_app, request, url_for
+
+from contentapi.engine.assets import absolute
+from contentapi.engine.index import Index
+from contentapi.engine.model import Post
+from contentapi.outputs.serialize import TermKind
+from contentapi.service.store import ContentStore, store_of
+from contentapi.settings import Settings
+from contentapi.web.http_rules import preview_requested
+
+
+@dataclass(frozen=True)
+class RequestLinks:
+    """`serialize.Links` from this app's routes, absolute under `base_url`."""
+
+    base_url: str
+
+    def url(self, endpoint: str, query: Any = None, **values: Any) -> str:
+        """An absolute URL for an endpoint, honouring `CONTENTAPI_BASE_URL`."""
+        path = url_for(endpoint, **values)[len(request.script_root) :]
+        suffix = f"?{urlencode(query, doseq=True, safe=',:')}" if query else ""
+        return self.base_url.rstrip("/") + path + suffix
+
+    def post(self, slug: str) -> str:
+        return self.url("posts.detail", slug=slug)
+
+    def term(self, kind: TermKind, slug: str) -> str:
+        return self.url("terms.term", kind=kind, slug=slug)
+
+    def media(self, url: str) -> str:
+        return absolute(url, self.base_url)
+
+
+@dataclass(frozen=True)
+class RequestState:
+    """What a view needs for one request."""
+
+    store: ContentStore
+    index: Index
+    settings: Settings
+    now: datetime
+    links: RequestLinks
+    preview: bool = False
+
+    @property
+    def base_url(self) -> str:
+        return self.links.base_url
+
+    def url(self, endpoint: str, query: Any = None, **values: Any) -> str:
+        return self.links.url(endpoint, query, **values)
+
+    def html(self, post: Post) -> str:
+        return self.store.html(self.index, post, self.base_url)
+
+
+def current() -> RequestState:
+    store = store_of(current_app)
+    settings = store.settings
+    base_url = settings.base_url or (request.host_url.rstrip("/") + request.script_root + "/")
+    preview = preview_requested(settings)
+    now = store.now(request.environ)
+    return RequestState(store, store.index, settings, now, RequestLinks(base_url), preview)
