@@ -21,7 +21,6 @@ from contentapi.engine.assets import AssetMap, resolve
 from contentapi.engine.model import (
     ContentIssue,
     Derived,
-    FrozenMap,
     Image,
     Post,
     SourceFile,
@@ -30,7 +29,7 @@ from contentapi.engine.model import (
     TermRef,
 )
 from contentapi.engine.reader import ReadError, decode, load_yaml, split
-from contentapi.engine.schema import FrontMatterSchema
+from contentapi.engine.schema import FIELDS, FrontMatterSchema
 from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify, sort_key
 
 
@@ -193,25 +192,14 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
     issues += problems + more
     if issues:
         return Parsed(path, sha, None, tuple(issues))
-    body = post_body(body, data["title"], options)
-    post = Post(
-        path=path,
-        digest=sha,
+    values = {field.name: field.to_post(data[field.name]) for field in FIELDS}
+    values.update(  # the fields whose values follow rules of their own
         slug=slug,
-        title=data["title"],
-        date=data["date"],
-        body=body,
-        updated=data["updated"],
         categories=categories,
         tags=tags,
-        description=data["description"],
-        author=data["author"] or None,
-        image=data["image"] or None,
-        lang=(data["lang"] or "").lower() or None,
-        draft=data["draft"],
         aliases=tuple(dict.fromkeys(a for a in map(slugify, data["aliases"]) if a and a != slug)),
-        extra=FrozenMap(data["extra"]),
     )
+    post = Post(path=path, digest=sha, body=post_body(body, data["title"], options), **values)
     return Parsed(path, sha, post)
 
 

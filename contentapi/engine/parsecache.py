@@ -2,7 +2,8 @@
 
 YAML and validation cost ~0.3 ms a post; with this cache a restart re-parses only the files
 whose bytes changed. Values are stored as plain data with `marshal` (nothing executable, unlike
-pickle), under the settings and package version they were made with.
+pickle), by field name, under the field table, settings and package version they were made
+with.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import marshal
 import os
 import tempfile
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from contentapi import __version__
 from contentapi.engine.index import BuildOptions, Parsed, post_body
-from contentapi.engine.model import ContentIssue, FrozenMap, Post, Sources, TermRef
+from contentapi.engine.model import ContentIssue, Post, Sources
 from contentapi.engine.reader import decode, split
+from contentapi.engine.schema import FIELDS, Memo
 
-FORMAT = 1
+LAYOUT = 2  # of the file itself; the fields a post is stored with are part of `_stamp` anyway
 
 
 def cache_file(folder: Path, content_dir: Path) -> Path:
@@ -30,56 +32,21 @@ def cache_file(folder: Path, content_dir: Path) -> Path:
 
 
 def _stamp(options: BuildOptions) -> str:
-    return f"{FORMAT}:{__version__}:{options.fingerprint()}"
+    """What a cache was made under: a change to any of it (a field added or retyped in
+    `schema.FIELDS`, a setting, this package's version) makes the whole cache unread."""
+    fields = ",".join(f"{field.name}:{field.kind.name}" for field in FIELDS)
+    return f"{LAYOUT}:{fields}:{__version__}:{options.fingerprint()}"
 
 
-def _dump_post(post: Post) -> tuple:
-    return (
-        post.slug,
-        post.title,
-        post.date.isoformat(),
-        post.updated.isoformat() if post.updated else None,
-        [(t.name, t.slug) for t in post.categories],
-        [(t.name, t.slug) for t in post.tags],
-        post.description,
-        post.author,
-        post.image,
-        post.lang,
-        post.draft,
-        list(post.aliases),
-        dict(post.extra),
-    )
+def _dump_post(post: Post) -> dict[str, Any]:
+    """A post's front-matter fields by name, as plain data (path, digest and body are not kept:
+    the body is re-cut from the file's bytes)."""
+    return {field.name: field.kind.store(getattr(post, field.name)) for field in FIELDS}
 
 
-def _load_post(path: str, digest: str, body: str, row: tuple, refs: dict) -> Post:
-    (slug, title, date, updated, categories, tags, description, author, image, lang, draft,
-     aliases, extra) = row  # fmt: skip
-    return Post(
-        path=path,
-        digest=digest,
-        slug=slug,
-        title=title,
-        date=datetime.fromisoformat(date),
-        body=body,
-        updated=datetime.fromisoformat(updated) if updated else None,
-        categories=tuple(_ref(refs, pair) for pair in categories),
-        tags=tuple(_ref(refs, pair) for pair in tags),
-        description=description,
-        author=author,
-        image=image,
-        lang=lang,
-        draft=draft,
-        aliases=tuple(aliases),
-        extra=FrozenMap(extra),
-    )
-
-
-def _ref(refs: dict[tuple[str, str], TermRef], pair: tuple[str, str]) -> TermRef:
-    """One shared TermRef per (name, slug): thousands of posts name the same few terms."""
-    found = refs.get(pair)
-    if found is None:
-        found = refs[pair] = TermRef(*pair)
-    return found
+def _load_post(path: str, digest: str, body: str, row: dict[str, Any], memo: Memo) -> Post:
+    values = {field.name: field.kind.restore(row[field.name], memo) for field in FIELDS}
+    return Post(path=path, digest=digest, body=body, **values)
 
 
 def dump(parsed: Mapping[str, Parsed], options: BuildOptions) -> bytes:
@@ -88,7 +55,7 @@ def dump(parsed: Mapping[str, Parsed], options: BuildOptions) -> bytes:
             result.path,
             result.digest,
             _dump_post(result.post) if result.post else None,
-            [(i.path, i.field, i.message, i.line, i.severity) for i in result.issues],
+            [issue.as_dict() for issue in result.issues],
         )
         for result in parsed.values()
     ]
@@ -100,12 +67,16 @@ def load(data: bytes, options: BuildOptions, sources: Sources) -> dict[str, Pars
     nothing when the cache was made under other settings or cannot be read."""
     try:
         stamp, rows = marshal.loads(data)  # noqa: S302 - our own file of plain data
-    except (EOFError, ValueError, TypeError):
-        return {}
-    if stamp != _stamp(options):
-        return {}
+        if stamp != _stamp(options):
+            return {}
+        return _results(rows, options, sources)
+    except (EOFError, ValueError, TypeError, KeyError, AttributeError):
+        return {}  # a file not in the shape this version writes: as if there were none
+
+
+def _results(rows: list[Any], options: BuildOptions, sources: Sources) -> dict[str, Parsed]:
     files = {source.path: source for source in sources.files}
-    refs: dict[tuple[str, str], TermRef] = {}
+    memo: Memo = {}
     results: dict[str, Parsed] = {}
     for path, digest, row, issues in rows:
         source = files.get(path)
@@ -113,9 +84,9 @@ def load(data: bytes, options: BuildOptions, sources: Sources) -> dict[str, Pars
             continue
         post = None
         if row is not None:
-            body = post_body(split(decode(source.data))[1], row[1], options)
-            post = _load_post(path, digest, body, row, refs)
-        results[path] = Parsed(path, digest, post, tuple(ContentIssue(*i) for i in issues))
+            body = post_body(split(decode(source.data))[1], row["title"], options)
+            post = _load_post(path, digest, body, row, memo)
+        results[path] = Parsed(path, digest, post, tuple(ContentIssue(**i) for i in issues))
     return results
 
 

@@ -1,13 +1,24 @@
-"""The front-matter format: one marshmallow schema, the single definition of what a post may say."""
+"""The front-matter format: the one definition of what a post may say.
+
+`FIELDS` is the field table. Each entry is one first-class front-matter field: the key authors
+write (validated by its marshmallow field), the `Post` attribute it becomes, how that value is
+kept in the parse cache and shown as JSON, and whether the JSON shows it. The `Post` model, the
+parse cache, the serializers and the `fields=` allowlist all follow this table. To add a field:
+one entry here (and its typed attribute on `Post`, which a test checks), then its `openapi.yaml`
+entry and tests.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validates_schema
 
 from contentapi.engine.dates import parse_date
+from contentapi.engine.model import FrozenMap, TermRef
 
 SCALARS = (str, int, float, bool)
 
@@ -60,27 +71,117 @@ class TextList(fields.Field):
         return result
 
 
+Memo = dict[Any, Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _restore_same(value: Any, memo: Memo) -> Any:
+    return value
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _from_iso(value: str | None, memo: Memo) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _term_ref(pair: tuple[str, str] | list[str], memo: Memo) -> TermRef:
+    """One shared TermRef per (name, slug): thousands of posts name the same few terms."""
+    key = tuple(pair)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = TermRef(*key)
+    return found  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one type of post value is made from validated front matter, kept in the parse cache
+    (as plain data `marshal` can write) and shown as JSON."""
+
+    name: str
+    to_post: Callable[[Any], Any] = _same
+    store: Callable[[Any], Any] = _same
+    restore: Callable[[Any, Memo], Any] = _restore_same
+    json: Callable[[Any], Any] = _same
+
+
+TEXT = Kind("text")
+OPTIONAL_TEXT = Kind("optional-text", to_post=lambda value: value or None)
+FLAG = Kind("flag")
+DATE = Kind("date", store=_iso, restore=_from_iso, json=_iso)
+OPTIONAL_DATE = Kind("optional-date", store=_iso, restore=_from_iso, json=_iso)
+TERMS = Kind(
+    "terms",
+    store=lambda refs: [(ref.name, ref.slug) for ref in refs],
+    restore=lambda pairs, memo: tuple(_term_ref(pair, memo) for pair in pairs),
+    json=lambda refs: [{"name": ref.name, "slug": ref.slug} for ref in refs],
+)
+TEXTS = Kind(
+    "texts", to_post=tuple, store=list, restore=lambda items, memo: tuple(items), json=list
+)
+MAPPING = Kind(
+    "mapping", to_post=FrozenMap, store=dict, restore=lambda data, memo: FrozenMap(data), json=dict
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One first-class front-matter field (see the module docstring)."""
+
+    name: str  # the front-matter key and the `Post` attribute; also the JSON key
+    kind: Kind
+    front: fields.Field | None  # how front matter gives it; None: computed by the schema
+    shown: Literal["summary", "detail"] | None = "summary"  # where the JSON has it
+    clean: Callable[[Any], Any] | None = None  # a rule of its own from schema value to `Post`
+
+    def to_post(self, value: Any) -> Any:
+        return (self.clean or self.kind.to_post)(value)
+
+
+def _language(value: str | None) -> str | None:
+    return (value or "").lower() or None
+
+
+# In JSON order: a summary shows these (with the values derived from the body among them, see
+# `contentapi.outputs.serialize`), a whole post also the `detail` ones.
+FIELDS: tuple[Field, ...] = (
+    Field("slug", TEXT, Text(allow_none=True, load_default=None)),
+    Field("title", TEXT, Text(required=True)),
+    Field("date", DATE, Date(required=True)),
+    Field("updated", OPTIONAL_DATE, Date(allow_none=True, load_default=None)),
+    Field("categories", TERMS, TextList(allow_none=True, load_default=list)),
+    Field("tags", TERMS, TextList(allow_none=True, load_default=list)),
+    Field("description", TEXT, Text(allow_none=True, load_default="")),
+    Field("lang", OPTIONAL_TEXT, Text(allow_none=True, load_default=None), clean=_language),
+    Field("author", OPTIONAL_TEXT, Text(allow_none=True, load_default=None)),
+    Field("extra", MAPPING, None),  # every key the format does not define
+    Field("aliases", TEXTS, TextList(allow_none=True, load_default=list), shown="detail"),
+    Field("image", OPTIONAL_TEXT, Text(allow_none=True, load_default=None), shown=None),
+    Field("draft", FLAG, fields.Boolean(load_default=False, allow_none=True), shown=None),
+)
+# Other keys authors write for a field of the table; `_collect` folds each into its field.
+SYNONYMS: Mapping[str, fields.Field] = {
+    "category": Text(allow_none=True, load_default=None),  # -> categories
+    "summary": Text(allow_none=True, load_default=None),  # -> description
+    "cover": Text(allow_none=True, load_default=None),  # -> image
+}
+
+
 class FrontMatterSchema(Schema):
     """Validates one post's front matter; unknown keys are kept in `extra`."""
 
     class Meta:
         unknown = INCLUDE
-
-    title = Text(required=True)
-    date = Date(required=True)
-    updated = Date(allow_none=True, load_default=None)
-    category = Text(allow_none=True, load_default=None)
-    categories = TextList(allow_none=True, load_default=list)
-    tags = TextList(allow_none=True, load_default=list)
-    description = Text(allow_none=True, load_default="")
-    summary = Text(allow_none=True, load_default=None)
-    slug = Text(allow_none=True, load_default=None)
-    draft = fields.Boolean(load_default=False, allow_none=True)
-    author = Text(allow_none=True, load_default=None)
-    image = Text(allow_none=True, load_default=None)
-    cover = Text(allow_none=True, load_default=None)
-    lang = Text(allow_none=True, load_default=None)
-    aliases = TextList(allow_none=True, load_default=list)
+        include: ClassVar[dict[str, fields.Field]] = {
+            **{field.name: field.front for field in FIELDS if field.front is not None},
+            **SYNONYMS,
+        }
 
     def __init__(self, timezone: tzinfo, **kwargs: Any) -> None:
         super().__init__(**kwargs)
