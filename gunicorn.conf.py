@@ -7,6 +7,7 @@ import multiprocessing
 import os
 
 from contentapi.service import watch
+from contentapi.service.store import store_of
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Requests are CPU-bound Python with no I/O waits beyond the socket: one worker per core,
@@ -30,7 +31,7 @@ watch.DEFERRED = True
 def post_worker_init(worker):
     """Catch up with changes made while the worker booted, watch if configured, and build
     the search index in the background."""
-    store = worker.wsgi.extensions["contentapi"]
+    store = store_of(worker.wsgi)
     if store.settings.watching:
         store.reload()
         store.watcher = watch.Watcher(store).start()

@@ -1,86 +1,181 @@
-"""Posts and terms as the JSON the API promises (see openapi.yaml)."""
+"""Posts and terms as the JSON the API promises (see openapi.yaml).
+
+Pure functions of the index, a post, a `Links` (the URL builder) and plain values (the time, the
+preview flag): the web views, the feeds and the tests build the same JSON from the same inputs,
+with no request. A summary's keys follow the front-matter field table (`schema.FIELDS`), with the
+values derived from the body placed after the field they belong with (`DERIVED`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
-from contentapi.engine.assets import absolute
+from contentapi.engine.index import Index
 from contentapi.engine.model import Post, TermRef
-from contentapi.outputs.query import Page
-from contentapi.web.view_state import Context
+from contentapi.engine.schema import FIELDS
+from contentapi.outputs.query import Page, TermCount
+
+TermKind = Literal["categories", "tags"]
+HtmlOf = Callable[[Post], str]
+
+
+class Links(Protocol):
+    """Absolute URLs for what the JSON points at. The web layer builds one per request from its
+    routes and base URL; outputs never know the routes."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def post(self, slug: str) -> str:
+        """The post in this API."""
+        ...
+
+    def term(self, kind: TermKind, slug: str) -> str:
+        """A category's or tag's posts in this API."""
+        ...
+
+    def media(self, url: str) -> str:
+        """A resolved image URL: `/media/...` made absolute, any other URL as it is."""
+        ...
 
 
 def term_ref(ref: TermRef | None) -> dict[str, str] | None:
     return None if ref is None else {"name": ref.name, "slug": ref.slug}
 
 
-def summary(ctx: Context, post: Post, only: Iterable[str] = ()) -> dict[str, Any]:
-    """The fields every listing shows; `only` keeps a subset (sparse fieldset)."""
-    derived = ctx.index.derived(post)
-    body: dict[str, Any] = {
-        "slug": post.slug,
-        "url": ctx.post_url(post),
-        "title": post.title,
-        "date": post.date.isoformat(),
-        "updated": post.updated.isoformat() if post.updated else None,
-        "category": term_ref(post.category),
-        "categories": [term_ref(ref) for ref in post.categories],
-        "tags": [term_ref(ref) for ref in post.tags],
-        "description": post.description,
-        "excerpt": post.description or derived.analysis.excerpt,
-        "reading_time": derived.analysis.reading_time,
-        "word_count": derived.analysis.word_count,
-        "cover": absolute(derived.cover, ctx.base_url) if derived.cover else None,
-        "lang": post.lang,
-        "author": post.author,
-        "extra": dict(post.extra),
-    }
+def excerpt(index: Index, post: Post) -> str:
+    """The description, or else the start of the first paragraph (summaries and feeds)."""
+    return post.description or index.derived(post).analysis.excerpt
+
+
+def cover(index: Index, post: Post, links: Links) -> str | None:
+    """The front matter's image, else the body's first, as `Links.media` gives it."""
+    found = index.derived(post).cover
+    return links.media(found) if found else None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A summary value front matter does not give directly, shown after the field `after`."""
+
+    name: str
+    after: str
+    value: Callable[[Index, Post, Links], Any]
+
+
+DERIVED: tuple[Derived, ...] = (
+    Derived("url", "slug", lambda index, post, links: links.post(post.slug)),
+    Derived("category", "updated", lambda index, post, links: term_ref(post.category)),
+    Derived("excerpt", "description", lambda index, post, links: excerpt(index, post)),
+    Derived(
+        "reading_time",
+        "description",
+        lambda index, post, links: index.derived(post).analysis.reading_time,
+    ),
+    Derived(
+        "word_count",
+        "description",
+        lambda index, post, links: index.derived(post).analysis.word_count,
+    ),
+    Derived("cover", "description", cover),
+)
+_SUMMARY = tuple(field for field in FIELDS if field.shown == "summary")
+_DETAIL = tuple(field for field in FIELDS if field.shown == "detail")
+_AFTER = {
+    field.name: tuple(item for item in DERIVED if item.after == field.name) for field in _SUMMARY
+}
+# Every key of a summary, in order: the `fields=` allowlist and what openapi.yaml must list.
+SUMMARY_FIELDS: tuple[str, ...] = tuple(
+    name for field in _SUMMARY for name in (field.name, *(d.name for d in _AFTER[field.name]))
+)
+
+
+def summary(
+    index: Index,
+    post: Post,
+    links: Links,
+    *,
+    now: datetime,
+    preview: bool = False,
+    only: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The fields every listing shows; `only` keeps a subset (sparse fieldset). In preview the
+    post's `status` at `now` is added, whatever `only` asks for."""
+    body: dict[str, Any] = {}
+    for field in _SUMMARY:
+        body[field.name] = field.kind.json(getattr(post, field.name))
+        for item in _AFTER[field.name]:
+            body[item.name] = item.value(index, post, links)
     wanted = set(only)
     if wanted:
         body = {key: value for key, value in body.items() if key in wanted}
-    if ctx.preview:  # always shown in preview, whatever `fields` asks for
-        body["status"] = post.status(ctx.now)
+    if preview:
+        body["status"] = post.status(now)
     return body
 
 
 def detail(
-    ctx: Context,
+    index: Index,
     post: Post,
+    links: Links,
+    *,
+    html: HtmlOf,
     formats: Iterable[str],
     neighbours: tuple[Post | None, Post | None],
     related: Sequence[Post],
+    now: datetime,
+    preview: bool = False,
 ) -> dict[str, Any]:
-    """A whole post: the summary, the chosen bodies, toc, images, neighbours and related."""
-    derived = ctx.index.derived(post)
-    body = summary(ctx, post)
+    """A whole post: the summary, the chosen bodies (`html(post)` renders it), toc, images, the
+    fields only a whole post shows, neighbours and related."""
+    derived = index.derived(post)
+
+    def brief(other: Post) -> dict[str, Any]:
+        return summary(index, other, links, now=now, preview=preview)
+
+    body = brief(post)
     wanted = set(formats)
     if "html" in wanted:
-        body["html"] = ctx.html(post)
+        body["html"] = html(post)
     if "markdown" in wanted:
         body["markdown"] = post.body
     if "plaintext" in wanted:
         body["plaintext"] = derived.analysis.plaintext
     body["toc"] = [entry.as_dict() for entry in derived.analysis.toc]
-    body["images"] = [
-        {"url": absolute(image.url, ctx.base_url), "alt": image.alt} for image in derived.images
-    ]
-    body["aliases"] = list(post.aliases)
+    body["images"] = [{"url": links.media(image.url), "alt": image.alt} for image in derived.images]
+    for field in _DETAIL:
+        body[field.name] = field.kind.json(getattr(post, field.name))
     older, newer = neighbours
-    body["prev"] = summary(ctx, older) if older else None
-    body["next"] = summary(ctx, newer) if newer else None
-    body["related"] = [summary(ctx, other) for other in related]
+    body["prev"] = brief(older) if older else None
+    body["next"] = brief(newer) if newer else None
+    body["related"] = [brief(other) for other in related]
     return body
 
 
-def pagination_links(ctx: Context, page: Page, endpoint: str, args: Any, **values: Any) -> dict:
-    """self/first/last/next/prev as absolute URLs keeping every other query parameter."""
+def term_count(kind: TermKind, item: TermCount, links: Links) -> dict[str, Any]:
+    """A category or tag with how many posts it has, its newest post's date and its URL."""
+    return {
+        "name": item.term.name,
+        "slug": item.term.slug,
+        "count": len(item.posts),
+        "latest": item.latest.isoformat(),
+        "url": links.term(kind, item.term.slug),
+    }
+
+
+def change(post: Post, links: Links) -> dict[str, str]:
+    """A post in `/changes`: enough to fetch it again."""
+    return {"slug": post.slug, "url": links.post(post.slug), "modified": post.modified.isoformat()}
+
+
+def pagination_links(page: Page, url_of: Callable[[int], str]) -> dict[str, str | None]:
+    """self/first/last/next/prev, each `url_of(page number)` (the caller keeps the query)."""
 
     def link(number: int | None) -> str | None:
-        if number is None:
-            return None
-        query = [(k, v) for k, v in args.items(multi=True) if k != "page"] + [("page", number)]
-        return ctx.url(endpoint, query, **values)
+        return None if number is None else url_of(number)
 
     return {
         "self": link(page.page),
@@ -91,7 +186,8 @@ def pagination_links(ctx: Context, page: Page, endpoint: str, args: Any, **value
     }
 
 
-def envelope(ctx: Context, page: Page, items: list[dict[str, Any]], links: dict) -> dict:
+def envelope(page: Page, items: list[dict[str, Any]], links: dict[str, Any]) -> dict[str, Any]:
+    """A page of items in the `{data, meta, links}` shape of every listing."""
     return {
         "data": items,
         "meta": {

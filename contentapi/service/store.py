@@ -6,11 +6,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contentapi.engine.index import Index
 from contentapi.engine.loader import load_index
@@ -20,8 +20,16 @@ from contentapi.outputs.query import Changes, Snapshot, changes, snapshot
 from contentapi.outputs.search import SearchIndex
 from contentapi.settings import Settings
 
+if TYPE_CHECKING:
+    from flask import Flask
+
 log = logging.getLogger("contentapi")
 HISTORY = 32  # index versions remembered for /api/v1/changes
+EXTENSION = "contentapi"  # the store's key in `app.extensions`
+# A WSGI environ key only code in this process can set (clients cannot: their headers become
+# `HTTP_*`): a request carrying a datetime here is answered as at that moment. The static export
+# sets it so every file it writes agrees on what is published.
+MOMENT = "contentapi.moment"
 
 
 class ContentError(RuntimeError):
@@ -76,6 +84,11 @@ class ContentStore:
         self._search_lock = threading.Lock()
         size = settings.render_cache_size
         self._render = lru_cache(maxsize=size)(render_html) if size else render_html
+
+    def now(self, environ: Mapping[str, Any]) -> datetime:
+        """The moment a request is answered at: the clock, unless the request fixes it."""
+        moment = environ.get(MOMENT)
+        return moment if isinstance(moment, datetime) else self.clock()
 
     @property
     def index(self) -> Index:
@@ -181,3 +194,9 @@ class ContentStore:
             },
         )
         return result
+
+
+def store_of(app: Flask) -> ContentStore:
+    """The store an app serves (what `create_app` attached to it)."""
+    store: ContentStore = app.extensions[EXTENSION]
+    return store

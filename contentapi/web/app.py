@@ -10,13 +10,11 @@ from flask import Flask, Response, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 
 from contentapi.service import cli, logs, watch
-from contentapi.service.store import ContentStore
+from contentapi.service.store import EXTENSION, ContentStore
 from contentapi.service.watch import Watcher
 from contentapi.settings import PREFIX, Settings
 from contentapi.web import errors, views
 from contentapi.web import http_rules as http
-
-EXTENSION = "contentapi"
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -67,8 +65,3 @@ class JSONProvider(DefaultJSONProvider):
 
 
 PRETTY = {"1", "true", "yes"}
-
-
-def get_store(app: Flask) -> ContentStore:
-    store: ContentStore = app.extensions[EXTENSION]
-    return store

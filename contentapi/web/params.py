@@ -9,26 +9,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
 from contentapi.outputs.query import SORTS
+from contentapi.outputs.serialize import SUMMARY_FIELDS
 from contentapi.web.errors import InvalidParameters
 
-SUMMARY_FIELDS = (
-    "slug",
-    "url",
-    "title",
-    "date",
-    "updated",
-    "category",
-    "categories",
-    "tags",
-    "description",
-    "excerpt",
-    "reading_time",
-    "word_count",
-    "cover",
-    "lang",
-    "author",
-    "extra",
-)
 FORMATS = ("html", "markdown", "plaintext")
 
 

@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, reque
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import MethodNotAllowed, NotFound, Unauthorized
 
-from contentapi.service.store import ContentError, ContentStore
+from contentapi.service.store import ContentError, store_of
 from contentapi.web.errors import http_error, problem
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
@@ -21,7 +21,7 @@ NOT_FOUND = "The requested URL was not found on the server. If you entered the U
 
 @bp.before_request
 def _authorised() -> None:
-    store: ContentStore = current_app.extensions["contentapi"]
+    store = store_of(current_app)
     token = store.settings.admin_token
     if not token:
         abort(404, description=NOT_FOUND)
@@ -41,7 +41,7 @@ def hide_when_off(app: Flask) -> None:
 
     @app.errorhandler(MethodNotAllowed)
     def _hidden(error: MethodNotAllowed) -> Response:
-        store: ContentStore = current_app.extensions["contentapi"]
+        store = store_of(current_app)
         if request.path.startswith(bp.url_prefix or "/") and not store.settings.admin_token:
             return http_error(NotFound(NOT_FOUND))
         return http_error(error)
@@ -50,7 +50,7 @@ def hide_when_off(app: Flask) -> None:
 @bp.post("/reload", endpoint="reload")
 def reload() -> Response:
     """Rebuild now (re-parsing only changed files) and say what changed."""
-    store: ContentStore = current_app.extensions["contentapi"]
+    store = store_of(current_app)
     try:
         result = store.reload()
         store.warm_up()
@@ -66,7 +66,7 @@ def reload() -> Response:
 @bp.get("/diagnostics", endpoint="diagnostics")
 def diagnostics() -> Response:
     """Every invalid file and warning, with path, line, field and reason."""
-    store: ContentStore = current_app.extensions["contentapi"]
+    store = store_of(current_app)
     index = store.index
     issues = index.all_issues()
     return jsonify(

@@ -8,20 +8,20 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, jsonify, request
 
 from contentapi.outputs.query import changes, snapshot
+from contentapi.outputs.serialize import change
 from contentapi.web.errors import InvalidParameters
-from contentapi.web.view_state import Context, current
+from contentapi.web.request_state import RequestState, current
 
 bp = Blueprint("changes", __name__, url_prefix="/api/v1")
 TOKEN = re.compile(r"^([0-9a-f]{16})\.(\d{1,12})$")
 
 
-def _token(ctx: Context) -> str:
+def _token(ctx: RequestState) -> str:
     return f"{ctx.index.version}.{int(ctx.now.timestamp())}"
 
 
-def _item(ctx: Context, slug: str) -> dict[str, str]:
-    post = ctx.index.by_slug[slug]
-    return {"slug": slug, "url": ctx.post_url(post), "modified": post.modified.isoformat()}
+def _item(ctx: RequestState, slug: str) -> dict[str, str]:
+    return change(ctx.index.by_slug[slug], ctx.links)
 
 
 @bp.get("/changes", endpoint="changes")

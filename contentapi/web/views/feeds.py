@@ -7,7 +7,6 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, abort, json, request
 
-from contentapi.engine.assets import absolute
 from contentapi.engine.model import Post
 from contentapi.outputs.feeds import (
     FeedSite,
@@ -21,15 +20,16 @@ from contentapi.outputs.feeds import (
     sitemap_pages,
 )
 from contentapi.outputs.query import Filters, select, visible
+from contentapi.outputs.serialize import cover, excerpt
 from contentapi.web.http_rules import last_modified
-from contentapi.web.view_state import Context, current
+from contentapi.web.request_state import RequestState, current
 
 bp = Blueprint("feeds", __name__)
 SITEMAP_LIMIT = 50_000  # URLs per sitemap file (sitemaps.org)
 API_PATTERNS = ("/posts/{slug}", "/categories/{slug}", "/tags/{slug}")  # under /api/v1
 
 
-def _site(ctx: Context) -> FeedSite:
+def _site(ctx: RequestState) -> FeedSite:
     """The public site from settings; without CONTENTAPI_SITE_URL, the API's own post URLs."""
     settings = ctx.settings
     if settings.site_url:
@@ -56,7 +56,7 @@ def _site(ctx: Context) -> FeedSite:
     )
 
 
-def _feed_posts(ctx: Context) -> tuple[FeedSite, list[Post]]:
+def _feed_posts(ctx: RequestState) -> tuple[FeedSite, list[Post]]:
     """Published posts, newest first, optionally of one category or tag (404 if unknown)."""
     category = request.args.get("category") or None
     tag = request.args.get("tag") or None
@@ -77,8 +77,8 @@ def _feed_posts(ctx: Context) -> tuple[FeedSite, list[Post]]:
     return site, shown
 
 
-def _summary(ctx: Context) -> Callable[[Post], str]:
-    return lambda post: post.description or ctx.index.derived(post).analysis.excerpt
+def _summary(ctx: RequestState) -> Callable[[Post], str]:
+    return lambda post: excerpt(ctx.index, post)
 
 
 def _xml(body: bytes, mimetype: str) -> Response:
@@ -107,8 +107,7 @@ def json_feed_view() -> Response:
     site, posts = _feed_posts(ctx)
 
     def image(post: Post) -> str | None:
-        cover = ctx.index.derived(post).cover
-        return absolute(cover, ctx.base_url) if cover else None
+        return cover(ctx.index, post, ctx.links)
 
     body = json_feed(site, posts, ctx.html, _summary(ctx), image)
     response = Response(json.dumps(body, ensure_ascii=False) + "\n")
@@ -116,7 +115,7 @@ def json_feed_view() -> Response:
     return response
 
 
-def _sitemap_pages(ctx: Context) -> list:
+def _sitemap_pages(ctx: RequestState) -> list:
     posts = visible(ctx.index.posts, ctx.now)
     last_modified(posts)
     return sitemap_pages(sitemap_entries(_site(ctx), posts), per_file=SITEMAP_LIMIT)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -14,10 +14,10 @@ from contentapi.outputs.serialize import envelope, pagination_links, summary
 from contentapi.web.errors import InvalidParameters
 from contentapi.web.http_rules import last_modified
 from contentapi.web.params import ListArgs, parser
-from contentapi.web.view_state import Context
+from contentapi.web.request_state import RequestState
 
 
-def list_args(ctx: Context, kind: type[ListArgs] = ListArgs) -> dict[str, Any]:
+def list_args(ctx: RequestState, kind: type[ListArgs] = ListArgs) -> dict[str, Any]:
     settings = ctx.settings
     schema = kind(settings.timezone, settings.default_per_page, settings.max_per_page)
     args: dict[str, Any] = parser.parse(schema, request, location="query")
@@ -25,7 +25,7 @@ def list_args(ctx: Context, kind: type[ListArgs] = ListArgs) -> dict[str, Any]:
 
 
 def listing(
-    ctx: Context, posts: Sequence[Post], args: dict[str, Any], extra: dict | None = None
+    ctx: RequestState, posts: Sequence[Post], args: dict[str, Any], extra: dict | None = None
 ) -> Response:
     """A page of post summaries in the `{data, meta, links}` envelope, with Link headers.
 
@@ -45,9 +45,11 @@ def listing(
     if args["q"] is not None and args["q"].strip():
         chosen, hits = _search(ctx, chosen, args["q"], args["sort"] is None)
     page = paginate(chosen, args["page"], args["per_page"])
-    endpoint = request.endpoint or ""
-    links = pagination_links(ctx, page, endpoint, request.args, **(request.view_args or {}))
-    items = [summary(ctx, post, args["only"]) for post in page.items]
+    links = pagination_links(page, _page_url(ctx))
+    items = [
+        summary(ctx.index, post, ctx.links, now=ctx.now, preview=ctx.preview, only=args["only"])
+        for post in page.items
+    ]
     if hits:
         shown = ctx.store.search(ctx.index).highlight(args["q"], [hits[p.slug] for p in page.items])
         for item, hit in zip(items, shown, strict=True):
@@ -57,7 +59,7 @@ def listing(
                 for s in hit.snippets
             ]
     last_modified(page.items)
-    body = envelope(ctx, page, items, links)
+    body = envelope(page, items, links)
     if extra:
         body = {**extra, **body}
     response = jsonify(body)
@@ -68,8 +70,15 @@ def listing(
     return response
 
 
+def _page_url(ctx: RequestState) -> Callable[[int], str]:
+    """This URL with another `page`, every other query parameter kept."""
+    endpoint, values = request.endpoint or "", request.view_args or {}
+    others = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+    return lambda number: ctx.url(endpoint, [*others, ("page", number)], **values)
+
+
 def _search(
-    ctx: Context, posts: Sequence[Post], q: str, by_score: bool
+    ctx: RequestState, posts: Sequence[Post], q: str, by_score: bool
 ) -> tuple[Sequence[Post], dict[str, Hit]]:
     """The posts that match `q` (in their order, or best first) and their hits by slug."""
     try:

@@ -9,11 +9,14 @@ from flask_swagger_ui import get_swaggerui_blueprint
 
 from contentapi.engine.render import highlight_css
 from contentapi.outputs.query import archive, count_terms, visible
+from contentapi.service.store import store_of
 from contentapi.web.errors import problem
 from contentapi.web.http_rules import last_modified
-from contentapi.web.view_state import current
+from contentapi.web.request_state import current
 
-SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"  # the package's link to the top-level file
+SPEC = (
+    Path(__file__).resolve().parents[2] / "openapi.yaml"
+)  # the package's link to the top-level file
 
 bp = Blueprint("meta", __name__)
 health = Blueprint("health", __name__)
@@ -89,7 +92,7 @@ def healthz() -> Response:
 
 @health.get("/readyz", endpoint="readyz")
 def readyz() -> Response:
-    store = current_app.extensions["contentapi"]
+    store = store_of(current_app)
     if not store.ready:
         return problem(503, "The content index is not built yet.")
     return jsonify({"status": "ready", "version": store.index.version})

@@ -8,7 +8,7 @@ from contentapi.outputs.query import neighbours, related, visible
 from contentapi.outputs.serialize import detail
 from contentapi.web.http_rules import last_modified
 from contentapi.web.params import DetailArgs, SearchArgs, parser
-from contentapi.web.view_state import current
+from contentapi.web.request_state import current
 from contentapi.web.views.listing import list_args, listing
 
 bp = Blueprint("posts", __name__, url_prefix="/api/v1/posts")
@@ -41,10 +41,21 @@ def detail_view(slug: str) -> Response:
         target = ctx.index.by_slug.get(canonical or "")
         if target is not None and (ctx.preview or target.is_public(ctx.now)):
             query = request.query_string.decode()
-            location = ctx.post_url(target) + (f"?{query}" if query else "")
+            location = ctx.links.post(target.slug) + (f"?{query}" if query else "")
             return redirect(location, code=301)
         abort(404, description=f"No post with slug {slug!r}.")
     around = neighbours(posts, post)
     others = related(posts, post)
     last_modified([post, *around, *others])
-    return jsonify(detail(ctx, post, args["formats"], around, others))
+    body = detail(
+        ctx.index,
+        post,
+        ctx.links,
+        html=ctx.html,
+        formats=args["formats"],
+        neighbours=around,
+        related=others,
+        now=ctx.now,
+        preview=ctx.preview,
+    )
+    return jsonify(body)

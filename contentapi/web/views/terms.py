@@ -9,8 +9,9 @@ from flask import Blueprint, Response, abort, jsonify
 from contentapi.engine.index import Index
 from contentapi.engine.model import Term
 from contentapi.outputs.query import TermCount, count_terms, visible
+from contentapi.outputs.serialize import term_count
 from contentapi.web.http_rules import last_modified
-from contentapi.web.view_state import Context, current
+from contentapi.web.request_state import current
 from contentapi.web.views.listing import list_args, listing
 
 bp = Blueprint("terms", __name__, url_prefix="/api/v1")
@@ -25,22 +26,12 @@ LOOKUP: dict[str, Callable[[Index, str], Term | None]] = {
 }
 
 
-def _term(ctx: Context, kind: str, item: TermCount) -> dict:
-    return {
-        "name": item.term.name,
-        "slug": item.term.slug,
-        "count": len(item.posts),
-        "latest": item.latest.isoformat(),
-        "url": ctx.url("terms.term", kind=kind, slug=item.term.slug),
-    }
-
-
 @bp.get("/<any(categories, tags):kind>", endpoint="terms")
 def terms(kind: str) -> Response:
     ctx = current()
     counted = count_terms(KINDS[kind][1](ctx.index), ctx.now, ctx.preview)
     last_modified(post for item in counted for post in item.posts)
-    return jsonify({"data": [_term(ctx, kind, item) for item in counted]})
+    return jsonify({"data": [term_count(kind, item, ctx.links) for item in counted]})
 
 
 @bp.get("/<any(categories, tags):kind>/<slug>", endpoint="term")
@@ -51,5 +42,5 @@ def term(kind: str, slug: str) -> Response:
     posts = visible(found.posts, ctx.now, ctx.preview) if found else ()
     if found is None or not posts:
         abort(404, description=f"No {KINDS[kind][0]} with slug {slug!r}.")
-    extra = {"term": _term(ctx, kind, TermCount(found, posts))}
+    extra = {"term": term_count(kind, TermCount(found, posts), ctx.links)}
     return listing(ctx, posts, args, extra)
