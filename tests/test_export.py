@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from contentapi.engine import loader
-from contentapi.service.cli import MANIFEST
+from contentapi.service.export import MANIFEST
 from contentapi.web.views import feeds as feed_views
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from contentapi.engine.model import Post, Term
+from contentapi.engine.index import Index
+from contentapi.engine.model import ContentIssue, Post, Term
 from contentapi.engine.slugs import slugify, sort_key
 
 SORTS: dict[str, tuple[Callable[[Post], Any], bool]] = {
@@ -177,3 +178,13 @@ def changes(before: Snapshot, then: datetime, after: Snapshot, now: datetime) ->
         updated=tuple(sorted(slug for slug in new.keys() & old.keys() if new[slug] != old[slug])),
         removed=tuple(sorted(old.keys() - new.keys())),
     )
+
+
+def invalid_files(index: Index) -> dict[str, ContentIssue]:
+    """Files that are not served, each with its first error (in `content check` order)."""
+    served = {post.path for post in index.posts}
+    first: dict[str, ContentIssue] = {}
+    for issue in index.issues:  # sorted by path, then severity, field and line
+        if issue.severity == "error" and issue.path not in served:
+            first.setdefault(issue.path, issue)
+    return first
