@@ -341,3 +341,37 @@ def test_export_discovers_new_routes_from_the_url_map(corpus, app_at_now, tmp_pa
     assert result.exit_code == 0, result.output
     assert (outdir / "api/v1/extra/index.json").read_bytes() == b'{"extra":true}\n'
     assert "not exported, cannot list values for /api/v1/things/<int:thing>" in result.stderr
+
+
+def test_export_answers_every_file_at_one_moment_without_touching_the_store_clock(
+    corpus, app_at_now, tmp_path
+):
+    """A clock that passes `later.md`'s date mid-export: no file may show it, and the store's
+    clock is the one it had (the export fixes each request's moment, not the store's clock)."""
+    app = app_at_now()
+    store = app.extensions["contentapi"]
+    moments = iter([NOW])
+
+    def clock() -> datetime:
+        return next(moments, datetime(3000, 1, 1, tzinfo=UTC))
+
+    store.clock = clock
+    outdir = tmp_path / "site"
+    assert export(app, outdir).exit_code == 0
+    assert store.clock is clock
+    written = files(outdir)
+    assert not any("futuro" in name or "later" in name for name in written)
+    for name, body in written.items():
+        if name != "openapi.yaml":
+            assert b"Futuro secreto" not in body, name
+    assert_same_as_live(outdir, app_at_now())
+
+
+def test_export_values_come_from_argument_names_not_route_text(corpus, app_at_now, tmp_path):
+    """`<slug>` alone names a post whatever the route says around it."""
+    app = app_at_now()
+    app.add_url_rule("/api/v1/tags-of/<slug>", "extra.tags_of", lambda slug: {"post": slug})
+    outdir = tmp_path / "site"
+    assert export(app, outdir).exit_code == 0
+    exported = {p.parent.name for p in (outdir / "api/v1/tags-of").glob("*/index.json")}
+    assert exported == {f"post-{day}" for day in range(1, 6)}

@@ -68,7 +68,7 @@ def _cache_key(store: ContentStore) -> str:
     a reload or a publication moment makes every earlier entry unreachable."""
     query = "&".join(f"{k}={v}" for k, v in sorted(request.args.items(multi=True)))
     base = store.settings.base_url or request.host_url
-    published = store.index.published_count(store.clock())
+    published = store.index.published_count(store.now(request.environ))
     return f"contentapi:{store.index.version}:{published}:{base}{request.path}?{query}"
 
 
@@ -95,9 +95,10 @@ def _store(response: Response) -> None:
         return
     store = current_app.extensions["contentapi"]
     timeout = store.settings.cache_timeout
-    upcoming = store.index.next_publication(store.clock())
+    now = store.now(request.environ)
+    upcoming = store.index.next_publication(now)
     if upcoming is not None:
-        timeout = min(timeout, math.ceil((upcoming - store.clock()).total_seconds()))
+        timeout = min(timeout, math.ceil((upcoming - now).total_seconds()))
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
     cache.set(key, (response.status_code, headers, response.get_data()), timeout=timeout)
 
