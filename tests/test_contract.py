@@ -31,6 +31,7 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from contentapi import create_app
+from contentapi.engine.schema import FIELDS
 from contentapi.outputs.query import SORTS
 from contentapi.web.params import FORMATS, SUMMARY_FIELDS
 from contentapi.web.views import feeds as feed_views
@@ -351,6 +352,43 @@ def test_contract_parameters_list_what_the_code_accepts():
     assert schemas["PostSummary"]["required"] == list(SUMMARY_FIELDS)
     assert schemas["Post"]["required"][: len(SUMMARY_FIELDS)] == list(SUMMARY_FIELDS)
     assert list(schemas["PostSummaryFields"]["properties"]) == [*SUMMARY_FIELDS, "status"]
+
+
+# The JSON types openapi.yaml must give a field of each kind of the field table.
+KIND_TYPES = {
+    "text": ["string"],
+    "optional-text": ["string", "null"],
+    "date": ["string"],
+    "optional-date": ["string", "null"],
+    "terms": ["array"],
+    "texts": ["array"],
+    "mapping": ["object"],
+    "flag": ["boolean"],
+}
+
+
+def test_contract_post_schemas_agree_with_the_field_table():
+    """Each front-matter field the JSON shows is documented where it is shown, with its type;
+    the fields it does not show are not documented."""
+    schemas = spec_dict()["components"]["schemas"]
+    summary_props = schemas["PostSummaryFields"]["properties"]
+    post_props = schemas["Post"]["properties"]
+    for field in FIELDS:
+        if field.shown is None:
+            assert field.name not in summary_props, field.name
+            assert field.name not in post_props, field.name
+            continue
+        where = summary_props if field.shown == "summary" else post_props
+        assert field.name in where, f"openapi.yaml does not document {field.name!r}"
+        assert field.name in schemas["Post"]["required"], field.name
+        documented = where[field.name].get("type")
+        assert documented is not None, field.name
+        types = documented if isinstance(documented, list) else [documented]
+        assert types == KIND_TYPES[field.kind.name], field.name
+        if field.kind.name.endswith("date"):
+            assert where[field.name]["format"] == "date-time", field.name
+        if field.kind.name == "terms":
+            assert where[field.name]["items"] == {"$ref": "#/components/schemas/TermRef"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

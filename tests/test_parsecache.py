@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import marshal
+
 from contentapi.engine import parsecache
 from contentapi.engine.loader import build_options, load_index, parse_cache_file, read_sources
+from contentapi.engine.schema import FIELDS, OPTIONAL_TEXT, Field
 from contentapi.settings import Settings
 
 
@@ -80,3 +83,45 @@ def test_parsecache_off_writes_nothing(write_post, content_dir, tmp_path, monkey
     load_index(auto)
     assert parse_cache_file(auto).parent == tmp_path / "home-cache" / "contentapi"
     assert parse_cache_file(auto).exists()
+
+
+def test_parsecache_stores_posts_by_field_name(write_post, content_dir, tmp_path):
+    write_post("a.md", title="A", tags="[x]")
+    settings = _settings(content_dir, tmp_path / "cache")
+    load_index(settings)
+    _, rows = marshal.loads(parse_cache_file(settings).read_bytes())
+    ((path, _, row, issues),) = rows
+    assert path == "a.md" and issues == []
+    assert list(row) == [field.name for field in FIELDS]
+    assert row["title"] == "A" and row["tags"] == [("x", "x")]
+
+
+def test_parsecache_a_changed_field_table_makes_the_cache_unread_not_a_crash(
+    write_post, content_dir, tmp_path, monkeypatch
+):
+    """What forgetting a manual format bump used to do: rows one field short at startup."""
+    write_post("a.md", title="A")
+    settings = _settings(content_dir, tmp_path / "cache")
+    load_index(settings)
+    sources = read_sources(content_dir)
+    assert parsecache.read(parse_cache_file(settings), build_options(settings), sources)
+    extra_field = Field("mood", OPTIONAL_TEXT, None)
+    monkeypatch.setattr(parsecache, "FIELDS", (*FIELDS, extra_field))
+    assert parsecache.read(parse_cache_file(settings), build_options(settings), sources) == {}
+
+
+def test_parsecache_rows_not_in_this_shape_are_ignored(write_post, content_dir, tmp_path):
+    write_post("a.md", title="A")
+    settings = _settings(content_dir, tmp_path / "cache")
+    load_index(settings)
+    file = parse_cache_file(settings)
+    stamp, rows = marshal.loads(file.read_bytes())
+    for broken in (
+        [(path, digest, {k: v for k, v in row.items() if k != "date"}, issues)
+         for path, digest, row, issues in rows],
+        [(path, digest, tuple(row.values()), issues) for path, digest, row, issues in rows],
+        [(path, digest) for path, digest, _, _ in rows],
+    ):  # fmt: skip
+        file.write_bytes(marshal.dumps((stamp, broken)))
+        assert parsecache.read(file, build_options(settings), read_sources(content_dir)) == {}
+        assert [post.title for post in load_index(settings).posts] == ["A"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import marshal
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -12,8 +14,8 @@ import pytest
 from marshmallow import ValidationError
 
 from contentapi.engine.index import BuildOptions, parse_source
-from contentapi.engine.model import ContentIssue, SourceFile
-from contentapi.engine.schema import FrontMatterSchema, json_safe
+from contentapi.engine.model import ContentIssue, FrozenMap, Post, SourceFile
+from contentapi.engine.schema import FIELDS, SYNONYMS, FrontMatterSchema, json_safe
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTS = FIXTURES / "posts"
@@ -272,3 +274,43 @@ def test_schema_slug_without_letters_is_error() -> None:
     parsed = parse_source(SourceFile("hola.md", data), OPTIONS)
     assert parsed.post is None
     assert [(i.field, i.line) for i in parsed.issues] == [("slug", 4)]
+
+
+# The field table
+
+
+def test_schema_field_table_is_the_post_model() -> None:
+    """Every table field is a `Post` attribute and the other way round (bar file facts)."""
+    attributes = [f.name for f in dataclasses.fields(Post)]
+    assert {"path", "digest", "body"} | {field.name for field in FIELDS} == set(attributes)
+    assert len({field.name for field in FIELDS}) == len(FIELDS)
+
+
+def test_schema_field_table_front_matter_keys_are_validated() -> None:
+    declared = set(SCHEMA.declared_fields)
+    assert {field.name for field in FIELDS if field.front is not None} <= declared
+    assert declared == {f.name for f in FIELDS if f.front is not None} | set(SYNONYMS)
+    assert [field.name for field in FIELDS if field.front is None] == ["extra"]
+
+
+def test_schema_field_table_values_round_trip_through_cache_and_json() -> None:
+    post = parse_source(
+        SourceFile("posts/real-shaped-es.md", (POSTS / "real-shaped-es.md").read_bytes()), OPTIONS
+    ).post
+    assert post is not None
+    memo: dict = {}
+    for field in FIELDS:
+        value = getattr(post, field.name)
+        stored = field.kind.store(value)
+        assert marshal.loads(marshal.dumps(stored)) == stored, field.name  # plain data only
+        assert field.kind.restore(stored, memo) == value, field.name
+        json.dumps(field.kind.json(value))
+
+
+def test_schema_field_table_makes_each_post_value() -> None:
+    data = b"---\ntitle: Hola\ndate: 2024-01-01\nlang: ES\nauthor: ''\naliases: [Vieja]\n---\n"
+    post = parse_source(SourceFile("hola.md", data), OPTIONS).post
+    assert post is not None
+    assert (post.lang, post.author, post.image, post.draft) == ("es", None, None, False)
+    assert post.aliases == ("vieja",)
+    assert isinstance(post.extra, FrozenMap)

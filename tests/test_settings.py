@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contentapi.settings import SETTINGS, ConfigError, Settings
+from contentapi.outputs.feeds import PERMALINK_FIELDS
+from contentapi.settings import SETTINGS, ConfigError, Settings, is_http_url
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -50,6 +51,9 @@ def test_settings_cast_from_environment():
         ("CONTENTAPI_RAW_HTML", "whatever"),
         ("CONTENTAPI_BASE_URL", "api.example.com"),
         ("CONTENTAPI_MAX_PER_PAGE", "-1"),
+        ("CONTENTAPI_PERMALINK", "/{title}/{slug}"),
+        ("CONTENTAPI_PERMALINK", "/{a-b}/{slug}"),  # refused here, not later by every feed
+        ("CONTENTAPI_TAG_PERMALINK", "/tags/{year}/{slug}"),
     ],
 )
 def test_settings_bad_value_names_the_variable(name, value):
@@ -82,3 +86,25 @@ def test_settings_every_setting_is_documented_in_the_readme():
         assert setting.env in table, f"{setting.env} is not in the README's settings table"
         assert table[setting.env] == setting.default, f"{setting.env} default differs"
     assert set(table) == {setting.env for setting in SETTINGS}
+
+
+@pytest.mark.parametrize(
+    ("url", "absolute"),
+    [
+        ("https://example.org/", True),
+        ("http://localhost:5000", True),
+        ("example.org", False),
+        ("/api/v1", False),
+        ("ftp://example.org/", False),
+        ("https://", False),
+    ],
+)
+def test_settings_is_http_url(url, absolute):
+    assert is_http_url(url) is absolute
+
+
+def test_settings_permalink_placeholders_are_those_the_feeds_fill():
+    settings = Settings.from_env(
+        {"CONTENTAPI_PERMALINK": "/" + "/".join("{" + name + "}" for name in PERMALINK_FIELDS)}
+    )
+    assert set(re.findall(r"{(\w+)}", settings.permalink)) == PERMALINK_FIELDS

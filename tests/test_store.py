@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contentapi.service.store import ContentError, ContentStore, NotReady
+from contentapi.service.store import MOMENT, ContentError, ContentStore, NotReady, store_of
 from contentapi.settings import Settings
 
 BAD_DATE = "---\ntitle: Bad\ndate: not a date\n---\nBody.\n"
@@ -200,3 +200,20 @@ def test_store_clock_is_honoured_by_the_response_cache(write_post, make_client):
     assert _listed(client) == ["live"]
     store.clock = lambda: scheduled
     assert _listed(client) == ["soon", "live"]
+
+
+def test_store_now_is_the_clock_unless_the_request_fixes_the_moment(content_dir):
+    store = _store(content_dir)
+    store.clock = lambda: datetime(2024, 1, 1, tzinfo=UTC)
+    fixed = datetime(2030, 5, 5, tzinfo=UTC)
+    assert store.now({}) == datetime(2024, 1, 1, tzinfo=UTC)
+    assert store.now({MOMENT: fixed}) == fixed
+    assert store.now({MOMENT: "2030-05-05"}) == datetime(2024, 1, 1, tzinfo=UTC)  # not a moment
+    assert store.now({"HTTP_CONTENTAPI_MOMENT": fixed}) == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_store_of_is_the_store_an_app_serves(make_app):
+    app = make_app()
+    store = store_of(app)
+    assert isinstance(store, ContentStore)
+    assert store is app.extensions["contentapi"]
