@@ -4,5 +4,5 @@
 `feeds` writes RSS, Atom, JSON Feed and sitemaps, `search` ranks posts for a query.
 
 May import: `contentapi.engine`, `contentapi.settings`, libraries. Must not import Flask,
-Werkzeug, `contentapi.service` or `contentapi.web`: URLs come in as a `UrlBuilder`.
+Werkzeug, `contentapi.service` or `contentapi.web`: URLs come in as a `serialize.Links`.
 """
