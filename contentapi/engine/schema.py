@@ -93,10 +93,10 @@ def _from_iso(value: str | None, memo: Memo) -> datetime | None:
 def _term_ref(pair: tuple[str, str] | list[str], memo: Memo) -> TermRef:
     """One shared TermRef per (name, slug): thousands of posts name the same few terms."""
     key = tuple(pair)
-    found = memo.get(key)
+    found: TermRef | None = memo.get(key)
     if found is None:
         found = memo[key] = TermRef(*key)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class Field:
 
     name: str  # the front-matter key and the `Post` attribute; also the JSON key
     kind: Kind
-    front: fields.Field | None  # how front matter gives it; None: computed by the schema
+    front: fields.Field[Any] | None  # how front matter gives it; None: computed by the schema
     shown: Literal["summary", "detail"] | None = "summary"  # where the JSON has it
     clean: Callable[[Any], Any] | None = None  # a rule of its own from schema value to `Post`
 
@@ -166,7 +166,7 @@ FIELDS: tuple[Field, ...] = (
     Field("draft", FLAG, fields.Boolean(load_default=False, allow_none=True), shown=None),
 )
 # Other keys authors write for a field of the table; `_collect` folds each into its field.
-SYNONYMS: Mapping[str, fields.Field] = {
+SYNONYMS: Mapping[str, fields.Field[Any]] = {
     "category": Text(allow_none=True, load_default=None),  # -> categories
     "summary": Text(allow_none=True, load_default=None),  # -> description
     "cover": Text(allow_none=True, load_default=None),  # -> image
@@ -178,7 +178,7 @@ class FrontMatterSchema(Schema):
 
     class Meta:
         unknown = INCLUDE
-        include: ClassVar[dict[str, fields.Field]] = {
+        include: ClassVar[dict[str, fields.Field[Any]]] = {
             **{field.name: field.front for field in FIELDS if field.front is not None},
             **SYNONYMS,
         }
