@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 MEDIA_PREFIX = "/media/"
+# A URL attribute in raw HTML: (name, quote, value), for rendering and feeds alike.
+HTML_URL = re.compile(r"""(?<![\w-])(src|href|poster)\s*=\s*(["'])(.*?)\2""", re.I)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from contentapi.settings import Settings
 POST_SUFFIXES = (".md", ".markdown")
 
 
-def _hidden(name: str) -> bool:
+def is_hidden(name: str) -> bool:
+    """A file or folder the loader skips (`.git`, `.obsidian`, `_drafts` style), and so do
+    the watcher and `flask content new`."""
     return name.startswith((".", "_"))
 
 
@@ -34,7 +36,7 @@ def read_sources(root: Path) -> Sources:
         folder = pending.pop()
         with os.scandir(folder) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
-                if _hidden(entry.name):
+                if is_hidden(entry.name):
                     continue
                 path = Path(entry.path)
                 if entry.is_symlink() and not path.resolve().is_relative_to(root):

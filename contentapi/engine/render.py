@@ -17,9 +17,8 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from contentapi.engine.analysis import HeadingIds, inline_text
-from contentapi.engine.assets import AssetMap, absolute, resolve
+from contentapi.engine.assets import HTML_URL, AssetMap, absolute, resolve
 
-_HTML_URL = re.compile(r"""(?<![\w-])(src|href|poster)\s*=\s*(["'])(.*?)\2""", re.I)
 PLUGINS = ("table", "strikethrough", "footnotes", "task_lists", "url")
 _FORMATTER = HtmlFormatter(nowrap=True)
 
@@ -93,7 +92,7 @@ class _Renderer(mistune.HTMLRenderer):
             url = self._url(html.unescape(match.group(3)))
             return f"{match.group(1)}={quote}{mistune.escape(url)}{quote}"
 
-        return _HTML_URL.sub(swap, markup)
+        return HTML_URL.sub(swap, markup)
 
     def block_html(self, html: str) -> str:
         return super().block_html(self._html_urls(html))

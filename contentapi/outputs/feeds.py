@@ -18,6 +18,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from feedgen.feed import FeedGenerator
 
+from contentapi.engine.assets import HTML_URL
 from contentapi.engine.model import Post, TermRef
 from contentapi.settings import PLACEHOLDER, POST_PLACEHOLDERS, TERM_PLACEHOLDERS, is_http_url
 
@@ -31,7 +32,6 @@ PERMALINK_FIELDS = frozenset(POST_PLACEHOLDERS)
 TERM_FIELDS = frozenset(TERM_PLACEHOLDERS)
 # Characters XML 1.0 cannot carry at all; lxml refuses them, so they are dropped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_HTML_URL = re.compile(r"""(?<![\w-])(href|src|poster)\s*=\s*(["'])(.*?)\2""", re.I)
 # Already-encoded text stays as it is; only what may not appear in a URI is percent-encoded.
 _URI_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
@@ -146,7 +146,7 @@ def _absolute_html(markup: str, base: str) -> str:
         resolved = html.escape(urljoin(base, url), quote=True)
         return f"{match.group(1)}={quote_char}{resolved}{quote_char}"
 
-    return _HTML_URL.sub(swap, markup)
+    return HTML_URL.sub(swap, markup)
 
 
 def _terms(post: Post) -> list[TermRef]:

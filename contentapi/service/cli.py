@@ -19,7 +19,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from contentapi.engine.index import Index, parse_source
-from contentapi.engine.loader import build_options, load_index
+from contentapi.engine.loader import build_options, is_hidden, load_index
 from contentapi.engine.model import ContentIssue, SourceFile
 from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify
 from contentapi.outputs.query import invalid_files
@@ -169,7 +169,7 @@ def _folder(root: Path, folder: str) -> Path:
     target = root.joinpath(*relative.parts)
     if not target.resolve().is_relative_to(root.resolve()):
         raise click.BadParameter("must be a folder inside the content folder", param_hint="--dir")
-    hidden = [part for part in relative.parts if part.startswith((".", "_"))]
+    hidden = [part for part in relative.parts if is_hidden(part)]
     if hidden:
         click.echo(
             f"warning: {hidden[0]!r} starts with '.' or '_': the loader skips that folder, "

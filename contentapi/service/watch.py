@@ -15,6 +15,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from contentapi.engine.loader import is_hidden
 from contentapi.service.store import ContentError, ContentStore
 
 log = logging.getLogger("contentapi")
@@ -44,7 +45,7 @@ def _ignored(path: Path, root: Path) -> bool:
         parts = path.relative_to(root).parts
     except ValueError:
         return True
-    return any(part.startswith((".", "_")) for part in parts) or path.name.endswith(
+    return any(is_hidden(part) for part in parts) or path.name.endswith(
         ("~", ".swp", ".swx", ".tmp")
     )
 
