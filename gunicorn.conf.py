@@ -20,6 +20,11 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 max_requests = 0
+# The request line holds the whole URL: `q` may be 1,000 characters (openapi.yaml), which
+# percent-encoded take up to 6,000 bytes for accented Latin text (`ñ` is `%C3%B1`), more than
+# gunicorn's default 4,094. 8,190 is the most gunicorn allows short of "unlimited" (0). Longer
+# lines get gunicorn's own HTML 414, before the app sees them.
+limit_request_line = 8190
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 errorlog = "-"

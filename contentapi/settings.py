@@ -281,6 +281,34 @@ SETTINGS: tuple[Setting, ...] = (
         "turns preview off.",
         _text,
     ),
+    Setting(
+        "TRUSTED_HOSTS",
+        "",
+        "Comma-separated `Host` names this API answers to (`.example.com` also allows its "
+        "subdomains); any other is a 400. Empty accepts every well-formed host.",
+        _csv,
+    ),
+    Setting(
+        "CACHE_MAX_BYTES",
+        "67108864",
+        "Size limit of the per-process response cache (`SimpleCache`), in bytes of stored "
+        "responses; the least recently used go first. Redis has its own `maxmemory`.",
+        _positive_int,
+    ),
+    Setting(
+        "SECRET_KEY",
+        "",
+        "Secret (at least 16 characters) that signs `/api/v1/changes` tokens; give every "
+        "replica the same one. Empty: a random one per start.",
+        _text,
+    ),
+    Setting(
+        "RUNTIME_DIR",
+        "auto",
+        "Folder where `POST /api/v1/admin/reload` tells the other workers to reload: `auto` is "
+        "a private folder under `$XDG_RUNTIME_DIR` or the system's temporary folder.",
+        _text,
+    ),
 )
 
 _CACHE_TYPES = {"simplecache": "SimpleCache", "rediscache": "RedisCache", "nullcache": "NullCache"}
@@ -325,6 +353,10 @@ class Settings:
     cors_origins: tuple[str, ...]
     compress_min_size: int
     preview_token: str
+    trusted_hosts: tuple[str, ...]
+    cache_max_bytes: int
+    secret_key: str
+    runtime_dir: str
 
     @classmethod
     def from_env(
@@ -352,7 +384,7 @@ class Settings:
         settings = cls(**values)
         if settings.cache_type == "RedisCache" and not settings.cache_redis_url:
             raise ConfigError(f"{PREFIX}CACHE_TYPE=RedisCache needs {PREFIX}CACHE_REDIS_URL")
-        for name in ("preview_token", "admin_token"):
+        for name in ("preview_token", "admin_token", "secret_key"):
             if 0 < len(getattr(settings, name)) < 16:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be at least 16 characters")
         if settings.default_per_page > settings.max_per_page:

@@ -149,6 +149,10 @@ def make_app(content_dir: Path) -> Callable[..., Flask]:
 
     def make(**settings: Any) -> Flask:
         settings.setdefault("parse_cache", "off")  # tests never write to ~/.cache
+        # Apps of one test are one deployment: they share the key that signs sync tokens,
+        # and the folder where workers signal reloads to each other.
+        settings.setdefault("secret_key", "test-secret-key-0123456789")
+        settings.setdefault("runtime_dir", str(content_dir.parent / "runtime"))
         config = {f"CONTENTAPI_{key.upper()}": value for key, value in settings.items()}
         app = create_app({"TESTING": True, "CONTENTAPI_CONTENT_DIR": str(content_dir), **config})
         app.test_client_class = ContractClient

@@ -242,8 +242,9 @@ RANGES = [
     for path in ("/media/{path}", "/openapi.yaml", "/docs/{path}")
     for value, status in (("bytes=0-9", 206), ("bytes=99999999-", 416))
 ]
-# Every operation: 405 to other methods, 500 on failure; every GET: 304 to a current ETag.
-EVERY_OPERATION = (405, 500)
+# Every operation: 400 to an unknown parameter, 405 to other methods, 500 on failure; every
+# GET: 304 to a current ETag.
+EVERY_OPERATION = (400, 405, 500)
 EVERY_GET = (304,)
 OTHER_CASES = [
     ("/readyz", 503),
@@ -348,6 +349,10 @@ def test_contract_parameters_list_what_the_code_accepts():
     assert parameters["fields"]["schema"]["items"]["enum"] == [*SUMMARY_FIELDS, ""]
     assert parameters["formats"]["schema"]["items"]["enum"] == [*FORMATS, ""]
     assert parameters["sort"]["schema"]["enum"] == list(SORTS)
+    # An empty or blank `q` is a 400 (ListArgs, SearchArgs), as both `q` parameters say.
+    assert (
+        parameters["q"]["schema"]["minLength"] == parameters["searchQuery"]["schema"]["minLength"]
+    )
     schemas = components["schemas"]
     assert schemas["PostSummary"]["required"] == list(SUMMARY_FIELDS)
     assert schemas["Post"]["required"][: len(SUMMARY_FIELDS)] == list(SUMMARY_FIELDS)
@@ -481,6 +486,18 @@ def test_contract_other_methods_are_not_allowed(token_app, path, method):
     assert_problem(response, 405)
     assert method.upper() in response.headers["Allow"]
     check_as(response, method=method)  # as documented under the operation
+
+
+@pytest.mark.parametrize(("path", "method"), operations(), ids=lambda value: value)
+def test_contract_unknown_parameter_is_a_bad_request(token_app, path, method):
+    url = SAMPLE.get(path, path)
+    query = "&" if "?" in url else "?"
+    response = plain_client(token_app).open(
+        f"{url}{query}cb=1", method=method.upper(), headers=ADMIN_AUTH
+    )
+    body = assert_problem(response, 400, "cb")
+    check_as(response)
+    assert [error["parameter"] for error in body["errors"]] == ["cb"]
 
 
 @pytest.mark.parametrize(("path", "method"), operations(), ids=lambda value: value)

@@ -135,3 +135,12 @@ def test_errors_app_bad_query_parameter_is_a_400_problem(write_post, make_app):
     response = client.get("/api/v1/posts?per_page=21&page=abc")
     body = assert_problem(response, 400, parameter="per_page")
     assert [error["parameter"] for error in body["errors"]] == ["page", "per_page"]
+
+
+@pytest.mark.parametrize(
+    ("value", "indented"),
+    [("1", True), ("true", True), ("yes", True), ("0", False), ("no", False), ("TRUE", False)],
+)
+def test_errors_pretty_values_indent_problems(tiny, value, indented):
+    text = tiny.get(f"/gone?pretty={value}").get_data(as_text=True)
+    assert ('\n  "status": 404' in text) is indented

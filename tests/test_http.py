@@ -137,7 +137,7 @@ def test_http_cache_timeout_is_capped_by_the_next_publication(write_post, make_a
     write_post("now.md", title="Now", date="2024-01-01")
     app = make_app(cache_timeout="300")
     app.extensions["contentapi"].clock = lambda: publish - timedelta(seconds=42)
-    from contentapi.web.http_rules import cache
+    from contentapi.web.response_cache import cache
 
     stored = {}
     with app.app_context():

@@ -100,8 +100,21 @@ def test_list_args_every_bad_parameter_is_named():
     ]
 
 
-def test_list_args_unknown_parameters_are_ignored():
-    assert _parse("utm_source=feed&page=2")["page"] == 2
+def test_list_args_unknown_parameters_are_named():
+    assert _bad("utm_source=feed&page=2") == ["utm_source"]
+    assert _bad("perpage=5&cb=1") == ["cb", "perpage"]
+
+
+def test_list_args_pretty_is_known_everywhere_and_parsed_to_a_flag():
+    assert _parse("pretty=yes")["pretty"] is True
+    assert _parse("pretty=0")["pretty"] is False
+    assert _parse("")["pretty"] is False
+    assert _parse("pretty=1", DetailArgs())["pretty"] is True
+
+
+@pytest.mark.parametrize("query", ["q=", "q=%20%20", "q=%09"])
+def test_list_args_blank_q_names_q(query):
+    assert _bad(query) == ["q"]
 
 
 def test_list_args_tag_repeatable_and_comma_separated():

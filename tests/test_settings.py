@@ -108,3 +108,30 @@ def test_settings_permalink_placeholders_are_those_the_feeds_fill():
         {"CONTENTAPI_PERMALINK": "/" + "/".join("{" + name + "}" for name in PERMALINK_FIELDS)}
     )
     assert set(re.findall(r"{(\w+)}", settings.permalink)) == PERMALINK_FIELDS
+
+
+def test_settings_hardening_values_are_cast():
+    settings = Settings.from_env(
+        {
+            "CONTENTAPI_TRUSTED_HOSTS": "api.example.com, .example.org",
+            "CONTENTAPI_CACHE_MAX_BYTES": "1048576",
+            "CONTENTAPI_SECRET_KEY": "a-secret-key-0123456789",
+            "CONTENTAPI_RUNTIME_DIR": "/run/contentapi",
+        }
+    )
+    assert settings.trusted_hosts == ("api.example.com", ".example.org")
+    assert settings.cache_max_bytes == 1_048_576
+    assert settings.secret_key == "a-secret-key-0123456789"
+    assert settings.runtime_dir == "/run/contentapi"
+    defaults = Settings.from_env({})
+    assert (defaults.trusted_hosts, defaults.secret_key) == ((), "")
+    assert defaults.cache_max_bytes == 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CONTENTAPI_SECRET_KEY", "short"), ("CONTENTAPI_CACHE_MAX_BYTES", "0")],
+)
+def test_settings_hardening_bad_values_are_refused(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contentapi.service.store import MOMENT, ContentError, ContentStore, NotReady, store_of
+from contentapi.service.store import (
+    MOMENT,
+    ContentError,
+    ContentStore,
+    NotReady,
+    ReloadSignal,
+    runtime_folder,
+    store_of,
+)
 from contentapi.settings import Settings
 
 BAD_DATE = "---\ntitle: Bad\ndate: not a date\n---\nBody.\n"
@@ -217,3 +226,83 @@ def test_store_of_is_the_store_an_app_serves(make_app):
     store = store_of(app)
     assert isinstance(store, ContentStore)
     assert store is app.extensions["contentapi"]
+
+
+# The reload signal between processes serving one content folder
+
+
+def _pair(content_dir, tmp_path):
+    """Two stores over one folder and one runtime folder: two workers."""
+    runtime = str(tmp_path / "runtime")
+    first = _store(content_dir, runtime_dir=runtime)
+    second = _store(content_dir, runtime_dir=runtime)
+    first.reload()
+    second.reload()
+    return first, second
+
+
+def test_store_reload_everywhere_reaches_the_other_store(write_post, content_dir, tmp_path):
+    write_post("a.md", title="Before")
+    first, second = _pair(content_dir, tmp_path)
+    assert second.catch_up() is False  # nothing asked yet
+    write_post("a.md", title="After")
+    first.reload_everywhere()
+    assert first.catch_up() is False  # it reloaded already
+    assert second.index.by_slug["a"].title == "Before"
+    assert second.catch_up() is True
+    assert second.index.by_slug["a"].title == "After"
+    assert second.catch_up() is False  # once per request for each reload asked
+
+
+def test_store_catch_up_costs_one_stat_when_nothing_was_asked(write_post, content_dir, tmp_path):
+    write_post("a.md", title="A")
+    first, _ = _pair(content_dir, tmp_path)
+    calls = []
+    stamp = first.signal.stamp
+    first.signal.stamp = lambda: calls.append(1) or stamp()
+    first.reload = lambda: pytest.fail("no reload without a request")
+    for _ in range(5):
+        first.catch_up()
+    assert len(calls) == 5
+
+
+def test_store_reload_signal_is_a_new_stamp_each_time(tmp_path):
+    signal = ReloadSignal(tmp_path / "run")
+    assert signal.stamp() is None
+    stamps = {signal.post() for _ in range(3)}
+    assert len(stamps) == 3
+    assert signal.stamp() in stamps
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o700
+
+
+def test_store_workers_lists_running_processes_only(write_post, content_dir, tmp_path):
+    write_post("a.md", title="A")
+    first, _ = _pair(content_dir, tmp_path)
+    folder = first.signal.folder / "workers"
+    first.catch_up()
+    gone = folder / "999999999.json"
+    gone.write_text('{"pid": 999999999, "version": "old", "built_at": "2024-01-01T00:00:00"}')
+    workers = first.workers()
+    assert [(w.version, w.current) for w in workers] == [(first.index.version, True)]
+    assert not gone.exists()
+
+
+def test_store_runtime_folder_auto_is_private_and_per_content_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    one = runtime_folder(Settings.from_env({}, {"CONTENTAPI_CONTENT_DIR": "a"}))
+    two = runtime_folder(Settings.from_env({}, {"CONTENTAPI_CONTENT_DIR": "b"}))
+    assert one.parent == two.parent == tmp_path / f"contentapi-{os.getuid()}"
+    assert one != two
+    chosen = Settings.from_env({}, {"CONTENTAPI_RUNTIME_DIR": str(tmp_path / "x")})
+    assert runtime_folder(chosen) == tmp_path / "x"
+
+
+def test_store_strict_refusal_asks_no_other_worker(write_post, content_dir, tmp_path):
+    write_post("a.md", title="A")
+    runtime = str(tmp_path / "runtime")
+    first = _store(content_dir, runtime_dir=runtime, strict="true")
+    first.reload()
+    write_post("bad.md", text=BAD_DATE)
+    with pytest.raises(ContentError):
+        first.reload_everywhere()
+    assert first.signal.stamp() is None

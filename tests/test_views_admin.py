@@ -78,3 +78,32 @@ def test_admin_diagnostics_lists_every_problem(write_post, make_client):
     issues = {(i["path"], i["field"], i["severity"], i["line"]) for i in data["issues"]}
     assert ("bad.md", "date", "error", 3) in issues
     assert ("a.md", "body", "warning", None) in issues
+
+
+def test_admin_reload_reaches_another_worker_on_its_next_request(write_post, make_app):
+    """Two apps over one content folder stand for two gunicorn workers (watcher off)."""
+    write_post("a.md", title="Original")
+    first = make_app(admin_token=TOKEN, watch="false").test_client()
+    second = make_app(admin_token=TOKEN, watch="false").test_client()
+    assert second.get("/api/v1/posts/a").get_json()["title"] == "Original"
+    write_post("a.md", title="Edited")
+    version = first.post("/api/v1/admin/reload", headers=AUTH).get_json()["version"]
+    assert second.get("/api/v1/posts/a").get_json()["title"] == "Edited"
+    assert second.get("/api/v1").get_json()["version"] == version
+
+
+def test_admin_diagnostics_lists_the_version_of_each_worker(write_post, make_app):
+    write_post("a.md", title="A")
+    client = make_app(admin_token=TOKEN).test_client()
+    workers = client.get("/api/v1/admin/diagnostics", headers=AUTH).get_json()["workers"]
+    version = client.get("/api/v1").get_json()["version"]
+    assert [(w["version"], w["current"]) for w in workers] == [(version, True)]
+
+
+def test_admin_token_is_checked_before_the_query(write_post, make_client):
+    write_post("a.md", title="A")
+    hidden = make_client()
+    assert_problem(hidden.get("/api/v1/admin/diagnostics?cb=1", headers=AUTH), 404)
+    configured = make_client(admin_token=TOKEN)
+    assert_problem(configured.get("/api/v1/admin/diagnostics?cb=1"), 401)
+    assert_problem(configured.get("/api/v1/admin/diagnostics?cb=1", headers=AUTH), 400, "cb")

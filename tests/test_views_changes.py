@@ -76,3 +76,64 @@ def test_changes_malformed_token_is_a_400(write_post, make_client):
     write_post("a.md", title="A")
     for token in ["yesterday", "abc.1", "0123456789abcdef", "0123456789abcdef.x"]:
         assert_problem(make_client().get(f"/api/v1/changes?since={token}"), 400, "since")
+
+
+def _scheduled_site(write_post, make_app):
+    """A public post and one scheduled a day after the store's clock."""
+    now = datetime(2030, 6, 1, tzinfo=UTC)
+    write_post("now.md", title="Now")
+    write_post("soon.md", title="Soon", date=(now + timedelta(days=1)).isoformat())
+    app = make_app()
+    app.extensions["contentapi"].clock = lambda: now
+    return app, now
+
+
+def test_changes_token_time_chosen_by_the_client_is_not_believed(write_post, make_app):
+    app, _ = _scheduled_site(write_post, make_app)
+    client = app.test_client()
+    version = client.get("/api/v1/changes").get_json()["token"].split(".")[0]
+    for moment in ["253402300799", "1924992000", "1"]:  # year 9999, 2031, 1970
+        body = client.get(f"/api/v1/changes?since={version}.{moment}").get_json()
+        assert body["reset"] is True
+        assert body["removed"] == [] and body["updated"] == []
+        assert _slugs(body["added"]) == ["now"]  # never a word about the scheduled post
+
+
+def test_changes_tampered_token_is_not_believed(write_post, make_app):
+    app, now = _scheduled_site(write_post, make_app)
+    client = app.test_client()
+    token = client.get("/api/v1/changes").get_json()["token"]
+    version, seconds, signature = token.split(".")
+    assert int(seconds) == int(now.timestamp())
+    later = int(seconds) + 3 * 86400
+    forged = client.get(f"/api/v1/changes?since={version}.{later}.{signature}").get_json()
+    assert forged["reset"] is True and forged["removed"] == []
+    honest = client.get(f"/api/v1/changes?since={token}").get_json()
+    assert honest["reset"] is False
+
+
+def test_changes_token_of_another_deployment_asks_for_a_resync(write_post, make_app):
+    write_post("a.md", title="A")
+    token = make_app(secret_key="one-secret-key-0123456789").test_client().get("/api/v1/changes")
+    other = make_app(secret_key="another-secret-key-0123456789").test_client()
+    body = other.get(f"/api/v1/changes?since={token.get_json()['token']}").get_json()
+    assert body["reset"] is True
+
+
+def test_changes_year_ten_thousand_is_not_a_500(write_post, make_client):
+    write_post("a.md", title="A")
+    client = make_client()
+    version = client.get("/api/v1/changes").get_json()["token"].split(".")[0]
+    for since in [f"{version}.253402300800", f"{version}.999999999999", f"{version}.0"]:
+        response = client.get(f"/api/v1/changes?since={since}")
+        assert response.status_code == 200, since
+        assert response.get_json()["reset"] is True
+
+
+def test_changes_without_a_secret_key_tokens_last_for_this_app(write_post, make_app):
+    write_post("a.md", title="A")
+    client = make_app(secret_key="").test_client()
+    token = client.get("/api/v1/changes").get_json()["token"]
+    assert client.get(f"/api/v1/changes?since={token}").get_json()["reset"] is False
+    other = make_app(secret_key="").test_client()
+    assert other.get(f"/api/v1/changes?since={token}").get_json()["reset"] is True

@@ -72,7 +72,8 @@ def test_search_q_on_posts_combines_with_filters(site, make_client):
     assert sorted(_slugs(client.get("/api/v1/posts?q=calma+OR"))) == []
     assert _slugs(client.get("/api/v1/posts?q=run&category=salud")) == ["running"]
     assert _slugs(client.get("/api/v1/categories/ia?q=run")) == []
-    assert len(_slugs(client.get("/api/v1/posts?q="))) == 3  # blank q: no search at all
+    assert_problem(client.get("/api/v1/posts?q="), 400, "q")  # blank q: a 400, not everything
+    assert_problem(client.get("/api/v1/posts?q=%20"), 400, "q")
 
 
 def test_search_scores_stay_positive_and_ordered(site, make_client):
@@ -95,6 +96,7 @@ def test_search_bad_queries_are_400_or_empty_never_500(site, make_client):
     client = make_client()
     assert_problem(client.get("/api/v1/search"), 400, "q")
     assert_problem(client.get("/api/v1/search?q="), 400, "q")
+    assert_problem(client.get("/api/v1/search?q=%20%20"), 400, "q")
     assert_problem(client.get("/api/v1/search?q=" + "a" * 1001), 400, "q")
     for query in ['"', "NEAR(", "*", '"unbalanced', "!!!", "a:b", "AND OR NOT", "x" * 900]:
         response = client.get("/api/v1/search", query_string={"q": query})

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -10,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contentapi.engine.index import Index
@@ -68,6 +73,101 @@ class Reload:
         }
 
 
+def runtime_folder(settings: Settings) -> Path:
+    """Where the processes serving one content folder leave each other notes (the reload
+    signal, which version each serves): `CONTENTAPI_RUNTIME_DIR`, or with `auto` a folder
+    private to this user under `$XDG_RUNTIME_DIR` or the system's temporary folder, named by
+    a hash of the content folder's path."""
+    if settings.runtime_dir.lower() not in {"", "auto"}:
+        return Path(settings.runtime_dir)
+    name = hashlib.sha256(str(settings.content_dir.resolve()).encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(base) / f"contentapi-{os.getuid()}" / name
+
+
+Stamp = tuple[int, int, int] | None
+
+
+@dataclass(frozen=True)
+class Worker:
+    """What one serving process last reported: its pid and the version it serves."""
+
+    pid: int
+    version: str
+    built_at: str
+    current: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "pid": self.pid,
+            "version": self.version,
+            "built_at": self.built_at,
+            "current": self.current,
+        }
+
+
+class ReloadSignal:
+    """A small file every process serving the same content folder can see.
+
+    `post` replaces it (a new inode each time, written then renamed), and a process compares
+    one `stat` of it with the stamp it saw last to learn whether some other process was asked
+    to reload. Beside it, `workers/<pid>.json` says which version each process serves.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.marker = folder / "reload-request"
+
+    def stamp(self) -> Stamp:
+        try:
+            found = self.marker.stat()
+        except OSError:
+            return None
+        return (found.st_ino, found.st_mtime_ns, found.st_size)
+
+    def post(self) -> Stamp:
+        """Ask every process to reload; returns the new stamp (this process has reloaded)."""
+        self._prepare()
+        handle, name = tempfile.mkstemp(dir=self.folder, prefix=".reload-")
+        with os.fdopen(handle, "w") as file:
+            file.write(f"{os.getpid()} {time.time_ns()}\n")
+        Path(name).replace(self.marker)
+        return self.stamp()
+
+    def report(self, worker: Worker) -> None:
+        """Record the version this process serves (one small file per pid)."""
+        folder = self._prepare() / "workers"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".worker-")
+        with os.fdopen(handle, "w") as file:
+            json.dump(
+                {"pid": worker.pid, "version": worker.version, "built_at": worker.built_at}, file
+            )
+        Path(name).replace(folder / f"{worker.pid}.json")
+
+    def workers(self) -> list[Worker]:
+        """Every process that reported and is still running, by pid."""
+        found = []
+        for path in sorted((self.folder / "workers").glob("*.json")):
+            try:
+                entry = json.loads(path.read_text())
+                os.kill(int(entry["pid"]), 0)
+            except ProcessLookupError:
+                path.unlink(missing_ok=True)
+                continue
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            found.append(Worker(int(entry["pid"]), str(entry["version"]), str(entry["built_at"])))
+        return sorted(found, key=lambda worker: worker.pid)
+
+    def _prepare(self) -> Path:
+        """The folder, created private to this user; refused if someone else owns it."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.folder.stat().st_uid != os.getuid():
+            raise PermissionError(f"{self.folder} belongs to another user")
+        return self.folder
+
+
 class ContentStore:
     """The one mutable thing: a reference to the current immutable index."""
 
@@ -84,6 +184,10 @@ class ContentStore:
         self._search_lock = threading.Lock()
         size = settings.render_cache_size
         self._render = lru_cache(maxsize=size)(render_html) if size else render_html
+        self.signal = ReloadSignal(runtime_folder(settings))
+        self._seen = self.signal.stamp()  # reload requests before this process started are done
+        self._catch_up_lock = threading.Lock()
+        self._reported: tuple[int, str] | None = None
 
     def now(self, environ: Mapping[str, Any]) -> datetime:
         """The moment a request is answered at: the clock, unless the request fixes it."""
@@ -157,6 +261,57 @@ class ContentStore:
             media_base_url=media_base_url,
         )
         return self._render(post.body, post.directory, options)
+
+    def reload_everywhere(self) -> Reload:
+        """Reload here, then ask every other process serving this folder to do the same.
+
+        The other processes catch up on their next request (`catch_up`). In strict mode a
+        refused reload raises here and asks nobody else.
+        """
+        result = self.reload()
+        try:
+            self._seen = self.signal.post()
+        except OSError as error:
+            log.warning("could not ask the other workers to reload: %s", error)
+        return result
+
+    def catch_up(self) -> bool:
+        """Once per request, one `stat`: reload when another process was asked to since this
+        one last looked (requests arriving meanwhile wait for it, then see the new index).
+        Also keeps this process's line of `workers()` current. True when it reloaded."""
+        stamp = self.signal.stamp()
+        reloaded = False
+        if stamp != self._seen:
+            with self._catch_up_lock:
+                if stamp != self._seen:
+                    self._seen = stamp
+                    try:
+                        self.reload()
+                        self.warm_up()
+                    except ContentError as error:
+                        log.warning("reload asked by another worker refused: %s", error)
+                    reloaded = True
+        self._report()
+        return reloaded
+
+    def workers(self) -> list[Worker]:
+        """The version each process serving this folder reported, this one marked `current`."""
+        self._report()
+        pid = os.getpid()
+        return [
+            Worker(w.pid, w.version, w.built_at, current=w.pid == pid)
+            for w in self.signal.workers()
+        ]
+
+    def _report(self) -> None:
+        index = self._index
+        if index is None or self._reported == (os.getpid(), index.version):
+            return
+        self._reported = (os.getpid(), index.version)
+        try:
+            self.signal.report(Worker(os.getpid(), index.version, index.built_at.isoformat()))
+        except OSError as error:
+            log.warning("could not record this worker's version: %s", error)
 
     def reload(self) -> Reload:
         """Build a new index (reusing unchanged files) and swap it in with one assignment.

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, has_request_context, request
+from flask import Flask, Response, current_app, has_request_context
 from flask.json.provider import DefaultJSONProvider
 
 from contentapi.service import cli, logs, watch
-from contentapi.service.store import EXTENSION, ContentStore
+from contentapi.service.store import EXTENSION, ContentStore, store_of
 from contentapi.service.watch import Watcher
 from contentapi.settings import PREFIX, Settings
-from contentapi.web import errors, views
-from contentapi.web import http_rules as http
+from contentapi.web import auth, errors, headers, response_cache, routes, views
+from contentapi.web.errors import pretty_requested
+from contentapi.web.views import admin
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,7 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.from_env(
         os.environ, {key: config.pop(key) for key in list(config) if key.startswith(PREFIX)}
     )
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no `/static/`: every route is declared
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = settings.cache_max_age  # media, spec, docs files
     app.config.update(config)
     app.json = JSONProvider(app)
@@ -39,11 +41,31 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         store.warm_up()
         if settings.watching:
             store.watcher = Watcher(store).start()
+    app.extensions[auth.SIGNING_KEY] = settings.secret_key.encode() or secrets.token_bytes(32)
     errors.register(app)
-    http.register(app, settings)
+    response_cache.register(app, settings)
+    # Before each request, in this order: a bad Host is refused, a reload another worker was
+    # asked for is caught up with, the admin routes check their token (so that without one
+    # they look absent even to a bad query), the query is checked against the route's
+    # declaration, and a stored answer is served if there is one.
+    app.before_request(headers.check_host)
+    app.before_request(_catch_up)
+    app.before_request(admin.gate)
+    app.before_request(routes.parse_declared_query)
+    app.before_request(response_cache.lookup)
+    # After: Flask runs these last-registered first, so `headers.finish` (validators,
+    # Cache-Control) runs first, then the response cache stores the finished answer, then
+    # what `headers.register` set up (compression, the final ETag and 304, CORS).
+    headers.register(app, settings)
+    app.after_request(response_cache.store_response)
+    app.after_request(headers.finish)
     views.register(app)
     cli.register(app)
     return app
+
+
+def _catch_up() -> None:
+    store_of(current_app).catch_up()
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -56,12 +78,9 @@ class JSONProvider(DefaultJSONProvider):
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         data = self._prepare_response_obj(args, kwargs)
-        indent = 2 if has_request_context() and request.args.get("pretty") in PRETTY else None
+        indent = 2 if has_request_context() and pretty_requested() else None
         separators = None if indent else (",", ":")
         body = self.dumps(data, indent=indent, separators=separators) + "\n"
         response = self._app.response_class(body, mimetype=self.mimetype)
         response.headers["Content-Type"] = "application/json; charset=utf-8"
         return response
-
-
-PRETTY = {"1", "true", "yes"}

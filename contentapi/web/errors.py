@@ -10,7 +10,14 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 PROBLEM_JSON = "application/problem+json"
+# `?pretty=` values that indent a JSON body (of any response, errors included); others are compact.
+PRETTY = frozenset({"1", "true", "yes"})
 log = logging.getLogger("contentapi")
+
+
+def pretty_requested() -> bool:
+    """Whether this request asked for indented JSON (`?pretty=1`, `true` or `yes`)."""
+    return request.args.get("pretty") in PRETTY
 
 
 class InvalidParameters(HTTPException):
@@ -19,8 +26,8 @@ class InvalidParameters(HTTPException):
     code = 400
     description = "One or more query parameters are invalid."
 
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__()
+    def __init__(self, errors: list[dict[str, str]], description: str | None = None) -> None:
+        super().__init__(description)
         self.errors = errors
 
 
@@ -36,7 +43,7 @@ def problem(status: int, detail: str, **extra: Any) -> Response:
         "instance": quote(request.path, safe="/:@!$&'()*+,;=-._~"),
         **extra,
     }
-    indent = 2 if request.args.get("pretty") in {"1", "true", "yes"} else None
+    indent = 2 if pretty_requested() else None
     text = json.dumps(body, ensure_ascii=False, indent=indent)
     response = Response(text + "\n", status=status, mimetype=PROBLEM_JSON)
     response.headers["Content-Type"] = f"{PROBLEM_JSON}; charset=utf-8"

@@ -1,16 +1,24 @@
-"""Query parameters, parsed and checked by marshmallow schemas through webargs."""
+"""Query parameters, parsed and checked by marshmallow schemas through webargs.
+
+Every route declares its schema (`contentapi.web.routes.declare`); a parameter the schema
+does not name is a 400 naming it, so a typo (`perpage`) or a cache-buster (`cb`) never passes
+silently or fills the response cache.
+"""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
 from contentapi.outputs.query import SORTS
+from contentapi.outputs.search import MAX_QUERY_LENGTH
 from contentapi.outputs.serialize import SUMMARY_FIELDS
-from contentapi.web.errors import InvalidParameters
+from contentapi.settings import Settings
+from contentapi.web.errors import PRETTY, InvalidParameters
 
 FORMATS = ("html", "markdown", "plaintext")
 
@@ -19,6 +27,10 @@ class Parser(FlaskParser):
     """webargs parser whose errors become one problem+json 400 naming each parameter."""
 
     DEFAULT_VALIDATION_STATUS = 400
+    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar[dict[str, str | None]] = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": RAISE,
+    }
 
     def handle_error(self, error: ValidationError, *args: Any, **kwargs: Any) -> NoReturn:
         messages = error.normalized_messages()
@@ -73,11 +85,34 @@ class CommaList(fields.List):
         return super()._deserialize(split, attr, data, **kwargs)
 
 
-class ListArgs(Schema):
-    """Parameters of every post listing: `/posts`, a category's or a tag's posts."""
+class Pretty(fields.Field):
+    """`pretty`: one of the `PRETTY` values indents the JSON; any other value, or none, not."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        return str(value) in PRETTY
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be empty or only spaces.")
+
+
+class QueryArgs(Schema):
+    """What every route accepts: `pretty`, and nothing it does not name."""
 
     class Meta:
-        unknown = EXCLUDE
+        unknown = RAISE
+
+    pretty = Pretty(load_default=False)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> QueryArgs:
+        """The schema as this deployment's settings shape it (limits, time zone)."""
+        return cls()
+
+
+class ListArgs(QueryArgs):
+    """Parameters of every post listing: `/posts`, a category's or a tag's posts."""
 
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=None)
@@ -88,7 +123,9 @@ class ListArgs(Schema):
     since = Moment(data_key="from", load_default=None)
     until = Moment(data_key="to", end_of_day=True, load_default=None)
     sort = fields.String(load_default=None, validate=validate.OneOf(list(SORTS)))
-    q = fields.String(load_default=None, validate=validate.Length(max=1000))
+    q = fields.String(
+        load_default=None, validate=[validate.Length(max=MAX_QUERY_LENGTH), _not_blank]
+    )
     only = CommaList(
         fields.String(validate=validate.OneOf(SUMMARY_FIELDS)), data_key="fields", load_default=list
     )
@@ -99,12 +136,13 @@ class ListArgs(Schema):
         self.fields["per_page"].load_default = default_per_page
         self.fields["per_page"].validators = [validate.Range(min=1, max=max_per_page)]
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> ListArgs:
+        return cls(settings.timezone, settings.default_per_page, settings.max_per_page)
 
-class DetailArgs(Schema):
+
+class DetailArgs(QueryArgs):
     """Parameters of one post: which bodies to return."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     formats = CommaList(
         fields.String(validate=validate.OneOf(FORMATS)), load_default=lambda: ["html"]
@@ -114,4 +152,30 @@ class DetailArgs(Schema):
 class SearchArgs(ListArgs):
     """`/search`: the listing parameters, with `q` required."""
 
-    q = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    q = fields.String(required=True, validate=[validate.Length(max=MAX_QUERY_LENGTH), _not_blank])
+
+
+class FeedArgs(QueryArgs):
+    """Feeds: of one category or one tag (by slug)."""
+
+    category = fields.String(load_default=None)
+    tag = fields.String(load_default=None)
+
+
+class ChangesArgs(QueryArgs):
+    """`/api/v1/changes`: the token of an earlier answer (checked by the view)."""
+
+    since = fields.String(load_default=None)
+
+
+@functools.lru_cache(maxsize=64)
+def schema_for(kind: type[QueryArgs], settings: Settings) -> QueryArgs:
+    """One schema instance per kind and settings, reused by every request."""
+    return kind.for_settings(settings)
+
+
+def parse_query(kind: type[QueryArgs], settings: Settings) -> dict[str, Any]:
+    """This request's query string checked against `kind`: defaults applied, a 400 naming
+    every bad or unknown parameter."""
+    args: dict[str, Any] = parser.parse(schema_for(kind, settings), location="query")
+    return args

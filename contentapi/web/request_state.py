@@ -17,7 +17,7 @@ from contentapi.engine.model import Post
 from contentapi.outputs.serialize import TermKind
 from contentapi.service.store import ContentStore, store_of
 from contentapi.settings import Settings
-from contentapi.web.http_rules import preview_requested
+from contentapi.web.auth import preview_requested
 
 
 @dataclass(frozen=True)

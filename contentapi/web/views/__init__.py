@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from contentapi.web.params import QueryArgs
+from contentapi.web.routes import RouteFacts, declare_blueprint
 from contentapi.web.views import admin, changes, feeds, meta, posts, terms
 
 
@@ -21,3 +23,5 @@ def register(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     admin.hide_when_off(app)
+    # Swagger UI's page and files: not kept by the response cache; they take no parameters.
+    declare_blueprint(app, meta.docs.name, RouteFacts(cacheable=False, query=QueryArgs))

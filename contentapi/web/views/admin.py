@@ -6,29 +6,29 @@ answer 404 exactly like a route that does not exist.
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import MethodNotAllowed, NotFound, Unauthorized
 
 from contentapi.service.store import ContentError, store_of
+from contentapi.web.auth import bearer_matches
 from contentapi.web.errors import http_error, problem
+from contentapi.web.routes import declare
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 NOT_FOUND = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."  # noqa: E501 - Werkzeug's own 404 text, so both are alike
 
 
-@bp.before_request
-def _authorised() -> None:
+def gate() -> None:
+    """Before anything else looks at an admin request (its query included): without a
+    configured token the route does not exist (404), without the right one it is a 401."""
+    if request.blueprint != bp.name:
+        return
     store = store_of(current_app)
     token = store.settings.admin_token
     if not token:
         abort(404, description=NOT_FOUND)
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
+    if not bearer_matches(token):
         raise Unauthorized(
             description="Send Authorization: Bearer <CONTENTAPI_ADMIN_TOKEN>.",
             www_authenticate=WWWAuthenticate("bearer", {"realm": "contentapi admin"}),
@@ -48,11 +48,13 @@ def hide_when_off(app: Flask) -> None:
 
 
 @bp.post("/reload", endpoint="reload")
+@declare(cacheable=False, http_cache="private")
 def reload() -> Response:
-    """Rebuild now (re-parsing only changed files) and say what changed."""
+    """Rebuild now (re-parsing only changed files), have every other worker do the same on
+    its next request, and say what changed."""
     store = store_of(current_app)
     try:
-        result = store.reload()
+        result = store.reload_everywhere()
         store.warm_up()
     except ContentError as error:
         return problem(
@@ -64,8 +66,10 @@ def reload() -> Response:
 
 
 @bp.get("/diagnostics", endpoint="diagnostics")
+@declare(cacheable=False, http_cache="private")
 def diagnostics() -> Response:
-    """Every invalid file and warning, with path, line, field and reason."""
+    """Every invalid file and warning, with path, line, field and reason; and the version
+    each worker process serves."""
     store = store_of(current_app)
     index = store.index
     issues = index.all_issues()
@@ -77,5 +81,6 @@ def diagnostics() -> Response:
             "errors": sum(issue.severity == "error" for issue in issues),
             "warnings": sum(issue.severity == "warning" for issue in issues),
             "issues": [issue.as_dict() for issue in issues],
+            "workers": [worker.as_dict() for worker in store.workers()],
         }
     )

@@ -1,23 +1,47 @@
-"""`/api/v1/changes`: what an offline-first client must fetch or drop since its last sync."""
+"""`/api/v1/changes`: what an offline-first client must fetch or drop since its last sync.
+
+A token is `<version>.<unix time>.<signature>`: the index version and the moment it was
+issued, signed with an HMAC keyed by `CONTENTAPI_SECRET_KEY` (or a random key per start). The
+time says which scheduled posts the client already saw, so it is only believed when this
+server signed it: a client cannot choose the moment visibility is judged at, and so cannot
+learn when a scheduled post goes public.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from contentapi.outputs.query import changes, snapshot
 from contentapi.outputs.serialize import change
+from contentapi.web.auth import sign, signed
 from contentapi.web.errors import InvalidParameters
+from contentapi.web.params import ChangesArgs, parse_query
 from contentapi.web.request_state import RequestState, current
+from contentapi.web.routes import declare
 
 bp = Blueprint("changes", __name__, url_prefix="/api/v1")
-TOKEN = re.compile(r"^([0-9a-f]{16})\.(\d{1,12})$")
+# An unsigned `<version>.<time>` (as issued before tokens were signed) is still well formed:
+# it asks for a full resync, like a token this process does not remember.
+TOKEN = re.compile(r"^([0-9a-f]{16})\.(\d{1,12})(?:\.([0-9a-f]{32}))?$")
 
 
 def _token(ctx: RequestState) -> str:
-    return f"{ctx.index.version}.{int(ctx.now.timestamp())}"
+    payload = f"{ctx.index.version}.{int(ctx.now.timestamp())}"
+    return f"{payload}.{sign(payload)}"
+
+
+def _issued(match: re.Match[str]) -> datetime | None:
+    """When this server issued the token, or None if it did not sign it."""
+    version, seconds, signature = match.groups()
+    if signature is None or not signed(f"{version}.{seconds}", signature):
+        return None
+    try:
+        return datetime.fromtimestamp(int(seconds), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _item(ctx: RequestState, slug: str) -> dict[str, str]:
@@ -25,20 +49,22 @@ def _item(ctx: RequestState, slug: str) -> dict[str, str]:
 
 
 @bp.get("/changes", endpoint="changes")
+@declare(cacheable=False, query=ChangesArgs)
 def changes_view() -> Response:
-    """Without `since`, or with a token this process no longer knows, every visible post is
-    "added" and `reset` is true: the client should drop what it has that is not listed."""
+    """Without `since`, or with a token this process did not sign or no longer remembers,
+    every visible post is "added" and `reset` is true: the client should drop what it has
+    that is not listed."""
     ctx = current()
-    since = request.args.get("since", "").strip()
+    since = (parse_query(ChangesArgs, ctx.settings)["since"] or "").strip()
     match = TOKEN.match(since)
     if since and not match:
         raise InvalidParameters(
             [{"parameter": "since", "message": "Not a token returned by this endpoint."}]
         )
     now_state = snapshot(ctx.index.posts)
-    before = ctx.store.snapshot(match.group(1)) if match else None
-    if match and before is not None:
-        then = datetime.fromtimestamp(int(match.group(2)), UTC)
+    then = _issued(match) if match else None
+    before = ctx.store.snapshot(match.group(1)) if match and then else None
+    if then is not None and before is not None:
         found, reset = changes(before, then, now_state, ctx.now), False
     else:
         found, reset = changes({}, ctx.now, now_state, ctx.now), True

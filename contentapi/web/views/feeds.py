@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, json, request
 
 from contentapi.engine.model import Post
 from contentapi.outputs.feeds import (
+    SITEMAP_LIMIT,
     FeedSite,
     atom,
     json_feed,
@@ -21,11 +22,12 @@ from contentapi.outputs.feeds import (
 )
 from contentapi.outputs.query import Filters, select, visible
 from contentapi.outputs.serialize import cover, excerpt
-from contentapi.web.http_rules import last_modified
+from contentapi.web.headers import last_modified
+from contentapi.web.params import FeedArgs
 from contentapi.web.request_state import RequestState, current
+from contentapi.web.routes import declare
 
 bp = Blueprint("feeds", __name__)
-SITEMAP_LIMIT = 50_000  # URLs per sitemap file (sitemaps.org)
 API_PATTERNS = ("/posts/{slug}", "/categories/{slug}", "/tags/{slug}")  # under /api/v1
 
 
@@ -88,6 +90,7 @@ def _xml(body: bytes, mimetype: str) -> Response:
 
 
 @bp.get("/feeds/rss.xml", endpoint="rss")
+@declare(cacheable=True, query=FeedArgs)
 def rss_feed() -> Response:
     ctx = current()
     site, posts = _feed_posts(ctx)
@@ -95,6 +98,7 @@ def rss_feed() -> Response:
 
 
 @bp.get("/feeds/atom.xml", endpoint="atom")
+@declare(cacheable=True, query=FeedArgs)
 def atom_feed() -> Response:
     ctx = current()
     site, posts = _feed_posts(ctx)
@@ -102,6 +106,7 @@ def atom_feed() -> Response:
 
 
 @bp.get("/feeds/feed.json", endpoint="json")
+@declare(cacheable=True, query=FeedArgs)
 def json_feed_view() -> Response:
     ctx = current()
     site, posts = _feed_posts(ctx)
@@ -122,6 +127,7 @@ def _sitemap_pages(ctx: RequestState) -> list:
 
 
 @bp.get("/sitemap.xml", endpoint="sitemap")
+@declare(cacheable=True)
 def sitemap_view() -> Response:
     """One sitemap, or past 50,000 URLs a sitemap index of `/sitemap-<n>.xml` files."""
     ctx = current()
@@ -136,6 +142,7 @@ def sitemap_view() -> Response:
 
 
 @bp.get("/sitemap-<int:number>.xml", endpoint="sitemap_page")
+@declare(cacheable=True)
 def sitemap_page(number: int) -> Response:
     ctx = current()
     pages = _sitemap_pages(ctx)

@@ -12,7 +12,7 @@ from contentapi.outputs.query import Filters, paginate, select
 from contentapi.outputs.search import Hit, QueryError
 from contentapi.outputs.serialize import envelope, pagination_links, summary
 from contentapi.web.errors import InvalidParameters
-from contentapi.web.http_rules import last_modified
+from contentapi.web.headers import last_modified
 from contentapi.web.params import ListArgs, parser
 from contentapi.web.request_state import RequestState
 

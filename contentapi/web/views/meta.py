@@ -11,8 +11,9 @@ from contentapi.engine.render import highlight_css
 from contentapi.outputs.query import archive, count_terms, visible
 from contentapi.service.store import store_of
 from contentapi.web.errors import problem
-from contentapi.web.http_rules import last_modified
+from contentapi.web.headers import last_modified
 from contentapi.web.request_state import current
+from contentapi.web.routes import declare
 
 SPEC = (
     Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -30,6 +31,7 @@ docs = get_swaggerui_blueprint(
 
 
 @bp.get("/api/v1", endpoint="root")
+@declare(cacheable=True)
 def root() -> Response:
     ctx = current()
     posts = visible(ctx.index.posts, ctx.now, ctx.preview)
@@ -59,6 +61,7 @@ def root() -> Response:
 
 
 @bp.get("/api/v1/archive", endpoint="archive")
+@declare(cacheable=True)
 def archive_view() -> Response:
     ctx = current()
     posts = visible(ctx.index.posts, ctx.now, ctx.preview)
@@ -67,11 +70,13 @@ def archive_view() -> Response:
 
 
 @bp.get("/api/v1/highlight.css", endpoint="highlight_css")
+@declare(cacheable=False)
 def highlight() -> Response:
     return Response(highlight_css(), mimetype="text/css")
 
 
 @bp.get("/media/<path:path>", endpoint="media")
+@declare(cacheable=False)
 def media(path: str) -> Response:
     """Files of the content folder other than posts; only those the index lists."""
     ctx = current()
@@ -81,16 +86,19 @@ def media(path: str) -> Response:
 
 
 @bp.get("/openapi.yaml", endpoint="openapi")
+@declare(cacheable=False)
 def openapi() -> Response:
     return send_file(SPEC, mimetype="application/yaml")
 
 
 @health.get("/healthz", endpoint="healthz")
+@declare(cacheable=False, http_cache="no-store")
 def healthz() -> Response:
     return jsonify({"status": "ok"})
 
 
 @health.get("/readyz", endpoint="readyz")
+@declare(cacheable=False, http_cache="no-store")
 def readyz() -> Response:
     store = store_of(current_app)
     if not store.ready:

@@ -6,9 +6,10 @@ from flask import Blueprint, Response, abort, jsonify, redirect, request
 
 from contentapi.outputs.query import neighbours, related, visible
 from contentapi.outputs.serialize import detail
-from contentapi.web.http_rules import last_modified
-from contentapi.web.params import DetailArgs, SearchArgs, parser
+from contentapi.web.headers import last_modified
+from contentapi.web.params import DetailArgs, ListArgs, SearchArgs, parser
 from contentapi.web.request_state import current
+from contentapi.web.routes import declare
 from contentapi.web.views.listing import list_args, listing
 
 bp = Blueprint("posts", __name__, url_prefix="/api/v1/posts")
@@ -16,6 +17,7 @@ search_bp = Blueprint("search", __name__, url_prefix="/api/v1")
 
 
 @bp.get("")
+@declare(cacheable=True, query=ListArgs)
 def index() -> Response:
     ctx = current()
     args = list_args(ctx)
@@ -23,6 +25,7 @@ def index() -> Response:
 
 
 @search_bp.get("/search", endpoint="search")
+@declare(cacheable=True, query=SearchArgs)
 def search() -> Response:
     """Published posts matching `q`, best first, paginated like `/posts`."""
     ctx = current()
@@ -31,6 +34,7 @@ def search() -> Response:
 
 
 @bp.get("/<slug>", endpoint="detail")
+@declare(cacheable=True, query=DetailArgs)
 def detail_view(slug: str) -> Response:
     ctx = current()
     args = parser.parse(DetailArgs(), request, location="query")

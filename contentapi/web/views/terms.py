@@ -10,8 +10,10 @@ from contentapi.engine.index import Index
 from contentapi.engine.model import Term
 from contentapi.outputs.query import TermCount, count_terms, visible
 from contentapi.outputs.serialize import term_count
-from contentapi.web.http_rules import last_modified
+from contentapi.web.headers import last_modified
+from contentapi.web.params import ListArgs
 from contentapi.web.request_state import current
+from contentapi.web.routes import declare
 from contentapi.web.views.listing import list_args, listing
 
 bp = Blueprint("terms", __name__, url_prefix="/api/v1")
@@ -27,6 +29,7 @@ LOOKUP: dict[str, Callable[[Index, str], Term | None]] = {
 
 
 @bp.get("/<any(categories, tags):kind>", endpoint="terms")
+@declare(cacheable=True)
 def terms(kind: str) -> Response:
     ctx = current()
     counted = count_terms(KINDS[kind][1](ctx.index), ctx.now, ctx.preview)
@@ -35,6 +38,7 @@ def terms(kind: str) -> Response:
 
 
 @bp.get("/<any(categories, tags):kind>/<slug>", endpoint="term")
+@declare(cacheable=True, query=ListArgs)
 def term(kind: str, slug: str) -> Response:
     ctx = current()
     args = list_args(ctx)
