@@ -2,8 +2,10 @@
 
 `app` is the factory; `views` holds one blueprint per resource (thin: parse parameters, query
 the index, serialise); `params` parses query strings, `errors` makes every failure a
-problem+json body, and the HTTP rules are split by concern: `response_cache`, `headers`
-(validators, cache and security headers, CORS, compression) and `auth` (bearer tokens).
+problem+json body, `routes` holds what each route declares about itself (cacheable, query
+schema, HTTP cache policy), and the HTTP rules are split by concern: `response_cache`,
+`headers` (Host check, validators, cache and security headers, CORS, compression) and `auth`
+(bearer tokens, signed tokens).
 
 May import everything else in the package; nothing outside `web` imports it.
 """
