@@ -169,6 +169,12 @@ SETTINGS: tuple[Setting, ...] = (
         "How many rendered post bodies to keep in memory (0 disables the cache).",
         _non_negative_int,
     ),
+    Setting(
+        "MAX_POST_BYTES",
+        "2097152",
+        "Largest post file read, in bytes (2 MiB); a larger one is an error naming the file.",
+        _positive_int,
+    ),
     Setting("SITE_TITLE", "contentapi", "Site title shown by `GET /api/v1`.", _text),
     Setting("SITE_DESCRIPTION", "", "Site description shown by `GET /api/v1`.", _text),
     Setting("DEFAULT_PER_PAGE", "10", "Page size when `per_page` is not given.", _positive_int),
@@ -329,6 +335,7 @@ class Settings:
     words_per_minute: int
     excerpt_length: int
     render_cache_size: int
+    max_post_bytes: int
     site_title: str
     site_description: str
     default_per_page: int

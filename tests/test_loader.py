@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import pytest
 
+from contentapi.engine import loader
 from contentapi.engine.loader import build_options, load_index, read_sources
 from contentapi.settings import Settings
 
@@ -125,3 +127,112 @@ def test_loader_build_options_follow_settings() -> None:
     assert options.asset_base_url == "https://cdn.example.com/"
     assert options.raw_html == "escape"
     assert options.iframe_hosts == ("www.youtube.com", "player.vimeo.com")
+
+
+def _link(link: Path, target: Path | str) -> None:
+    try:
+        link.symlink_to(target)
+    except OSError:
+        pytest.skip("symlinks not permitted here")
+
+
+def _skipped(caplog: pytest.LogCaptureFixture) -> dict[str, str]:
+    return {r.path: r.getMessage() for r in caplog.records if getattr(r, "event", None) == "skip"}
+
+
+@pytest.fixture
+def warnings_seen(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Warnings of the `contentapi` logger (which the app stops from reaching the root)."""
+    logger = logging.getLogger("contentapi")
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.WARNING, logger="contentapi")
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def test_loader_skips_a_link_loop_with_a_warning(tmp_path: Path, warnings_seen) -> None:
+    content = tmp_path / "content"
+    (content / "posts").mkdir(parents=True)
+    (content / "posts" / "a.md").write_bytes(post_bytes("A"))
+    _link(content / "posts" / "up", "..")  # `ln -s .. content/posts/up`
+    _link(content / "self", "self")  # a link to itself: ELOOP
+    _link(content / "gone.png", content / "missing.png")
+    sources = read_sources(content)
+    assert [f.path for f in sources.files] == ["posts/a.md"]
+    assert sources.assets == frozenset()
+    skipped = _skipped(warnings_seen)
+    assert set(skipped) == {"posts/up", "self", "gone.png"}
+    assert "loop" in skipped["posts/up"]
+    assert "Too many levels of symbolic links" in skipped["self"]  # ELOOP
+
+
+def test_loader_warns_about_links_out_of_the_folder(tmp_path: Path, warnings_seen) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_bytes(post_bytes("Secreto"))
+    content = tmp_path / "content"
+    content.mkdir()
+    _link(content / "secret.md", outside / "secret.md")
+    _link(content / "etc", "/etc")
+    assert read_sources(content).files == ()
+    skipped = _skipped(warnings_seen)
+    assert set(skipped) == {"secret.md", "etc"}
+    assert all("outside the content folder" in why for why in skipped.values())
+
+
+def test_loader_reads_a_folder_linked_twice_once(tmp_path: Path, warnings_seen) -> None:
+    content = tmp_path / "content"
+    (content / "posts").mkdir(parents=True)
+    (content / "posts" / "a.md").write_bytes(post_bytes("A"))
+    _link(content / "z-alias", content / "posts")
+    assert [f.path for f in read_sources(content).files] == ["posts/a.md"]
+    assert set(_skipped(warnings_seen)) == {"z-alias"}
+
+
+def test_loader_app_boots_with_a_link_loop(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    (content / "posts").mkdir(parents=True)
+    (content / "posts" / "a.md").write_bytes(post_bytes("A"))
+    _link(content / "posts" / "up", "..")
+    settings = Settings.from_env({"CONTENTAPI_CONTENT_DIR": str(content)})
+    index = load_index(settings.replace(parse_cache="off"))
+    assert [post.path for post in index.posts] == ["posts/a.md"]
+
+
+def test_loader_reads_no_more_of_a_post_than_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "big.md").write_bytes(post_bytes("Big") + b"x" * 1_000_000)
+    (tmp_path / "ok.md").write_bytes(post_bytes("Ok"))
+    sources = read_sources(tmp_path, max_post_bytes=1000)
+    assert {f.path: len(f.data) for f in sources.files} == {
+        "big.md": 1001,
+        "ok.md": len(post_bytes("Ok")),
+    }
+
+
+def test_loader_oversize_post_is_a_content_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "big.md").write_bytes(post_bytes("Big") + b"palabra " * 100_000)
+    (tmp_path / "ok.md").write_bytes(post_bytes("Ok"))
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_MAX_POST_BYTES": "65536"}
+    ).replace(parse_cache="off")
+    index = load_index(settings)
+    assert [post.title for post in index.posts] == ["Ok"]
+    assert [(i.path, i.severity) for i in index.issues] == [("big.md", "error")]
+    assert "larger than 64 KiB" in index.issues[0].message
+
+
+def test_loader_skips_a_file_that_vanishes_while_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warnings_seen
+) -> None:
+    (tmp_path / "a.md").write_bytes(post_bytes("A"))
+    (tmp_path / "b.md").write_bytes(post_bytes("B"))
+    real = loader._read_at_most
+
+    def flaky(path: str, limit: int) -> bytes:
+        if path.endswith("a.md"):
+            raise FileNotFoundError(2, "No such file or directory")
+        return real(path, limit)
+
+    monkeypatch.setattr(loader, "_read_at_most", flaky)
+    assert [f.path for f in read_sources(tmp_path).files] == ["b.md"]
+    assert "No such file" in _skipped(warnings_seen)["a.md"]

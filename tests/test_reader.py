@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contentapi.engine.index import BuildOptions, parse_source
-from contentapi.engine.model import SourceFile
+from contentapi.engine.model import ContentIssue, SourceFile
 from contentapi.engine.reader import ReadError, decode, load_yaml, read, split
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -159,3 +159,83 @@ def test_reader_closing_line_may_be_three_dots() -> None:
     body, metadata = read(b"---\ntitle: Puntos\n...\nBody.\n")
     assert metadata == {"title": "Puntos"}
     assert body == "Body.\n"
+
+
+def front_matter(*lines: str) -> bytes:
+    return ("---\ntitle: T\ndate: 2024-01-01\n" + "\n".join(lines) + "\n---\nCuerpo.\n").encode()
+
+
+def laughs(levels: int) -> bytes:
+    """A "billion laughs": each level is nine aliases of the one before."""
+    lines = ['lol1: &lol1 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"lol{n}: &lol{n} [{','.join([f'*lol{n - 1}'] * 9)}]" for n in range(2, levels + 1)]
+    return front_matter(*lines)
+
+
+def only_issue(data: bytes, options: BuildOptions = UTC_OPTIONS) -> ContentIssue:
+    parsed = parse_source(SourceFile("p.md", data), options)
+    assert parsed.post is None
+    assert len(parsed.issues) == 1, parsed.issues
+    return parsed.issues[0]
+
+
+@pytest.mark.parametrize("data", [laughs(5), fixture_bytes("billion-laughs.md")])
+def test_reader_yaml_aliases_that_expand_are_an_error_naming_the_field(data: bytes) -> None:
+    issue = only_issue(data)  # the fixture: 718 bytes that write out as 387 million "lol"s
+    assert issue.path == "p.md"
+    assert issue.field == "lol5"  # the first that writes out to more than 64 KiB (177 KB)
+    assert issue.line == 8
+    assert "64 KiB" in issue.message and "alias" in issue.message
+
+
+def test_reader_yaml_aliases_that_stay_small_are_kept() -> None:
+    data = front_matter("base: &base {a: 1, b: [x, y]}", "copy: *base", "merged:", "  <<: *base")
+    parsed = parse_source(SourceFile("p.md", data), UTC_OPTIONS)
+    assert parsed.post is not None
+    assert parsed.post.extra["copy"] == {"a": 1, "b": ["x", "y"]}
+    assert parsed.post.extra["merged"] == {"a": 1, "b": ["x", "y"]}
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("loop: &a [*a]", "32 levels"),  # a list that contains itself
+        ("loop: &a {self: *a}", "32 levels"),
+        ("deep: " + "[" * 200 + "]" * 200, "32 levels"),
+        ("big: " + "1" * 5000, "cannot be read"),  # past Python's 4,300-digit int limit
+    ],
+)
+def test_reader_front_matter_that_crashed_the_build_is_a_content_error(
+    line: str, reason: str
+) -> None:
+    issue = only_issue(front_matter(line))
+    assert reason in issue.message
+    if reason == "32 levels":
+        assert issue.field == line.split(":")[0]
+        assert issue.line == 4
+
+
+def test_reader_extra_values_are_capped_in_size() -> None:
+    issue = only_issue(front_matter("notes: " + "x" * (64 * 1024 + 1)))
+    assert (issue.field, issue.line) == ("notes", 4)
+    fits = parse_source(SourceFile("p.md", front_matter("notes: " + "x" * 60_000)), UTC_OPTIONS)
+    assert fits.post is not None and len(fits.post.extra["notes"]) == 60_000
+
+
+def test_reader_whole_front_matter_is_capped_in_size() -> None:
+    lines = [f"field{n}: {'x' * 60_000}" for n in range(5)]  # each fits; together 300 KB
+    issue = only_issue(front_matter(*lines))
+    assert issue.field is None
+    assert "front matter is larger than 256 KiB" in issue.message
+    assert issue.line == 8  # where the total crossed the limit
+
+
+def test_reader_post_over_the_size_limit_is_an_error_naming_the_file() -> None:
+    options = BuildOptions(timezone=ZoneInfo("UTC"), max_post_bytes=1024)
+    data = front_matter() + b"palabra " * 200
+    issue = only_issue(data, options)
+    assert issue.path == "p.md"
+    assert "larger than 1 KiB" in issue.message
+    assert "CONTENTAPI_MAX_POST_BYTES" in issue.message
+    small = parse_source(SourceFile("p.md", data[:1024]), options)
+    assert small.post is not None

@@ -28,7 +28,7 @@ from contentapi.engine.model import (
     Term,
     TermRef,
 )
-from contentapi.engine.reader import ReadError, decode, load_yaml, split
+from contentapi.engine.reader import ReadError, check_size, decode, load_yaml, split
 from contentapi.engine.schema import FIELDS, FrontMatterSchema
 from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify, sort_key
 
@@ -44,6 +44,7 @@ class BuildOptions:
     asset_base_url: str = ""
     raw_html: str = "sanitize"
     iframe_hosts: tuple[str, ...] = ()
+    max_post_bytes: int = 2 * 1024 * 1024
 
     def fingerprint(self) -> str:
         """Every field, so a field added later can never be left out of the version."""
@@ -170,6 +171,7 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
     """One file to a post, or to the issues that keep it out; never raises for bad content."""
     path, sha = source.path, source.digest
     try:
+        check_size(source.data, options.max_post_bytes)
         front, body, _ = split(decode(source.data))
         metadata = load_yaml(front)
     except ReadError as exc:

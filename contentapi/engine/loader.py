@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,8 @@ from contentapi.engine.model import SourceFile, Sources
 from contentapi.settings import Settings
 
 POST_SUFFIXES = (".md", ".markdown")
+DEFAULT_MAX_POST_BYTES = BuildOptions.max_post_bytes
+log = logging.getLogger("contentapi")
 
 
 def is_hidden(name: str) -> bool:
@@ -20,37 +23,75 @@ def is_hidden(name: str) -> bool:
     return name.startswith((".", "_"))
 
 
-def read_sources(root: Path) -> Sources:
+def _read_at_most(path: str, limit: int) -> bytes:
+    """The file's bytes, but never more than `limit + 1`: enough to tell it is too large
+    without loading a 50 MB file into memory."""
+    with open(path, "rb") as file:  # noqa: PTH123 - a path string from os.scandir
+        return file.read(limit + 1)
+
+
+def read_sources(root: Path, max_post_bytes: int = DEFAULT_MAX_POST_BYTES) -> Sources:
     """Every post file's bytes and every other file's path under `root`, recursively.
 
-    Hidden files and folders (`.git`, `.obsidian`, `_drafts` style) are skipped, and so are
-    links that lead outside the folder.
+    Hidden files and folders (`.git`, `.obsidian`, `_drafts` style) are skipped. Links are
+    followed only inside the folder: a link out of it, a dangling link, a link loop
+    (`ln -s .. posts/up`) and a folder already read through another path are skipped with a
+    warning. A post file is read up to `max_post_bytes + 1` bytes (the index refuses it as
+    too large). A file that vanishes or cannot be read while the folder is scanned (an edit,
+    a `git pull`) is skipped with a warning: the watcher's next reload sees it again.
     """
-    root = root.resolve()
+    root = Path(os.path.realpath(root))
     if not root.is_dir():
         raise FileNotFoundError(f"content folder {root} does not exist")
     files: list[SourceFile] = []
     assets: set[str] = set()
-    pending = [root]
+    seen = {_identity(root)}
+    pending = [(root, root)]  # (path as seen under root, its real location)
     while pending:
-        folder = pending.pop()
-        with os.scandir(folder) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                if is_hidden(entry.name):
-                    continue
-                path = Path(entry.path)
-                if entry.is_symlink() and not path.resolve().is_relative_to(root):
+        folder, real_folder = pending.pop()
+        try:
+            entries = sorted(os.scandir(real_folder), key=lambda e: e.name)
+        except OSError as exc:
+            _skip(root, folder, f"cannot be read ({exc.strerror})")
+            continue
+        for entry in entries:
+            if is_hidden(entry.name):
+                continue
+            path = folder / entry.name
+            real = Path(os.path.realpath(entry.path))
+            try:
+                if entry.is_symlink() and not real.is_relative_to(root):
+                    _skip(root, path, "is a link to outside the content folder")
                     continue
                 if entry.is_dir():
-                    pending.append(path)
+                    identity = _identity(real)
+                    if identity in seen:
+                        _skip(root, path, "is a link loop or a folder already read")
+                        continue
+                    seen.add(identity)
+                    pending.append((path, real))
                 elif not entry.is_file():
+                    if entry.is_symlink():
+                        _skip(root, path, "is a broken link or a link loop")
                     continue
                 elif entry.name.lower().endswith(POST_SUFFIXES):
-                    relative = path.relative_to(root).as_posix()
-                    files.append(SourceFile(relative, path.read_bytes()))
+                    data = _read_at_most(entry.path, max_post_bytes)
+                    files.append(SourceFile(path.relative_to(root).as_posix(), data))
                 else:
                     assets.add(path.relative_to(root).as_posix())
+            except OSError as exc:
+                _skip(root, path, f"cannot be read ({exc.strerror or exc})")
     return Sources(tuple(files), frozenset(assets))
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_dev, info.st_ino
+
+
+def _skip(root: Path, path: Path, why: str) -> None:
+    relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    log.warning("skipped %s: %s", relative, why, extra={"event": "skip", "path": relative})
 
 
 def build_options(settings: Settings) -> BuildOptions:
@@ -62,6 +103,7 @@ def build_options(settings: Settings) -> BuildOptions:
         asset_base_url=settings.asset_base_url,
         raw_html=settings.raw_html,
         iframe_hosts=settings.iframe_hosts,
+        max_post_bytes=settings.max_post_bytes,
     )
 
 
@@ -84,8 +126,8 @@ def load_index(settings: Settings, previous: Index | None = None) -> Index:
     Unchanged files are not parsed again: `previous` covers a reload, the parse cache a
     restart (YAML and validation are ~0.25 ms of the ~0.4 ms a new post costs).
     """
-    sources = read_sources(settings.content_dir)
     options = build_options(settings)
+    sources = read_sources(settings.content_dir, options.max_post_bytes)
     cache = parse_cache_file(settings)
     known = parsecache.read(cache, options, sources) if cache and previous is None else {}
     index = build_index(sources, options, datetime.now(UTC), previous, known=known)

@@ -72,6 +72,11 @@ def _timestamp(loader: FrontMatterLoader, node: yaml.ScalarNode) -> Any:
 FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 _HANDLER = frontmatter.YAMLHandler()
+# Front matter written out in full, aliases repeated: what JSON, listings and caches will hold.
+# A few KiB is typical; anchors and aliases (`&a`, `*a`) can make 300 bytes expand to gigabytes.
+MAX_VALUE_CHARS = 64 * 1024  # one field's value
+MAX_FRONT_MATTER_CHARS = 256 * 1024  # every field together
+MAX_DEPTH = 32  # lists and mappings inside each other
 _OPENING = re.compile(r"\A---[ \t]*\n")
 _CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 
@@ -99,10 +104,88 @@ def split(text: str) -> tuple[str, str, int]:
     return front, text[body_start:], text.count("\n", 0, body_start) + 1
 
 
+def check_size(data: bytes, limit: int) -> None:
+    """Refuse a file over `limit` bytes (the loader reads at most `limit + 1` of it)."""
+    if len(data) > limit:
+        raise ReadError(
+            f"file is larger than {_size(limit)} (CONTENTAPI_MAX_POST_BYTES): split the post "
+            "or move large data out of it",
+            line=None,
+        )
+
+
+def _size(count: int) -> str:
+    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= factor and count % (factor // 4) == 0:
+            return f"{count / factor:g} {unit}"
+    return f"{count} bytes"
+
+
+def _expanded_chars(value: Any, budget: int) -> int:
+    """About how many characters `value` takes written out in full, every alias repeated;
+    stops counting past `budget` (so a self-referencing alias or a billion laughs costs no
+    more than `budget` steps). Raises ValueError when nesting exceeds MAX_DEPTH."""
+    total = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending and total <= budget:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            total += 2 + sum(len(str(key)) + 2 for key in item)
+            children = item.values()
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += 2 + len(item)
+            children = item
+        else:
+            total += len(item) if isinstance(item, (str, bytes)) else len(str(item))
+            continue
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"nests lists or mappings more than {MAX_DEPTH} levels deep")
+        pending.extend((child, depth + 1) for child in children)
+    return total
+
+
+def _key_line(front: str, key: str) -> int | None:
+    """The file line a top-level key is written on (front matter starts on line 2)."""
+    match = re.search(rf"^{re.escape(key)}[ \t]*:", front, re.MULTILINE)
+    return front.count("\n", 0, match.start()) + 2 if match else None
+
+
+def _check_expansion(front: str, data: dict[str, Any]) -> None:
+    """Refuse values that expand past the limits: YAML aliases must not multiply the size of
+    a post in the index, in every listing that shows it and in every cache."""
+    total = 0
+    for key, value in data.items():
+        try:
+            chars = _expanded_chars(value, MAX_VALUE_CHARS)
+        except ValueError as exc:
+            raise ReadError(str(exc), _key_line(front, key), key) from None
+        if chars > MAX_VALUE_CHARS:
+            raise ReadError(
+                f"value is larger than {_size(MAX_VALUE_CHARS)} written out in full (YAML "
+                "aliases `*name` repeat what their anchor `&name` holds)",
+                _key_line(front, key),
+                key,
+            )
+        total += chars + len(key)
+        if total > MAX_FRONT_MATTER_CHARS:
+            raise ReadError(
+                f"front matter is larger than {_size(MAX_FRONT_MATTER_CHARS)} written out in "
+                "full (YAML aliases `*name` repeat what their anchor `&name` holds)",
+                _key_line(front, key),
+            )
+
+
 def load_yaml(front: str) -> dict[str, Any]:
-    """Parse front matter with python-frontmatter's YAML handler and the safe loader above."""
+    """Parse front matter with python-frontmatter's YAML handler and the safe loader above.
+
+    Values that would expand past the size limits, or nest too deep, are refused.
+    """
     try:
         data = _HANDLER.load(front, Loader=FrontMatterLoader)
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # A value YAML cannot build (an integer of 5,000 digits) is bad content, not a crash.
+        reason = str(exc).split(";")[0]
+        raise ReadError(f"front matter has a value that cannot be read: {reason}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 2 if mark is not None else None
@@ -114,7 +197,9 @@ def load_yaml(front: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ReadError("front matter must be a mapping of `key: value` lines", line=2)
-    return {str(key): value for key, value in data.items()}
+    data = {str(key): value for key, value in data.items()}
+    _check_expansion(front, data)
+    return data
 
 
 def read(data: bytes) -> tuple[str, dict[str, Any]]:
