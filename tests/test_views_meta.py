@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import threading
+
+import pytest
 import yaml
 from conftest import ROOT, assert_problem
 
@@ -70,3 +75,72 @@ def test_meta_highlight_css_styles_code_blocks(client):
     response = client.get("/api/v1/highlight.css")
     assert response.mimetype == "text/css"
     assert ".highlight .k" in response.get_data(as_text=True)
+
+
+def _swap_for_link(path, target):
+    """Replace `path` with a symbolic link to `target` (what an attacker with write access to
+    the content folder, or a careless deploy, does after the index was built)."""
+    path.unlink() if path.is_file() else shutil.rmtree(path)
+    try:
+        path.symlink_to(target)
+    except OSError:
+        pytest.skip("symlinks not permitted here")
+
+
+def test_meta_media_refuses_a_file_swapped_for_a_link_out_after_the_build(
+    tmp_path, write_post, content_dir, make_client
+):
+    write_post("a.md", title="A")
+    (content_dir / "pic.png").write_bytes(b"png")
+    (content_dir / "images").mkdir()
+    (content_dir / "images" / "cover.png").write_bytes(b"cover")
+    secret = tmp_path / "outside"
+    secret.mkdir()
+    (secret / "cover.png").write_bytes(b"SECRET")
+    (secret / "passwd").write_bytes(b"SECRET")
+    client = make_client(watch="false")
+    assert client.get("/media/pic.png").data == b"png"
+    assert client.get("/media/images/cover.png").data == b"cover"
+    _swap_for_link(content_dir / "pic.png", secret / "passwd")  # the file itself
+    _swap_for_link(content_dir / "images", secret)  # or a folder on its path
+    for url in ("/media/pic.png", "/media/images/cover.png"):
+        response = client.get(url)
+        assert b"SECRET" not in response.data
+        assert_problem(response, 404)
+
+
+def test_meta_media_serves_a_link_that_stays_inside_the_folder(
+    write_post, content_dir, make_client
+):
+    write_post("a.md", title="A")
+    (content_dir / "real.png").write_bytes(b"real")
+    try:
+        (content_dir / "alias.png").symlink_to(content_dir / "real.png")
+    except OSError:
+        pytest.skip("symlinks not permitted here")
+    client = make_client()
+    response = client.get("/media/alias.png")
+    assert (response.status_code, response.data) == (200, b"real")
+    assert response.headers["Content-Length"] == "4"
+    assert client.get("/media/alias.png", headers={"Range": "bytes=1-2"}).data == b"ea"
+    again = client.get("/media/alias.png", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_meta_media_never_waits_on_a_fifo_swapped_in(write_post, content_dir, make_client):
+    write_post("a.md", title="A")
+    (content_dir / "pic.png").write_bytes(b"png")
+    client = make_client()
+    (content_dir / "pic.png").unlink()
+    os.mkfifo(content_dir / "pic.png")  # opening it to read would wait for a writer forever
+    answers = []
+    worker = threading.Thread(target=lambda: answers.append(client.get("/media/pic.png")))
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout=10)
+    if worker.is_alive():  # unblock the request so the test run can end
+        with open(content_dir / "pic.png", "wb"):
+            pass
+        pytest.fail("the media request waited on a FIFO")
+    assert_problem(answers[0], 404)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from contentapi.engine import parsecache
 from contentapi.engine.index import BuildOptions, Index, build_index
@@ -134,3 +136,58 @@ def load_index(settings: Settings, previous: Index | None = None) -> Index:
     if cache is not None and any(known.get(p) is not r for p, r in index.parsed.items()):
         parsecache.write(cache, index.parsed, options)
     return index
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_WALK = bool(_NOFOLLOW and _DIRECTORY) and os.open in os.supports_dir_fd
+
+
+def open_asset(root: Path, relative: str) -> BinaryIO | None:
+    """A content folder file opened for reading, or None if it is not a regular file inside
+    the folder *now*: an indexed image swapped for a link out of the folder (or a FIFO) after
+    the build is never served.
+
+    The resolved path must be inside the resolved folder; then each part of it is opened
+    without following links (`O_NOFOLLOW`, from the folder's descriptor), so a link swapped in
+    between the check and the open is refused too.
+    """
+    base = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(base, relative))  # noqa: PTH118
+    if os.path.commonpath([base, target]) != base or target == base:
+        return None
+    if _WALK:
+        fd = _open_beneath(base, Path(target).relative_to(base).parts)
+    else:  # pragma: no cover - Windows: the containment check above is all there is
+        try:
+            fd = os.open(target, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except OSError:
+            fd = None
+    if fd is None:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
+
+
+def _open_beneath(base: str, parts: tuple[str, ...]) -> int | None:
+    """Open `base/parts...` one part at a time from `base`'s descriptor, following no link."""
+    try:
+        folder = os.open(base, os.O_RDONLY | _DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        for part in parts[:-1]:
+            inner = os.open(
+                part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | os.O_CLOEXEC, dir_fd=folder
+            )
+            os.close(folder)
+            folder = inner
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+        flags = os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        return os.open(parts[-1], flags, dir_fd=folder)
+    except OSError:
+        return None
+    finally:
+        os.close(folder)

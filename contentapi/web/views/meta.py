@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from pathlib import Path, PurePosixPath
 
-from flask import Blueprint, Response, abort, current_app, jsonify, send_file, send_from_directory
+from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file
 from flask_swagger_ui import get_swaggerui_blueprint
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
+from contentapi.engine.loader import open_asset
 from contentapi.engine.render import highlight_css
 from contentapi.outputs.query import archive, count_terms, visible
 from contentapi.service.store import store_of
@@ -82,7 +85,24 @@ def media(path: str) -> Response:
     ctx = current()
     if path not in ctx.index.assets.files:
         abort(404, description="No such media file.")
-    return send_from_directory(ctx.settings.content_dir.resolve(), path)
+    # Checked again now, not only at build time: the file may have been swapped for a link.
+    file = open_asset(ctx.settings.content_dir, path)
+    if file is None:
+        abort(404, description="No such media file.")
+    info = os.fstat(file.fileno())
+    response = send_file(
+        file,
+        download_name=PurePosixPath(path).name,
+        etag=f"{info.st_mtime_ns:x}-{info.st_size:x}",
+        last_modified=info.st_mtime,
+        conditional=False,
+    )
+    response.content_length = info.st_size
+    try:
+        return response.make_conditional(request, accept_ranges=True, complete_length=info.st_size)
+    except RequestedRangeNotSatisfiable:
+        file.close()
+        raise
 
 
 @bp.get("/openapi.yaml", endpoint="openapi")
