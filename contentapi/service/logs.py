@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,28 @@ from flask import Flask, Response, g, request
 from contentapi.settings import Settings
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Control characters (C0, DEL, C1) and Unicode line separators: a URL or a file name holding
+# CR/LF, NUL or ESC must not start a fake log line or recolour a terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: CR as `\\r`, LF as `\\n`, tab as `\\t`, others as `\\xNN`/`\\uNNNN`."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m[0]) or _escaped(m[0]), text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger: message`, the message on one line whatever it quotes; a
+    traceback, when there is one, follows on its own lines as usual."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,7 +68,7 @@ def configure(app: Flask, settings: Settings) -> None:
             handler.setFormatter(
                 JsonFormatter()
                 if settings.log_format == "json"
-                else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+                else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
             )
     access = logging.getLogger("contentapi.access")
 
