@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import click
 import pytest
+from conftest import post_text
 
+from contentapi import create_app
 from contentapi.service.watch import Watcher, _ignored
 
 
@@ -110,3 +113,47 @@ def test_watch_auto_is_on_only_under_flask_run(write_post, make_app):
         assert isinstance(watcher, Watcher) is watching, command
         if watcher:
             watcher.stop()
+
+
+def _release(folder, *titles):
+    folder.mkdir(parents=True)
+    for title in titles:
+        (folder / f"{title.lower()}.md").write_text(post_text(title=title), encoding="utf-8")
+    return folder
+
+
+def test_watch_follows_a_folder_deleted_and_made_again(live, content_dir):
+    _, client = live
+    shutil.rmtree(content_dir)
+    _release(content_dir, "Nuevo")  # e.g. `rm -rf content && git clone ... content`
+    assert _eventually(lambda: _titles(client) == ["Nuevo"])
+    (content_dir / "otro.md").write_text(post_text(title="Otro"), encoding="utf-8")
+    assert _eventually(lambda: _titles(client) == ["Nuevo", "Otro"])  # the new folder is watched
+
+
+def test_watch_follows_a_symlink_switched_to_a_new_release(tmp_path):
+    first = _release(tmp_path / "releases" / "1", "Uno")
+    second = _release(tmp_path / "releases" / "2", "Dos")
+    current = tmp_path / "current"
+    try:
+        current.symlink_to(first, target_is_directory=True)
+    except OSError:
+        pytest.skip("symlinks not permitted here")
+    app = create_app(
+        {"TESTING": True, "CONTENTAPI_CONTENT_DIR": str(current), "CONTENTAPI_WATCH": "true"}
+        | {"CONTENTAPI_PARSE_CACHE": "off"}
+    )
+    client = app.test_client()
+    try:
+        assert _titles(client) == ["Uno"]
+        switch = tmp_path / "current.new"  # `ln -sfn releases/2 current`, atomically
+        switch.symlink_to(second, target_is_directory=True)
+        switch.replace(current)
+        assert _eventually(lambda: _titles(client) == ["Dos"])
+        (second / "tres.md").write_text(post_text(title="Tres"), encoding="utf-8")
+        assert _eventually(lambda: _titles(client) == ["Dos", "Tres"])
+        (first / "uno.md").write_text(post_text(title="Uno editado"), encoding="utf-8")
+        time.sleep(1.0)
+        assert _titles(client) == ["Dos", "Tres"]  # the old release no longer counts
+    finally:
+        app.extensions["contentapi"].watcher.stop()

@@ -3,17 +3,25 @@
 An editor's save or a `git pull` of 200 files is a burst of events; the watcher waits until
 the folder has been quiet for `quiet` seconds (at most `longest` after the first event) and
 then runs one incremental reload, which re-parses only the files whose bytes changed.
+
+A deploy often replaces the folder rather than editing it: deleted and created again, or a
+symlink (`content -> releases/42`) switched to a new release. Events only come from the folder
+being watched, so every `recheck` seconds the watcher resolves the configured path again and,
+when it leads to another folder, watches that one and reloads.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 import time
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
 
 from contentapi.engine.loader import is_hidden
 from contentapi.service.store import ContentError, ContentStore
@@ -33,6 +41,8 @@ class _Changed(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in {"opened", "closed_no_write"}:
             return
+        if event.event_type in {"deleted", "moved"} and Path(str(event.src_path)) == self.root:
+            self.watcher.lost()  # a folder made again may get the same inode number
         paths = [str(event.src_path), str(getattr(event, "dest_path", "") or "")]
         if all(_ignored(Path(path), self.root) for path in paths if path):
             return
@@ -53,29 +63,75 @@ def _ignored(path: Path, root: Path) -> bool:
 class Watcher:
     """One observer thread (watchdog) and one reloader thread, for one store in one process."""
 
-    def __init__(self, store: ContentStore, quiet: float = 0.2, longest: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: ContentStore,
+        quiet: float = 0.2,
+        longest: float = 1.0,
+        recheck: float = 1.0,
+    ) -> None:
         self.store = store
         self.quiet = quiet
         self.longest = longest
+        self.recheck = recheck
         self._event = threading.Event()
         self._last = 0.0
         self._stop = threading.Event()
         self._observer = Observer()
+        self._watch: ObservedWatch | None = None
+        self._folder: tuple[str, int, int] | None = None  # real path, device, inode
+        self._lost = threading.Event()
         self.reloads = 0
+
+    def lost(self) -> None:
+        """The watched folder itself went away: watch whatever the path leads to next."""
+        self._lost.set()
+        self.poke()
 
     def poke(self) -> None:
         self._last = time.monotonic()
         self._event.set()
 
     def start(self) -> Watcher:
-        folder = self.store.settings.content_dir.resolve()
-        self._observer.schedule(_Changed(self, folder), str(folder), recursive=True)
+        self._follow()
         self._observer.daemon = True
         self._observer.start()
         thread = threading.Thread(target=self._run, name="contentapi-reloader", daemon=True)
         thread.start()
+        folder = self._folder[0] if self._folder else self.store.settings.content_dir
         log.info("watching %s for changes", folder, extra={"event": "watch"})
         return self
+
+    def _locate(self) -> tuple[str, int, int] | None:
+        """Where the content path leads now: real path and identity, or None while missing."""
+        folder = Path(os.path.realpath(self.store.settings.content_dir))
+        try:
+            info = folder.stat()
+        except OSError:
+            return None
+        return (str(folder), info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
+
+    def _follow(self) -> bool:
+        """Watch the folder the content path leads to now; True when it is another one than
+        before (a symlink switched, or the folder deleted and made again)."""
+        where = self._locate()
+        if where is None:
+            return False
+        alive = self._observer.is_alive() and any(e.is_alive() for e in self._observer.emitters)
+        if where == self._folder and alive and not self._lost.is_set():
+            return False
+        self._lost.clear()
+        if self._watch is not None:
+            try:
+                self._observer.unschedule(self._watch)
+            except Exception:  # its emitter may have stopped with the deleted folder
+                log.debug("unwatching the previous content folder failed", exc_info=True)
+        folder = Path(where[0])
+        self._watch = self._observer.schedule(_Changed(self, folder), str(folder), recursive=True)
+        moved, self._folder = self._folder is not None, where
+        if moved:
+            log.info("content folder replaced: now watching %s", folder, extra={"event": "watch"})
+        return moved
 
     def stop(self) -> None:
         self._stop.set()
@@ -85,9 +141,13 @@ class Watcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._event.wait()
+            self._event.wait(timeout=self.recheck)
             if self._stop.is_set():
                 return
+            if self._follow():
+                self.poke()
+            if not self._event.is_set():
+                continue
             first = time.monotonic()
             while True:  # debounce: wait for quiet, but never longer than `longest`
                 now = time.monotonic()
@@ -104,5 +164,7 @@ class Watcher:
             self.store.warm_up()
         except ContentError as error:
             log.error("reload refused, still serving the previous index: %s", error)
+        except FileNotFoundError as error:  # the folder is being replaced: wait for the new one
+            log.warning("reload postponed, still serving the previous index: %s", error)
         except Exception:  # a watcher that dies would silently stop all reloads
             log.exception("reload failed, still serving the previous index")
