@@ -218,3 +218,37 @@ def test_gunicorn_a_thousand_accented_characters_of_q_fit_the_request_line(bundl
     status, body = _get(port, f"/api/v1/search?q={quote(q + 'ñ')}")
     assert status == 400
     assert [error["parameter"] for error in body["errors"]] == ["q"]
+
+
+def test_gunicorn_boots_and_serves_despite_hostile_content(tmp_path):
+    """A link loop, a billion laughs and a 3 MB post: the master boots (it died with ELOOP),
+    both workers serve the good post, and each bad file is a content error naming it."""
+    content = tmp_path / "content"
+    (content / "posts").mkdir(parents=True)
+    (content / "posts" / "bueno.md").write_text(post_text(title="Bueno"))
+    billion = Path(__file__).parent / "fixtures" / "posts" / "billion-laughs.md"
+    (content / "posts" / "risas.md").write_bytes(billion.read_bytes())
+    (content / "posts" / "enorme.md").write_text(
+        post_text(title="Enorme", body="palabra " * 400_000)
+    )
+    try:
+        (content / "posts" / "up").symlink_to("..")  # `ln -s .. content/posts/up`
+    except OSError:
+        pytest.skip("symlinks not permitted here")
+    with gunicorn(tmp_path, content_dir=str(content), admin_token=ADMIN) as (port, log):
+        _both_workers(port, log, "/api/v1/posts", "/api/v1/posts")
+        for _ in range(6):
+            status, body = _get(port, "/api/v1/posts")
+            assert status == 200
+            assert [post["title"] for post in body["data"]] == ["Bueno"]
+        _, diagnostics = _request(
+            port, "/api/v1/admin/diagnostics", Authorization=f"Bearer {ADMIN}"
+        )
+    errors = {
+        (issue["path"], issue["field"]): issue["message"]
+        for issue in diagnostics["issues"]
+        if issue["severity"] == "error"
+    }
+    assert set(errors) == {("posts/risas.md", "lol5"), ("posts/enorme.md", None)}
+    assert "larger than 64 KiB" in errors["posts/risas.md", "lol5"]
+    assert "larger than 2 MiB" in errors["posts/enorme.md", None]
