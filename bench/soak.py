@@ -354,6 +354,7 @@ def main() -> int:
                 time.sleep(0.2)
             listing = json.loads(fetch(port, "/api/v1/posts?per_page=100&fields=slug")[1])
             known = [item["slug"] for item in listing["data"]]
+            published = listing["meta"]["pagination"]["total"]
             for path in ("/api/v1/posts", "/api/v1/search?q=pan", "/feeds/rss.xml"):
                 for _ in range(4):
                     fetch(port, path)
@@ -395,7 +396,8 @@ def main() -> int:
     total = tally.count
     failed = sum(tally.failures.values())
     print(
-        f"corpus: {len(known)} posts listed at start; content changes: "
+        f"corpus: {published} published posts ({len(known)} of them requested by slug); "
+        "content changes: "
         + ", ".join(f"{name} {count}" for name, count in sorted(content.actions.items()))
     )
     print(
