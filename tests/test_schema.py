@@ -193,6 +193,8 @@ def test_schema_known_keys_not_in_extra() -> None:
     ("value", "expected"),
     [
         (float("nan"), None),
+        (float("inf"), None),
+        (float("-inf"), None),
         (b"bytes", "bytes"),
         ({1, 2}, [1, 2]),
         ((date(2020, 1, 1),), ["2020-01-01"]),
