@@ -145,26 +145,39 @@ def test_render_sanitize_keeps_harmless_html() -> None:
 
 def test_render_sanitize_keeps_iframes_only_from_allowed_hosts() -> None:
     html = render(fixture_body("raw-html.md"), raw_html="sanitize", iframe_hosts=YOUTUBE)
-    assert 'src="https://www.youtube.com/embed/abc123"' in html
-    assert "tracker.example.net" not in html
+    assert '<iframe src="https://www.youtube.com/embed/abc123"' in html
+    assert '<iframe src="https://tracker.example.net' not in html
 
 
-def test_render_sanitize_drops_all_iframe_sources_without_allowed_hosts() -> None:
+def test_render_sanitize_turns_iframes_from_other_hosts_into_titled_links() -> None:
+    html = render(fixture_body("raw-html.md"), raw_html="sanitize", iframe_hosts=YOUTUBE)
+    assert re.search(r'<a href="https://tracker.example.net/embed/xyz"[^>]*>Otro</a>', html)
+
+
+def test_render_sanitize_without_allowed_hosts_every_iframe_is_a_link() -> None:
     html = render(fixture_body("raw-html.md"), raw_html="sanitize")
-    assert "youtube.com" not in html
-    assert "tracker.example.net" not in html
+    assert "<iframe" not in html
+    assert re.search(r'<a href="https://www.youtube.com/embed/abc123"[^>]*>Vídeo</a>', html)
 
 
 @pytest.mark.parametrize(
     "src",
     [
-        "http://www.youtube.com/embed/abc",  # not https
         "https://www.youtube.com.evil.example/embed/abc",
         "https://evil.example/?www.youtube.com",
+        "https://evil.example/www.youtube.com/embed/abc",
     ],
 )
 def test_render_sanitize_iframe_host_must_match_exactly(src: str) -> None:
-    assert src not in sanitize(f'<iframe src="{src}"></iframe>', YOUTUBE)
+    html = sanitize(f'<iframe src="{src}"></iframe>', YOUTUBE)
+    assert "<iframe" not in html
+    assert f'<a href="{src}"' in html
+
+
+@pytest.mark.parametrize("src", ["http://www.youtube.com/embed/abc", "//www.youtube.com/embed/abc"])
+def test_render_sanitize_iframe_from_allowed_host_is_upgraded_to_https(src: str) -> None:
+    html = sanitize(f'<iframe src="{src}"></iframe>', YOUTUBE)
+    assert '<iframe src="https://www.youtube.com/embed/abc">' in html
 
 
 def test_render_escape_mode_shows_tags_as_text() -> None:

@@ -284,7 +284,8 @@ def test_schema_slug_without_letters_is_error() -> None:
 def test_schema_field_table_is_the_post_model() -> None:
     """Every table field is a `Post` attribute and the other way round (bar file facts)."""
     attributes = [f.name for f in dataclasses.fields(Post)]
-    assert {"path", "digest", "body"} | {field.name for field in FIELDS} == set(attributes)
+    file_facts = {"path", "digest", "body", "body_line"}
+    assert file_facts | {field.name for field in FIELDS} == set(attributes)
     assert len({field.name for field in FIELDS}) == len(FIELDS)
 
 

@@ -17,7 +17,14 @@ from marshmallow import ValidationError
 
 from contentapi import __version__
 from contentapi.engine.analysis import analyse, strip_title_heading
-from contentapi.engine.assets import AssetMap, resolve
+from contentapi.engine.assets import (
+    AssetMap,
+    PostPaths,
+    find_post,
+    resolve,
+    unsafe_urls,
+    url_problem,
+)
 from contentapi.engine.model import (
     ContentIssue,
     Derived,
@@ -30,6 +37,13 @@ from contentapi.engine.model import (
 )
 from contentapi.engine.reader import ReadError, check_size, decode, load_yaml, split
 from contentapi.engine.schema import FIELDS, FrontMatterSchema
+from contentapi.engine.shortcodes import (
+    NO_TEMPLATES,
+    Expanded,
+    Templates,
+    expand,
+    load_templates,
+)
 from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify, sort_key
 
 
@@ -77,6 +91,7 @@ class Index:
     options: BuildOptions
     parsed: Mapping[str, Parsed] = field(repr=False)
     publications: tuple[datetime, ...] = ()
+    shortcodes: Templates = field(default=NO_TEMPLATES, repr=False)
     _derived: dict[str, Derived] = field(default_factory=dict, repr=False, compare=False)
 
     def derived(self, post: Post) -> Derived:
@@ -86,7 +101,7 @@ class Index:
         """
         found = self._derived.get(post.path)
         if found is None or found.digest != post.digest:
-            found = derive(post, self.options, self.assets)
+            found = derive(post, self.options, self.assets, self.shortcodes)
             self._derived[post.path] = found
         return found
 
@@ -161,6 +176,17 @@ def post_body(body: str, title: str, options: BuildOptions) -> str:
     return body.strip("\n") + "\n" if body.strip() else ""
 
 
+def body_line(text: str, served: str, first_line: int) -> int:
+    """The file line `served` (the post's body, from `post_body(text)`) starts on, given the
+    line `text` starts on: `post_body` only cuts a leading title and blank lines."""
+    kept = served.rstrip("\n")
+    whole = text.rstrip("\n")
+    start = len(whole) - len(kept)
+    if not kept or start < 0 or not whole.endswith(kept):
+        return first_line
+    return first_line + text.count("\n", 0, start)
+
+
 @lru_cache(maxsize=8)
 def _schema(timezone: tzinfo) -> FrontMatterSchema:
     """Schemas are costly to make and safe to share, so one per time zone."""
@@ -172,7 +198,7 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
     path, sha = source.path, source.digest
     try:
         check_size(source.data, options.max_post_bytes)
-        front, body, _ = split(decode(source.data))
+        front, body, first_line = split(decode(source.data))
         metadata = load_yaml(front)
     except ReadError as exc:
         return Parsed(path, sha, None, (ContentIssue(path, exc.field, exc.message, exc.line),))
@@ -201,8 +227,17 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
         tags=tags,
         aliases=tuple(dict.fromkeys(a for a in map(slugify, data["aliases"]) if a and a != slug)),
     )
-    post = Post(path=path, digest=sha, body=post_body(body, data["title"], options), **values)
-    return Parsed(path, sha, post)
+    warnings = []
+    problem = url_problem(values["image"], image=True) if values["image"] else None
+    if problem:  # one URL policy: `cover: javascript:...` never reaches JSON
+        key = "image" if metadata.get("image") else "cover"
+        message = f"{values['image']!r} is not used: {problem}"
+        warnings.append(ContentIssue(path, key, message, _key_line(front, key), "warning"))
+        values["image"] = None
+    served = post_body(body, data["title"], options)
+    line = body_line(body, served, first_line)
+    post = Post(path=path, digest=sha, body=served, body_line=line, **values)
+    return Parsed(path, sha, post, tuple(warnings))
 
 
 def _keep_last_good(result: Parsed, earlier: Parsed | None) -> Parsed:
@@ -228,12 +263,19 @@ def _canonical_names(posts: Iterable[Post], attr: str) -> dict[str, str]:
     return {slug: counts.most_common(1)[0][0] for slug, counts in spellings.items()}
 
 
-def derive(post: Post, options: BuildOptions, assets: AssetMap) -> Derived:
-    """Analyse a post's body and resolve its image URLs; warns about images that are missing."""
+def derive(
+    post: Post, options: BuildOptions, assets: AssetMap, shortcodes: Templates = NO_TEMPLATES
+) -> Derived:
+    """Analyse a post's body (shortcodes expanded) and resolve its image URLs; warns about
+    shortcodes and template code removed, URLs removed by policy and images that are missing."""
+    expanded = expand(post.body, shortcodes, embeds=options.raw_html != "escape")
     analysis = analyse(
-        post.body, words_per_minute=options.words_per_minute, excerpt_length=options.excerpt_length
+        expanded.markdown,
+        words_per_minute=options.words_per_minute,
+        excerpt_length=options.excerpt_length,
     )
-    warnings: list[ContentIssue] = []
+    flagged = unsafe_urls(post.body)
+    warnings = _body_warnings(post, expanded, flagged, assets)
 
     def locate(url: str, field_name: str) -> str:
         resolved = resolve(url, post.directory, assets)
@@ -242,9 +284,40 @@ def derive(post: Post, options: BuildOptions, assets: AssetMap) -> Derived:
             warnings.append(ContentIssue(post.path, field_name, message, severity="warning"))
         return resolved.url
 
-    images = tuple(Image(locate(image.url, "body"), image.alt) for image in analysis.images)
+    removed = {url for _, url, _ in flagged}
+    kept = []
+    for image in analysis.images:
+        problem = url_problem(image.url, image=True)
+        if problem is None:
+            kept.append(image)
+        elif image.url not in removed:
+            message = f"{image.url!r}: {problem}"
+            warnings.append(ContentIssue(post.path, "body", message, severity="warning"))
+    images = tuple(Image(locate(image.url, "body"), image.alt) for image in kept)
     cover = locate(post.image, "image") if post.image else images[0].url if images else None
     return Derived(post.digest, analysis, images, cover, tuple(warnings))
+
+
+def _body_warnings(
+    post: Post, expanded: Expanded, flagged: list[tuple[int, str, str]], assets: AssetMap
+) -> list[ContentIssue]:
+    """Shortcode and template code removed, URLs the policy removes, links to missing posts;
+    each on its file line."""
+
+    def at(line: int) -> int:
+        return post.body_line + line - 1
+
+    warnings = [
+        ContentIssue(post.path, "body", issue.message, at(issue.line), "warning")
+        for issue in expanded.issues
+    ]
+    for line, url, why in flagged:
+        warnings.append(ContentIssue(post.path, "body", f"{url!r}: {why}", at(line), "warning"))
+    for line, target in expanded.refs:
+        if find_post(target, post.directory, assets) is None:
+            message = f"{target!r} names no post in the content folder"
+            warnings.append(ContentIssue(post.path, "body", message, at(line), "warning"))
+    return warnings
 
 
 def _canonical_terms(post: Post, names: Mapping[str, Mapping[str, str]]) -> Post:
@@ -333,17 +406,25 @@ def build_index(
     valid = [result.post for result in parsed.values() if result.post is not None]
     by_slug, aliases, clashes = _claim_slugs(valid)
     issues += clashes
-    assets = AssetMap(sources.assets, options.asset_base_url)
+    shortcodes, template_issues = load_templates(sources.shortcodes)
+    issues += template_issues
+    paths = PostPaths((post.path, post.slug) for post in by_slug.values())
+    assets = AssetMap(sources.assets, options.asset_base_url, paths)
     names = {
         "categories": _canonical_names(by_slug.values(), "categories"),
         "tags": _canonical_names(by_slug.values(), "tags"),
     }
     posts = newest_first(_canonical_terms(post, names) for post in by_slug.values())
     derived: dict[str, Derived] = {}
-    if previous is not None and previous.options == options and previous.assets == assets:
+    if (
+        previous is not None
+        and previous.options == options
+        and previous.assets == assets
+        and previous.shortcodes == shortcodes
+    ):
         derived = {p.path: d for p, d in previous.derived_items() if p.path in parsed}
     return Index(
-        version=_version(parsed.values(), sources.assets, options),
+        version=_version(parsed.values(), sources.assets, options, shortcodes),
         built_at=built_at,
         posts=posts,
         by_slug=MappingProxyType({post.slug: post for post in posts}),
@@ -355,13 +436,21 @@ def build_index(
         options=options,
         parsed=MappingProxyType(parsed),
         publications=tuple(sorted(post.date for post in posts if not post.draft)),
+        shortcodes=shortcodes,
         _derived=derived,
     )
 
 
-def _version(parsed: Iterable[Parsed], assets: frozenset[str], options: BuildOptions) -> str:
-    """Changes whenever a source file, the set of assets, a setting or this package changes."""
+def _version(
+    parsed: Iterable[Parsed],
+    assets: frozenset[str],
+    options: BuildOptions,
+    shortcodes: Templates = NO_TEMPLATES,
+) -> str:
+    """Changes whenever a source file, the set of assets, a shortcode template, a setting or
+    this package changes."""
     hasher = hashlib.sha256(f"{__version__}\n{options.fingerprint()}\n".encode())
+    hasher.update(f"shortcodes\0{shortcodes.digest}\n".encode())
     for result in parsed:
         hasher.update(f"{result.path}\0{result.digest}\n".encode())
     for path in sorted(assets):

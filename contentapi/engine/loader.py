@@ -12,6 +12,7 @@ from typing import BinaryIO
 from contentapi.engine import parsecache
 from contentapi.engine.index import BuildOptions, Index, build_index
 from contentapi.engine.model import SourceFile, Sources
+from contentapi.engine.shortcodes import FOLDER as SHORTCODES_FOLDER
 from contentapi.settings import Settings
 
 POST_SUFFIXES = (".md", ".markdown")
@@ -41,6 +42,7 @@ def read_sources(root: Path, max_post_bytes: int = DEFAULT_MAX_POST_BYTES) -> So
     warning. A post file is read up to `max_post_bytes + 1` bytes (the index refuses it as
     too large). A file that vanishes or cannot be read while the folder is scanned (an edit,
     a `git pull`) is skipped with a warning: the watcher's next reload sees it again.
+    `_shortcodes/*.html` at the top are the site's shortcode templates.
     """
     root = Path(os.path.realpath(root))
     if not root.is_dir():
@@ -83,7 +85,37 @@ def read_sources(root: Path, max_post_bytes: int = DEFAULT_MAX_POST_BYTES) -> So
                     assets.add(path.relative_to(root).as_posix())
             except OSError as exc:
                 _skip(root, path, f"cannot be read ({exc.strerror or exc})")
-    return Sources(tuple(files), frozenset(assets))
+    return Sources(tuple(files), frozenset(assets), _shortcode_templates(root, max_post_bytes))
+
+
+def _shortcode_templates(root: Path, limit: int) -> tuple[SourceFile, ...]:
+    """`_shortcodes/*.html` at the top of the folder, skipped like posts when unreadable."""
+    folder = root / SHORTCODES_FOLDER
+    try:
+        if not folder.is_dir() or not Path(os.path.realpath(folder)).is_relative_to(root):
+            return ()
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        _skip(root, folder, f"cannot be read ({exc.strerror or exc})")
+        return ()
+    templates = []
+    for entry in entries:
+        path = folder / entry.name
+        if is_hidden(entry.name) or not entry.name.lower().endswith(".html"):
+            continue
+        try:
+            if not entry.is_file() or not Path(os.path.realpath(path)).is_relative_to(root):
+                _skip(root, path, "is not a file inside the content folder")
+                continue
+            data = _read_at_most(entry.path, limit)
+        except OSError as exc:
+            _skip(root, path, f"cannot be read ({exc.strerror or exc})")
+            continue
+        if len(data) > limit:
+            _skip(root, path, "is larger than a post may be")
+            continue
+        templates.append(SourceFile(path.relative_to(root).as_posix(), data))
+    return tuple(templates)
 
 
 def _identity(path: Path) -> tuple[int, int]:

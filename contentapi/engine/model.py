@@ -57,10 +57,12 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class Sources:
-    """Everything the loader read: post files and the relative paths of every other file."""
+    """Everything the loader read: post files, the relative paths of every other file, and the
+    site's shortcode templates (`_shortcodes/NAME.html`)."""
 
     files: tuple[SourceFile, ...]
     assets: frozenset[str] = frozenset()
+    shortcodes: tuple[SourceFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ class Post:
     draft: bool = False
     aliases: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    body_line: int = 1  # the file line `body` starts on, so body warnings name file lines
 
     @property
     def category(self) -> TermRef | None:

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from contentapi import __version__
-from contentapi.engine.index import BuildOptions, Parsed, post_body
+from contentapi.engine.index import BuildOptions, Parsed, body_line, post_body
 from contentapi.engine.model import ContentIssue, Post, Sources
 from contentapi.engine.reader import decode, split
 from contentapi.engine.schema import FIELDS, Memo
 
 LAYOUT = 2  # of the file itself; the fields a post is stored with are part of `_stamp` anyway
+POLICY = 2  # what parsing decides besides the fields (2: `image`/`cover` URL policy)
 
 
 def cache_file(folder: Path, content_dir: Path) -> Path:
@@ -35,7 +36,7 @@ def _stamp(options: BuildOptions) -> str:
     """What a cache was made under: a change to any of it (a field added or retyped in
     `schema.FIELDS`, a setting, this package's version) makes the whole cache unread."""
     fields = ",".join(f"{field.name}:{field.kind.name}" for field in FIELDS)
-    return f"{LAYOUT}:{fields}:{__version__}:{options.fingerprint()}"
+    return f"{LAYOUT}.{POLICY}:{fields}:{__version__}:{options.fingerprint()}"
 
 
 def _dump_post(post: Post) -> dict[str, Any]:
@@ -44,9 +45,11 @@ def _dump_post(post: Post) -> dict[str, Any]:
     return {field.name: field.kind.store(getattr(post, field.name)) for field in FIELDS}
 
 
-def _load_post(path: str, digest: str, body: str, row: dict[str, Any], memo: Memo) -> Post:
+def _load_post(
+    path: str, digest: str, body: str, row: dict[str, Any], memo: Memo, line: int = 1
+) -> Post:
     values = {field.name: field.kind.restore(row[field.name], memo) for field in FIELDS}
-    return Post(path=path, digest=digest, body=body, **values)
+    return Post(path=path, digest=digest, body=body, body_line=line, **values)
 
 
 def dump(parsed: Mapping[str, Parsed], options: BuildOptions) -> bytes:
@@ -84,8 +87,10 @@ def _results(rows: list[Any], options: BuildOptions, sources: Sources) -> dict[s
             continue
         post = None
         if row is not None:
-            body = post_body(split(decode(source.data))[1], row["title"], options)
-            post = _load_post(path, digest, body, row, memo)
+            _, text, first_line = split(decode(source.data))
+            body = post_body(text, row["title"], options)
+            line = body_line(text, body, first_line)
+            post = _load_post(path, digest, body, row, memo, line)
         results[path] = Parsed(path, digest, post, tuple(ContentIssue(**i) for i in issues))
     return results
 

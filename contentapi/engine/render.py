@@ -17,7 +17,15 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from contentapi.engine.analysis import HeadingIds, inline_text
-from contentapi.engine.assets import HTML_URL, AssetMap, absolute, resolve
+from contentapi.engine.assets import (
+    HTML_URL,
+    AssetMap,
+    absolute,
+    image_data,
+    resolve,
+    url_scheme,
+)
+from contentapi.engine.shortcodes import NO_TEMPLATES, Templates, expand
 
 PLUGINS = ("table", "strikethrough", "footnotes", "task_lists", "url")
 _FORMATTER = HtmlFormatter(nowrap=True)
@@ -50,6 +58,7 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "source": {"src", "type", "srcset", "media"},
     "track": {"src", "kind", "srclang", "label", "default"},
     "iframe": {"src", "width", "height", "title", "allow", "allowfullscreen", "loading"},
+    "div": {"data-embed-provider", "data-embed-id", "data-embed-url", "data-embed-title"},
     "input": {"checked", "disabled"},
     "th": {"style", "colspan", "rowspan", "scope", "align"},
     "td": {"style", "colspan", "rowspan", "align"},
@@ -64,6 +73,7 @@ class RenderOptions:
     iframe_hosts: tuple[str, ...] = ()
     assets: AssetMap = field(default_factory=AssetMap)
     media_base_url: str = "/"
+    shortcodes: Templates = NO_TEMPLATES
 
 
 class _Renderer(mistune.HTMLRenderer):
@@ -129,27 +139,121 @@ def _assign_heading_ids(md: mistune.Markdown, state: BlockState) -> None:
             token["attrs"]["id"] = ids.next(inline_text(token.get("text", "")))
 
 
-def _iframe_filter(hosts: tuple[str, ...]):
-    allowed = {host.lower() for host in hosts}
+_URL_ATTRIBUTES = frozenset({"href", "src", "poster", "cite", "data-embed-url"})
+_REFERRER_POLICIES = {"no-referrer", "origin", "strict-origin", "strict-origin-when-cross-origin"}
+
+
+def _allowed_iframe_hosts(hosts: tuple[str, ...]) -> list[tuple[str, str]]:
+    """`host` or `host/path-prefix` entries as (host, path prefix) pairs."""
+    allowed = []
+    for entry in hosts:
+        host, _, path = entry.strip().lower().partition("/")
+        if host:
+            allowed.append((host, "/" + path if path else ""))
+    return allowed
+
+
+def iframe_src(src: str, hosts: tuple[str, ...]) -> str | None:
+    """The iframe URL to keep (upgraded to https), or None when its host is not allowed."""
+    src = src.strip()
+    if src.startswith("//"):
+        src = "https:" + src
+    elif src[:7].lower() == "http://":
+        src = "https://" + src[7:]
+    parts = urlsplit(src)
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        return None
+    host, path = parts.hostname.lower(), parts.path
+    for allowed_host, prefix in _allowed_iframe_hosts(hosts):
+        if host == allowed_host and path.startswith(prefix):
+            return src
+    return None
+
+
+def _attribute_filter(hosts: tuple[str, ...]):
+    """Iframes only from allowed hosts; `data:` URLs only for images; embed URLs only http(s)."""
 
     def keep(tag: str, attribute: str, value: str) -> str | None:
+        if attribute not in _URL_ATTRIBUTES:
+            return value
         if tag == "iframe" and attribute == "src":
-            parts = urlsplit(value)
-            return value if parts.scheme == "https" and parts.hostname in allowed else None
+            return iframe_src(value, hosts)
+        scheme = url_scheme(value)
+        if scheme == "data":
+            return value if tag == "img" and attribute == "src" and image_data(value) else None
+        if attribute == "data-embed-url" and scheme not in {"http", "https"}:
+            return None
         return value
 
     return keep
 
 
+_IFRAME = re.compile(r"<iframe\b", re.I)
+_IFRAME_END = re.compile(r"</iframe\s*>", re.I)
+_TAG_ATTRIBUTE = re.compile(r"""([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+
+
+def iframes_to_links(markup: str, hosts: tuple[str, ...]) -> str:
+    """Each iframe from a host that is not allowed becomes a plain link to its page (titled),
+    never an empty box; one whose URL is not http(s) goes. Linear: every search moves on."""
+    if "<iframe" not in markup.lower():
+        return markup
+    found: dict[re.Pattern[str], tuple[int, int, int]] = {}  # pattern -> (from, start, end)
+
+    def next_match(pattern: re.Pattern[str], start: int) -> tuple[int, int]:
+        known = found.get(pattern)
+        if known is None or known[0] > start or -1 < known[1] < start:
+            match = pattern.search(markup, start)
+            known = (start, *(match.span() if match else (-1, -1)))
+            found[pattern] = known
+        return known[1], known[2]
+
+    out: list[str] = []
+    position = 0
+    while True:
+        opening, opening_end = next_match(_IFRAME, position)
+        if opening < 0:
+            break
+        tag_end = markup.find(">", opening_end)
+        if tag_end < 0:
+            break
+        attributes = {
+            m.group(1).lower(): html.unescape(next((g for g in m.groups()[1:] if g), ""))
+            for m in _TAG_ATTRIBUTE.finditer(markup, opening_end, tag_end)
+        }
+        src = attributes.get("src", "")
+        if iframe_src(src, hosts) is not None:
+            out.append(markup[position : tag_end + 1])
+            position = tag_end + 1
+            continue
+        closing, closing_end = next_match(_IFRAME_END, tag_end + 1)
+        following = next_match(_IFRAME, tag_end + 1)[0]
+        own = closing >= 0 and (following < 0 or closing < following)
+        out.append(markup[position:opening])
+        if url_scheme(src) in {"http", "https"} or src.startswith("//"):
+            href = "https:" + src if src.startswith("//") else src
+            title = " ".join(attributes.get("title", "").split()) or href
+            out.append(f'<a href="{html.escape(href)}">{html.escape(title)}</a>')
+        position = closing_end if own else tag_end + 1
+    out.append(markup[position:])
+    return "".join(out)
+
+
 def sanitize(markup: str, iframe_hosts: tuple[str, ...] = ()) -> str:
-    """Keep the allowlisted tags and attributes; no script, event handler or `javascript:`."""
+    """Keep the allowlisted tags and attributes; no script, event handler or `javascript:`.
+
+    An iframe from a host not in `iframe_hosts` becomes a link to its page.
+    """
     return nh3.clean(
-        markup,
+        iframes_to_links(markup, iframe_hosts),
         tags=set(ALLOWED_TAGS),
         attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=_iframe_filter(iframe_hosts),
-        url_schemes={"http", "https", "mailto", "tel"},
-        tag_attribute_values={"input": {"type": {"checkbox"}}},
+        attribute_filter=_attribute_filter(iframe_hosts),
+        url_schemes={"http", "https", "mailto", "tel", "data"},
+        tag_attribute_values={
+            "input": {"type": {"checkbox"}},
+            "iframe": {"referrerpolicy": _REFERRER_POLICIES},
+        },
         set_tag_attribute_values={"input": {"disabled": "disabled"}},
         filter_style_properties={"text-align"},
     )
@@ -163,6 +267,7 @@ def render_html(body: str, directory: str, options: RenderOptions) -> str:
         plugins=list(PLUGINS),
     )
     markdown.before_render_hooks.append(_assign_heading_ids)
+    body = expand(body, options.shortcodes, embeds=options.raw_html != "escape").markdown
     markup = str(markdown(body))
     if options.raw_html == "allow":
         return markup

@@ -259,6 +259,7 @@ class ContentStore:
             iframe_hosts=index.options.iframe_hosts,
             assets=index.assets,
             media_base_url=media_base_url,
+            shortcodes=index.shortcodes,
         )
         return self._render(post.body, post.directory, options)
 

@@ -24,6 +24,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
 from contentapi.engine.loader import is_hidden
+from contentapi.engine.shortcodes import FOLDER as SHORTCODES_FOLDER
 from contentapi.service.store import ContentError, ContentStore
 
 log = logging.getLogger("contentapi")
@@ -55,6 +56,8 @@ def _ignored(path: Path, root: Path) -> bool:
         parts = path.relative_to(root).parts
     except ValueError:
         return True
+    if parts[:1] == (SHORTCODES_FOLDER,):  # site shortcode templates are read, so they count
+        parts = parts[1:]
     return any(is_hidden(part) for part in parts) or path.name.endswith(
         ("~", ".swp", ".swx", ".tmp")
     )
