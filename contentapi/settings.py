@@ -146,8 +146,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "IFRAME_HOSTS",
-        "www.youtube.com,www.youtube-nocookie.com,player.vimeo.com",
-        "Comma-separated hosts whose iframes survive HTML sanitising.",
+        "www.youtube.com,www.youtube-nocookie.com,player.vimeo.com,open.spotify.com,"
+        "w.soundcloud.com,codepen.io,codesandbox.io,player.twitch.tv,clips.twitch.tv,"
+        "www.loom.com,www.google.com/maps/embed,maps.google.com",
+        "Comma-separated hosts (or `host/path` prefixes) whose https iframes survive HTML "
+        "sanitising; an iframe from any other host becomes a link to its page.",
         _csv,
     ),
     Setting(

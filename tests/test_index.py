@@ -494,3 +494,127 @@ def test_index_real_shaped_post_with_asset_base_url_setting() -> None:
     assert derived.warnings == ()
     assert [i.url for i in derived.images] == ["https://cdn.example.com/images/blog/header.jpg"]
     assert derived.cover == "https://cdn.example.com/images/blog/header.jpg"
+
+
+# Shortcodes, body lines and the URL policy (issue 10)
+
+
+def test_index_body_line_is_the_file_line_the_served_body_starts_on() -> None:
+    text = "---\ntitle: Faro\ndate: 2024-01-01\n---\n\n\n# Faro\n\nPrimera línea.\n"
+    post = parse_source(SourceFile("faro.md", text.encode()), OPTIONS).post
+    assert post is not None
+    assert post.body == "Primera línea.\n"
+    assert text.splitlines()[post.body_line - 1] == "Primera línea."
+
+
+def test_index_shortcode_warnings_name_the_file_line() -> None:
+    body = "# Título\n\nTexto.\n\n{{< desconocido >}}\n\n{% assign x = 1 %}\n"
+    file = source("a.md", "title: Título\ndate: 2024-01-01", body)
+    index = build(file)
+    lines = file.data.decode().splitlines()
+    expected = [lines.index("{{< desconocido >}}") + 1, lines.index("{% assign x = 1 %}") + 1]
+    warnings = [(w.path, w.line, w.field) for w in index.derived(index.posts[0]).warnings]
+    assert warnings == [("a.md", line, "body") for line in expected]
+
+
+def test_index_shortcode_images_count_in_images_and_cover_and_are_checked() -> None:
+    body = '{{< figure src="img/uno.png" alt="Uno" >}}\n\n{% img /img/falta.png Falta %}\n'
+    index = build(
+        source("posts/a.md", "title: A\ndate: 2024-01-01", body),
+        assets=frozenset({"posts/img/uno.png"}),
+    )
+    derived = index.derived(index.posts[0])
+    assert [image.url for image in derived.images] == ["/media/posts/img/uno.png", "/img/falta.png"]
+    assert derived.cover == "/media/posts/img/uno.png"
+    assert [w.message for w in derived.warnings] == [
+        "image '/img/falta.png' is not in the content folder"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("front", "field", "line"),
+    [
+        ("cover: file:///I:/blog/portada.png", "cover", 4),
+        ("image: javascript:alert(1)", "image", 4),
+        ("image: 'data:text/html;base64,PHNjcmlwdD4='", "image", 4),
+        ("cover: C:\\fotos\\portada.jpg", "cover", 4),
+    ],
+)
+def test_index_cover_urls_follow_the_url_policy(front: str, field: str, line: int) -> None:
+    result = parse_source(
+        source("a.md", f"title: A\ndate: 2024-01-01\n{front}", "![Faro](faro.png)\n"), OPTIONS
+    )
+    assert result.post is not None and result.post.image is None
+    [warning] = result.issues
+    assert (warning.field, warning.line, warning.severity) == (field, line, "warning")
+    index = build(source("a.md", f"title: A\ndate: 2024-01-01\n{front}", "![Faro](faro.png)\n"))
+    assert index.derived(index.posts[0]).cover == "faro.png"  # the body's first image
+    assert warning in index.issues
+
+
+def test_index_cover_data_image_is_kept() -> None:
+    front = "title: A\ndate: 2024-01-01\nimage: 'data:image/png;base64,iVBORw0KGgo='"
+    result = parse_source(source("a.md", front), OPTIONS)
+    assert result.post is not None and result.post.image == "data:image/png;base64,iVBORw0KGgo="
+    assert result.issues == ()
+
+
+def test_index_images_follow_the_url_policy_with_one_warning_each() -> None:
+    body = (
+        '![a](javascript:alert(1))\n\n<img src="file:///I:/x.png">\n\n'
+        '<img src="data:image/svg+xml;base64,PHN2Zz4=" alt="svg">\n\n![b](https://example.org/b.png)\n'
+    )
+    file = source("a.md", "title: A\ndate: 2024-01-01", body)
+    index = build(file)
+    derived = index.derived(index.posts[0])
+    assert [image.url for image in derived.images] == [
+        "data:image/svg+xml;base64,PHN2Zz4=",
+        "https://example.org/b.png",
+    ]
+    lines = file.data.decode().splitlines()
+    expected = [
+        lines.index("![a](javascript:alert(1))") + 1,
+        lines.index('<img src="file:///I:/x.png">') + 1,
+    ]
+    assert sorted(w.line or 0 for w in derived.warnings) == expected
+
+
+def test_index_links_to_posts_and_missing_refs() -> None:
+    body = '[b]({{< ref "b.md" >}}) [c]({{< ref "c.md" >}})\n'
+    index = build(
+        source("a.md", "title: A\ndate: 2024-01-01", body),
+        source("b.md", "title: B\ndate: 2024-01-02"),
+    )
+    assert dict(index.assets.posts) == {"a.md": "a", "b.md": "b"}
+    [warning] = index.derived(index.by_slug["a"]).warnings
+    assert "'c.md' names no post" in warning.message
+    assert warning.line == 6  # ---, title, date, ---, blank line, then the body
+
+
+def test_index_shortcode_templates_are_part_of_the_version() -> None:
+    post = source("a.md", "title: A\ndate: 2024-01-01", "{{< caja >}}\n")
+
+    def with_template(text: str) -> Index:
+        sources = Sources(
+            (post,), frozenset(), (SourceFile("_shortcodes/caja.html", text.encode()),)
+        )
+        return build_index(sources, OPTIONS, BUILT_AT)
+
+    one, same, two = with_template("<b>1</b>"), with_template("<b>1</b>"), with_template("<b>2</b>")
+    assert one.version == same.version != two.version
+    assert one.shortcodes == same.shortcodes != two.shortcodes
+
+
+def test_index_unusable_template_is_a_warning_of_the_index() -> None:
+    sources = Sources((), frozenset(), (SourceFile("_shortcodes/roto.html", b"{% if %}"),))
+    [issue] = build_index(sources, OPTIONS, BUILT_AT).issues
+    assert (issue.path, issue.severity) == ("_shortcodes/roto.html", "warning")
+
+
+def test_index_reload_recomputes_derived_values_when_a_template_changes() -> None:
+    post = source("a.md", "title: A\ndate: 2024-01-01", "{{< caja >}}\n")
+    first = build_index(Sources((post,)), OPTIONS, BUILT_AT)
+    assert len(first.derived(first.posts[0]).warnings) == 1  # unknown shortcode
+    sources = Sources((post,), frozenset(), (SourceFile("_shortcodes/caja.html", b"<b>x</b>"),))
+    second = build_index(sources, OPTIONS, BUILT_AT, previous=first)
+    assert second.derived(second.posts[0]).warnings == ()

@@ -236,3 +236,40 @@ def test_loader_skips_a_file_that_vanishes_while_read(
     monkeypatch.setattr(loader, "_read_at_most", flaky)
     assert [f.path for f in read_sources(tmp_path).files] == ["b.md"]
     assert "No such file" in _skipped(warnings_seen)["a.md"]
+
+
+def test_loader_reads_shortcode_templates_from_the_top_folder(tmp_path: Path) -> None:
+    (tmp_path / "_shortcodes").mkdir()
+    (tmp_path / "_shortcodes" / "nota.html").write_text("<aside>{{ inner }}</aside>")
+    (tmp_path / "_shortcodes" / "leeme.md").write_text("not a template, not a post")
+    (tmp_path / "_shortcodes" / ".oculta.html").write_text("x")
+    (tmp_path / "posts" / "_shortcodes").mkdir(parents=True)
+    (tmp_path / "posts" / "_shortcodes" / "otra.html").write_text("x")
+    (tmp_path / "a.md").write_bytes(post_bytes("A"))
+    sources = read_sources(tmp_path)
+    assert [(t.path, t.data) for t in sources.shortcodes] == [
+        ("_shortcodes/nota.html", b"<aside>{{ inner }}</aside>")
+    ]
+    assert [f.path for f in sources.files] == ["a.md"]
+    assert sources.assets == frozenset()
+
+
+def test_loader_shortcode_templates_reach_the_index(tmp_path: Path) -> None:
+    (tmp_path / "_shortcodes").mkdir()
+    (tmp_path / "_shortcodes" / "nota.html").write_text("<aside>{{ inner }}</aside>")
+    (tmp_path / "a.md").write_bytes(post_bytes("A"))
+    index = load_index(
+        Settings.from_env(
+            {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": "off"}
+        )
+    )
+    assert list(index.shortcodes) == ["nota"]
+
+
+def test_loader_skips_shortcode_templates_linked_from_outside(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.html"
+    outside.write_text("secret")
+    root = tmp_path / "content"
+    (root / "_shortcodes").mkdir(parents=True)
+    os.symlink(outside, root / "_shortcodes" / "fuera.html")
+    assert read_sources(root).shortcodes == ()

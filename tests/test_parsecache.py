@@ -125,3 +125,17 @@ def test_parsecache_rows_not_in_this_shape_are_ignored(write_post, content_dir, 
         file.write_bytes(marshal.dumps((stamp, broken)))
         assert parsecache.read(file, build_options(settings), read_sources(content_dir)) == {}
         assert [post.title for post in load_index(settings).posts] == ["A"]
+
+
+def test_parsecache_keeps_body_lines_and_url_policy_warnings(write_post, content_dir, tmp_path):
+    write_post(
+        "a.md",
+        text="---\ntitle: Faro\ndate: 2024-01-01\ncover: file:///I:/x.png\n---\n\n# Faro\n\nUno.\n",
+    )
+    settings = _settings(content_dir, tmp_path / "cache")
+    first = load_index(settings)
+    second = load_index(settings)  # from the cache
+    assert second.posts[0].body_line == first.posts[0].body_line == 9
+    assert second.posts[0].image is None
+    assert second.issues == first.issues
+    assert [(i.field, i.severity) for i in second.issues] == [("cover", "warning")]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from contentapi.engine.analysis import analyse
-from contentapi.engine.assets import AssetMap
+from contentapi.engine.assets import AssetMap, PostPaths
 from contentapi.engine.reader import read
 from contentapi.engine.render import RenderOptions, highlight_css, render_html, sanitize
 
@@ -248,3 +248,151 @@ def test_render_missing_image_left_as_written_or_joined_to_asset_base() -> None:
     cdn = AssetMap(base_url="https://cdn.example.com/")
     html = render(body, "posts", assets=cdn)
     assert 'src="https://cdn.example.com/images/blog/header.jpg"' in html
+
+
+# Embeds, the URL policy and links to posts (issue 10)
+
+EMBED_DIV = (
+    '<div class="embed embed-youtube" data-embed-provider="youtube" data-embed-id="w7Ft2ymGmfc" '
+    'data-embed-url="https://www.youtube.com/watch?v=w7Ft2ymGmfc" data-embed-title="YouTube video">'
+)
+
+
+def test_render_youtube_shortcode_passes_the_sanitizer_whole() -> None:
+    html = render("{{< youtube w7Ft2ymGmfc >}}\n", iframe_hosts=("www.youtube-nocookie.com",))
+    assert EMBED_DIV in html
+    iframe = re.search(r"<iframe [^>]*>", html)
+    assert iframe is not None
+    tag = iframe.group(0)
+    assert 'src="https://www.youtube-nocookie.com/embed/w7Ft2ymGmfc"' in tag
+    assert 'loading="lazy"' in tag and 'title="YouTube video"' in tag
+    assert 'referrerpolicy="strict-origin-when-cross-origin"' in tag
+
+
+def test_render_embed_from_a_host_not_allowed_is_a_link_inside_its_block() -> None:
+    html = render("{{< youtube w7Ft2ymGmfc >}}\n", iframe_hosts=())
+    assert EMBED_DIV in html
+    assert "<iframe" not in html
+    assert re.search(r'<a href="https://www.youtube-nocookie.com/embed/w7Ft2ymGmfc"', html)
+
+
+def test_render_sanitize_keeps_only_embed_data_attributes_with_safe_urls() -> None:
+    html = sanitize(
+        '<div data-embed-provider="x" data-embed-url="javascript:alert(1)" data-other="y">a</div>'
+        '<div data-embed-url="https://example.org/a">b</div>'
+    )
+    assert 'data-embed-provider="x"' in html
+    assert "javascript" not in html and "data-other" not in html
+    assert 'data-embed-url="https://example.org/a"' in html
+
+
+def test_render_sanitize_iframe_referrer_policy_only_from_the_safe_values() -> None:
+    hosts = ("www.youtube.com",)
+    leaky = sanitize(
+        '<iframe src="https://www.youtube.com/embed/a" referrerpolicy="unsafe-url">', hosts
+    )
+    assert "unsafe-url" not in leaky
+
+
+@pytest.mark.parametrize(
+    ("hosts", "src", "kept"),
+    [
+        (("www.google.com/maps/embed",), "https://www.google.com/maps/embed?pb=1", True),
+        (("www.google.com/maps/embed",), "https://www.google.com/search?q=x", False),
+        (("codesandbox.io",), "https://codesandbox.io/embed/abc", True),
+        (("codesandbox.io",), "https://evil.codesandbox.io.example/embed", False),
+    ],
+)
+def test_render_sanitize_iframe_hosts_may_name_a_path_prefix(
+    hosts: tuple[str, ...], src: str, kept: bool
+) -> None:
+    assert ("<iframe" in sanitize(f'<iframe src="{src}"></iframe>', hosts)) is kept
+
+
+def test_render_sanitize_iframe_without_a_web_url_leaves_nothing() -> None:
+    html = sanitize('<p>a</p><iframe src="javascript:alert(1)" title="x"></iframe><p>b</p>')
+    assert html == "<p>a</p><p>b</p>"
+
+
+def test_render_sanitize_unclosed_iframe_does_not_swallow_what_follows() -> None:
+    hosts = ("www.youtube.com",)
+    html = sanitize(
+        '<iframe src="https://evil.example/x">texto <iframe src="https://www.youtube.com/embed/k">'
+        "</iframe> fin",
+        hosts,
+    )
+    assert '<a href="https://evil.example/x"' in html
+    assert '<iframe src="https://www.youtube.com/embed/k">' in html
+    assert "fin" in html
+
+
+@pytest.mark.parametrize(
+    ("markup", "kept"),
+    [
+        ('<img src="data:image/png;base64,iVBORw0KGgo=" alt="a">', True),
+        ('<img src="data:image/svg+xml;base64,PHN2Zz4=" alt="a">', True),
+        ('<img src="data:image/svg+xml,%3Csvg%3E%3C/svg%3E" alt="a">', True),
+        ('<img src="DATA:IMAGE/GIF;base64,R0lG" alt="a">', True),
+        ('<img src="data:text/html;base64,PHNjcmlwdD4=" alt="a">', False),
+        ('<img src="data:application/xhtml+xml,x" alt="a">', False),
+        ('<a href="data:image/png;base64,iVBORw0KGgo=">a</a>', False),
+        ('<a href="data:text/html,<script>x</script>">a</a>', False),
+        ('<video src="data:video/mp4;base64,AAAA"></video>', False),
+    ],
+)
+def test_render_data_urls_only_for_image_sources(markup: str, kept: bool) -> None:
+    assert ("data:" in sanitize(markup).lower()) is kept
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<a href="file:///I:/blog/x.png">a</a>',
+        '<img src="file:///I:/blog/x.png">',
+        '<a href="vbscript:msgbox(1)">a</a>',
+        '<a href="java&#x09;script:alert(1)">a</a>',
+        "[a](file:///etc/passwd)",
+        "![a](javascript:alert(1))",
+    ],
+)
+def test_render_other_schemes_are_removed_everywhere(markup: str) -> None:
+    html = render(markup + "\n")
+    assert not re.search(r"(file|vbscript|javascript):", html.replace("&#x09;", ""))
+
+
+POST_FILES = AssetMap(
+    frozenset(), posts=PostPaths({"posts/otro.md": "otro", "posts/2024/index.md": "resumen"})
+)
+
+
+@pytest.mark.parametrize(
+    ("link", "href"),
+    [
+        ("otro.md", "https://api.example.com/api/v1/posts/otro"),
+        ("./otro.md#seccion", "https://api.example.com/api/v1/posts/otro#seccion"),
+        ("/posts/otro.md", "https://api.example.com/api/v1/posts/otro"),
+        ("otro", "https://api.example.com/api/v1/posts/otro"),
+        ("posts/otro.md", "https://api.example.com/api/v1/posts/otro"),  # from the root, as Hugo
+        ("2024/", "https://api.example.com/api/v1/posts/resumen"),
+        ("no-existe.md", "no-existe.md"),
+    ],
+)
+def test_render_links_to_post_files_reach_the_post(link: str, href: str) -> None:
+    html = render(
+        f"[x]({link})\n", "posts", assets=POST_FILES, media_base_url="https://api.example.com/"
+    )
+    assert f'href="{href}"' in html
+
+
+def test_render_ref_shortcode_reaches_the_post() -> None:
+    body = '[x]({{< ref "otro.md" >}}) y <a href="otro.md">y</a>\n'
+    html = render(body, "posts", assets=POST_FILES, media_base_url="https://api.example.com/")
+    assert html.count('href="https://api.example.com/api/v1/posts/otro"') == 2
+
+
+def test_render_escape_mode_writes_embeds_as_links() -> None:
+    html = render("{{< youtube w7Ft2ymGmfc >}}\n", raw_html="escape")
+    assert re.search(
+        r'<a href="https://www.youtube.com/watch\?v=w7Ft2ymGmfc"[^>]*>YouTube video', html
+    )
+    assert "&lt;div" not in html

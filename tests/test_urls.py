@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from contentapi.engine.assets import AssetMap, Resolved, absolute, content_path, resolve
+from contentapi.engine.assets import (
+    AssetMap,
+    PostPaths,
+    Resolved,
+    absolute,
+    content_path,
+    find_post,
+    resolve,
+    unsafe_urls,
+    url_problem,
+)
 
 ASSETS = AssetMap(frozenset({"posts/2024/images/horno.png", "images/blog/header.jpg", "a b.png"}))
 CDN = AssetMap(ASSETS.files, "https://cdn.example.com/")
@@ -129,3 +139,86 @@ def test_urls_resolve_escaping_url_is_left_alone() -> None:
 )
 def test_urls_absolute_only_for_media_urls(url: str, base: str, expected: str) -> None:
     assert absolute(url, base) == expected
+
+
+# Post files, and the one URL policy (issue 10)
+
+POSTED = AssetMap(
+    frozenset({"img/a.png"}),
+    posts=PostPaths({"posts/otro.md": "otro", "posts/b/index.markdown": "b", "sobre.md": "sobre"}),
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "directory", "slug"),
+    [
+        ("otro.md", "posts", "otro"),
+        ("otro", "posts", "otro"),
+        ("../posts/otro.md", "posts", "otro"),
+        ("/posts/otro.md", "", "otro"),
+        ("posts/otro.md", "posts", "otro"),
+        ("b/", "posts", "b"),
+        ("sobre", "posts", "sobre"),
+        ("otro.md#x", "posts", "otro"),
+        ("nada.md", "posts", None),
+        ("https://example.org/otro.md", "posts", None),
+        ("../../fuera.md", "posts", None),
+    ],
+)
+def test_urls_find_post(url: str, directory: str, slug: str | None) -> None:
+    assert find_post(url, directory, POSTED) == slug
+
+
+def test_urls_post_files_resolve_to_their_api_url_and_become_absolute() -> None:
+    resolved = resolve("otro.md#seccion", "posts", POSTED)
+    assert resolved == Resolved("/api/v1/posts/otro#seccion")
+    assert absolute(resolved.url, "https://api.example.com/") == (
+        "https://api.example.com/api/v1/posts/otro#seccion"
+    )
+
+
+def test_urls_post_paths_are_hashable_and_equal_by_content() -> None:
+    a, b = PostPaths({"a.md": "a"}), PostPaths([("a.md", "a")])
+    assert a == b and hash(a) == hash(b) and a != PostPaths({"a.md": "b"})
+
+
+@pytest.mark.parametrize(
+    ("url", "image", "problem"),
+    [
+        ("https://example.org/a.png", True, False),
+        ("/media/a.png", True, False),
+        ("../a.png", True, False),
+        ("//cdn.example.org/a.png", True, False),
+        ("mailto:a@example.org", False, False),
+        ("mailto:a@example.org", True, True),
+        ("data:image/webp;base64,UklGR", True, False),
+        ("data:image/svg+xml,%3Csvg%3E", True, False),
+        ("data:image/png;base64,iVBOR", False, True),
+        ("data:text/html,x", True, True),
+        ("javascript:alert(1)", False, True),
+        (" JaVa\tScRiPt:alert(1)", False, True),
+        ("vbscript:x", False, True),
+        ("file:///I:/x.png", True, True),
+        ("C:\\fotos\\x.png", True, True),
+        ("ftp://example.org/x", False, True),
+    ],
+)
+def test_urls_url_problem(url: str, image: bool, problem: bool) -> None:
+    assert (url_problem(url, image=image) is not None) is problem
+
+
+def test_urls_unsafe_urls_skip_code_and_name_lines() -> None:
+    body = (
+        "[a](javascript:alert(1)) y `[b](javascript:b)`\n"
+        '```\n<a href="javascript:c">c</a>\n```\n'
+        '<a href="java&#115;cript:d">d</a>\n'
+        "[ref]: file:///etc/hosts\n"
+        "<vbscript:e>\n"
+    )
+    found = [(line, url) for line, url, _ in unsafe_urls(body)]
+    assert found == [
+        (1, "javascript:alert(1"),
+        (5, "javascript:d"),
+        (6, "file:///etc/hosts"),
+        (7, "vbscript:e"),
+    ]

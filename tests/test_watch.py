@@ -103,6 +103,12 @@ def test_watch_ignores_hidden_and_swap_files(tmp_path):
     assert _ignored(tmp_path.parent / "elsewhere.md", root)
 
 
+def test_watch_shortcode_templates_count_as_content(tmp_path):
+    assert not _ignored(tmp_path / "_shortcodes" / "nota.html", tmp_path)
+    assert _ignored(tmp_path / "_shortcodes" / ".nota.html.swp", tmp_path)
+    assert _ignored(tmp_path / "posts" / "_shortcodes" / "nota.html", tmp_path)
+
+
 def test_watch_auto_is_on_only_under_flask_run(write_post, make_app):
     write_post("a.md", title="A")
     assert make_app().extensions["contentapi"].watcher is None
