@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ SHOWS_TEMPLATES = {"hugo-tutorial", "jekyll-raw"}
 TEMPLATE_TEXT = re.compile(r"\{\{[<%]|[>%]\}\}|\{%|%\}|\{\{ ")
 
 
-def markdown(body: str, templates: Templates = NO_TEMPLATES, **options: Any) -> str:
+def markdown(body: str, templates: Mapping[str, str] = NO_TEMPLATES, **options: Any) -> str:
     return expand(body, templates, **options).markdown
 
 
@@ -579,6 +579,10 @@ def test_shortcodes_site_template_can_declare_an_embed() -> None:
     site = templates(podcast=call)
     [embed] = embeds(markdown('{{< podcast 42 "Faros" >}}', site))
     assert (embed["p"], embed["id"], embed["title"]) == ("podcast", "42", "Faros")
+
+
+def test_shortcodes_expand_takes_templates_as_any_mapping() -> None:
+    assert markdown("{{< caja >}}", {"caja": "<b>{{ name }}</b>"}).strip() == "<b>caja</b>"
 
 
 def test_shortcodes_site_template_overrides_a_built_in() -> None:

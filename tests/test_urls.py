@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contentapi.engine.assets import (
     AssetMap,
@@ -222,3 +226,27 @@ def test_urls_unsafe_urls_skip_code_and_name_lines() -> None:
         (6, "file:///etc/hosts"),
         (7, "vbscript:e"),
     ]
+
+
+URL_HOSTILE = [
+    "](", "]:", "[", "\n", "<", ">", "=", '="', "'", "src", "href=", "javascript:", "data:",
+    "file:", "`", "```", " ", "a", "<a:b>", "\t",
+]  # fmt: skip
+
+
+def _cpu_seconds(body: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        unsafe_urls(body)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(URL_HOSTILE), min_size=1, max_size=8))
+def test_urls_unsafe_url_scan_time_grows_linearly(unit: list[str]) -> None:
+    piece = "".join(unit)
+    small = piece * max(1, 4_000 // len(piece))
+    ratio = _cpu_seconds(small * 16) / max(_cpu_seconds(small), 1e-4)
+    assert ratio < 48, f"16x the input took {ratio:.0f}x the time for {piece!r}"

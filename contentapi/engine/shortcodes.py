@@ -15,6 +15,7 @@ reported, never shown to readers.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import html
 import posixpath
@@ -23,10 +24,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
-
-from jinja2 import TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import Markup
 
 from contentapi.engine.model import ContentIssue, SourceFile
 
@@ -60,8 +57,10 @@ class Expanded:
 
 def _embed_global(
     provider: str, url: str, id: str = "", title: str = "", src: str = "", **size: Any
-) -> Markup:
+) -> Any:
     """`embed(...)` inside a site template: the standard embed block, like the built-ins."""
+    from markupsafe import Markup
+
     return Markup(  # noqa: S704 - embed_html escapes every value
         embed_html(provider, url, id=str(id), title=str(title), src=str(src), **_size(size))
     )
@@ -71,8 +70,14 @@ def _size(values: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in values.items() if k in {"width", "height"} and str(v).isdigit()}
 
 
-_ENVIRONMENT = ImmutableSandboxedEnvironment(autoescape=True)
-_ENVIRONMENT.globals["embed"] = _embed_global
+@functools.cache
+def _environment() -> Any:
+    """Jinja's sandbox, made on first use: a site without templates never loads Jinja."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    environment = ImmutableSandboxedEnvironment(autoescape=True)
+    environment.globals["embed"] = _embed_global
+    return environment
 
 
 class Templates(Mapping[str, str]):
@@ -116,10 +121,12 @@ class Templates(Mapping[str, str]):
 
     def compiled(self, name: str) -> Any:
         """The compiled template, or the `TemplateError` it raised (a memo, not state)."""
+        from jinja2 import TemplateError
+
         found = self._compiled.get(name)
         if found is None:
             try:
-                found = _ENVIRONMENT.from_string(self._sources[name])
+                found = _environment().from_string(self._sources[name])
             except TemplateError as exc:
                 found = exc
             self._compiled[name] = found
@@ -147,7 +154,7 @@ def load_templates(files: Iterable[SourceFile]) -> tuple[Templates, tuple[Conten
     templates = Templates(sources)
     for name in templates:
         error = templates.compiled(name)
-        if isinstance(error, TemplateError):
+        if isinstance(error, Exception):
             line = getattr(error, "lineno", None)
             message = f"shortcode template cannot be used: {error.message or error}"
             path = f"{FOLDER}/{name}.html"
@@ -227,8 +234,7 @@ class _Call:
 
     @property
     def shown(self) -> str:
-        text = " ".join(self.text.split())
-        return text if len(text) <= 80 else text[:77] + "..."
+        return _shown(self.text)
 
 
 def _parse_arguments(call: _Call, text: str) -> None:
@@ -420,7 +426,7 @@ class _Scanner:
         line_end = len(body) if line_end < 0 else line_end
         if fence[0] == "`" and "`" in body[match.end() : line_end]:
             return None
-        closing = _closing_fence(fence[0])
+        closing = _FENCE_CLOSERS[fence[0]]
         at = line_end
         while True:
             found, end = self.forward.search(closing, at)
@@ -629,7 +635,7 @@ class _Scanner:
 
     def _template(self, call: _Call) -> str:
         template = self.templates.compiled(call.name)
-        if isinstance(template, TemplateError):
+        if isinstance(template, Exception):
             self.warn(call.start, f"{call.shown} removed: {FOLDER}/{call.name}.html has errors")
             return _keep_inner(call)
         try:
@@ -664,10 +670,6 @@ def _split_name(inside: str) -> tuple[str, str]:
     if not parts:
         return "", ""
     return parts[0].lower(), parts[1] if len(parts) > 1 else ""
-
-
-def _closing_fence(char: str) -> re.Pattern[str]:
-    return _FENCE_CLOSERS[char]
 
 
 _FENCE_CLOSERS = {
@@ -1203,11 +1205,17 @@ _LIQUID_STANDALONE = frozenset(
 )  # fmt: skip
 
 
-def expand(body: str, templates: Templates = NO_TEMPLATES, *, embeds: bool = True) -> Expanded:
+def expand(
+    body: str, templates: Mapping[str, str] = NO_TEMPLATES, *, embeds: bool = True
+) -> Expanded:
     """The body with every shortcode expanded to plain Markdown (see the module docstring).
 
-    `embeds=False` writes embeds as Markdown links (for `CONTENTAPI_RAW_HTML=escape`).
+    `templates` are the site's shortcode templates by name (the index's `Templates`, which
+    compiles each once; a plain mapping works too). `embeds=False` writes embeds as Markdown
+    links (for `CONTENTAPI_RAW_HTML=escape`).
     """
     if "{{" not in body and "{%" not in body:
         return Expanded(body)
+    if not isinstance(templates, Templates):
+        templates = Templates(templates)
     return _Scanner(body, templates, embeds).run()
