@@ -798,3 +798,91 @@ def test_shortcodes_render_resolves_local_image_from_a_shortcode() -> None:
         '{{< figure src="img/a.png" alt="A" >}}', "posts", RenderOptions(assets=assets)
     )
     assert 'src="/media/posts/img/a.png"' in html_text
+
+
+# Argument shapes seen in real posts
+
+
+@pytest.mark.parametrize(
+    ("body", "ident"),
+    [
+        ("{{< youtube https://www.youtube.com/embed/w7Ft2ymGmfc >}}", "w7Ft2ymGmfc"),
+        ("{{< youtube https://youtube.com/shorts/w7Ft2ymGmfc >}}", "w7Ft2ymGmfc"),
+        ("{{< vimeo https://vimeo.com/146022717 >}}", "146022717"),
+        ("{{< instagram https://www.instagram.com/p/CxYzAbCdEfG/ >}}", "CxYzAbCdEfG"),
+        ("{{< gist https://gist.github.com/marinera/7896402 >}}", "7896402"),
+        ("{% gist marinera/7896402 faro.py %}", "7896402"),
+        ("{{< spotify https://open.spotify.com/embed/album/1DFixLWuPkv3KT3TnV35m3 >}}",
+         "1DFixLWuPkv3KT3TnV35m3"),
+        ("{{< spotify episode/7makk4oTQel546B0PZlDM5 >}}", "7makk4oTQel546B0PZlDM5"),
+        ("{{< spotify show 5CfCWKI5pZ28U0uOzXkDHe >}}", "5CfCWKI5pZ28U0uOzXkDHe"),
+        ("{{< codepen marinera YzObPmg >}}", "YzObPmg"),
+        ("{% codepen YzObPmg marinera %}", "YzObPmg"),
+        ("{{< codepen YzObPmg >}}", "YzObPmg"),
+        ("{{< tweet faroscantabria 1453110110599868418 >}}", "1453110110599868418"),
+    ],
+)  # fmt: skip
+def test_shortcodes_embed_argument_shapes(body: str, ident: str) -> None:
+    [embed] = embeds(markdown(body))
+    assert embed["id"] == ident
+
+
+def test_shortcodes_youtube_time_from_the_url() -> None:
+    [embed] = embeds(markdown("{{< youtube https://www.youtube.com/watch?v=w7Ft2ymGmfc&t=95s >}}"))
+    assert "embed/w7Ft2ymGmfc?start=95" in embed["inner"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{< youtube https://example.org/watch >}}",
+        "{{< vimeo abc >}}",
+        "{{< spotify type=podcast id=abc >}}",
+        "{{< tweet >}}",
+        "{{< figure >}}",
+        "{{< ref >}}",
+        "{% post_url %}",
+        "{% video %}",
+        "{{< gist >}}",
+    ],
+)
+def test_shortcodes_built_in_without_usable_arguments_is_reported(body: str) -> None:
+    assert markdown(body) == ""
+    assert len(messages(body)) == 1
+
+
+def test_shortcodes_figure_attribution_and_title() -> None:
+    body = '{{< figure src="a.png" caption="Faro" attr="Ana" attrlink="https://example.org/ana" >}}'
+    assert "*Faro* — [Ana](https://example.org/ana)" in markdown(body)
+    assert "\n\nAna\n" in markdown('{{< figure src="a.png" attr="Ana" >}}')
+    assert "![Faro](a.png)\n\n*Faro*" in markdown('{{< figure src="a.png" title="Faro" >}}')
+    assert markdown('{{< img "/a.png" "Faro" >}}') == "![Faro](/a.png)"
+
+
+def test_shortcodes_hugo_positional_blockquote_and_codeblock_link() -> None:
+    assert "> — Ana, Diario" in markdown(
+        '{{< blockquote "Ana" "Diario" >}}Cita.{{< /blockquote >}}'
+    )
+    body = (
+        "{% codeblock olas.rb https://example.org/olas.rb ver fuente %}\nputs 1\n{% endcodeblock %}"
+    )
+    assert "*olas.rb* [ver fuente](https://example.org/olas.rb)\n\n```ruby" in markdown(body)
+
+
+def test_shortcodes_octopress_video() -> None:
+    body = "{% video https://example.org/ola.mp4 640 360 https://example.org/ola.jpg %}"
+    assert (
+        '<video controls preload="metadata" src="https://example.org/ola.mp4" width="640" '
+        'height="360" poster="https://example.org/ola.jpg"></video>'
+    ) in markdown(body)
+
+
+def test_shortcodes_self_closing_and_single_quoted_arguments() -> None:
+    site = templates(eco="<i>{{ args|join(',') }}</i>")
+    assert markdown("{{< eco 'a b' `c d` />}}", site).strip() == "<i>a b,c d</i>"
+
+
+def test_shortcodes_site_template_output_is_bounded() -> None:
+    site = templates(enorme="{% for i in range(90000) %}xxxx{% endfor %}")
+    assert markdown("{{< enorme >}}", site) == ""
+    assert "too large" in messages("{{< enorme >}}", site)[0][1]
