@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +12,14 @@ from flask import Flask
 from marshmallow import Schema
 
 from contentapi.web.errors import InvalidParameters
-from contentapi.web.params import DetailArgs, ListArgs, parser
+from contentapi.web.params import (
+    DetailArgs,
+    FeedArgs,
+    ListArgs,
+    SearchArgs,
+    canonical_query,
+    parser,
+)
 
 MADRID = ZoneInfo("Europe/Madrid")
 
@@ -119,11 +127,17 @@ def test_list_args_blank_q_names_q(query):
 
 def test_list_args_tag_repeatable_and_comma_separated():
     assert _parse("tag=a&tag=b,c")["tag"] == ["a", "b", "c"]
-    assert _parse("tag=python, flask,,")["tag"] == ["python", "flask"]
+    assert _parse("tag=python, flask,,")["tag"] == ["flask", "python"]
+
+
+def test_list_args_lists_are_sets_however_spelt():
+    """Order and repeats never change a filter or a fieldset: one value, so one cache entry."""
+    spellings = ["tag=b,a", "tag=a&tag=b", "tag=b&tag=a,b", "tag=a,,b,a"]
+    assert {tuple(_parse(query)["tag"]) for query in spellings} == {("a", "b")}
 
 
 def test_list_args_fields_comma_separated():
-    assert _parse("fields=slug,title&fields=date")["only"] == ["slug", "title", "date"]
+    assert _parse("fields=slug,title&fields=date")["only"] == ["date", "slug", "title"]
 
 
 def test_list_args_from_bare_date_is_start_of_day_in_the_zone():
@@ -164,7 +178,7 @@ def test_detail_args_formats_default_to_html():
 
 def test_detail_args_formats_repeatable_and_comma_separated():
     formats = _parse("formats=markdown,plaintext&formats=html", DetailArgs())["formats"]
-    assert formats == ["markdown", "plaintext", "html"]
+    assert formats == ["html", "markdown", "plaintext"]
 
 
 def test_detail_args_rejects_unknown_formats():
@@ -182,3 +196,76 @@ def test_parser_error_is_invalid_parameters_with_a_message_per_parameter():
     assert "50" in errors[0]["message"]
     assert "-date" in errors[1]["message"]
     assert all(set(error) == {"parameter", "message"} for error in errors)
+
+
+# canonical_query
+
+
+def _canonical(query: str, schema: Schema | None = None) -> str:
+    schema = schema or _list_args()
+    return urlencode(canonical_query(schema, _parse(query, schema)), safe=",:")
+
+
+@pytest.mark.parametrize(
+    ("spellings", "canonical"),
+    [
+        (["", "page=1", "per_page=7&pretty=0", "tag=,&fields="], ""),
+        (
+            ["tag=b,a&per_page=3", "per_page=3&tag=a&tag=b", "tag=a,b,a&page=1&per_page=3"],
+            "per_page=3&tag=a,b",
+        ),
+        (
+            ["sort=title&page=2&pretty=yes", "pretty=1&page=2&sort=title"],
+            "page=2&pretty=1&sort=title",
+        ),
+        (["fields=title,slug", "fields=slug&fields=title"], "fields=slug,title"),
+        (["tag=a%26tag%3Db"], "tag=a%26tag%3Db"),
+        (["q=caf%C3%A9+con+leche", "q=caf%C3%A9%20con%20leche"], "q=caf%C3%A9+con+leche"),
+    ],
+)
+def test_canonical_query_one_spelling_for_equivalent_queries(spellings, canonical):
+    assert {_canonical(query) for query in spellings} == {canonical}
+
+
+@pytest.mark.parametrize(
+    ("query", "canonical"),
+    [
+        ("from=2024-03-10", "from=2024-03-10"),
+        ("from=2024-03-10T00:00:00", "from=2024-03-10"),
+        ("from=2024-03-09T23:00:00Z", "from=2024-03-10"),  # midnight in Madrid
+        ("to=2024-03-10", "to=2024-03-10"),
+        ("to=2024-03-10T23:59:59.999999%2B01:00", "to=2024-03-10"),
+        ("to=2024-03-10T12:00", "to=2024-03-10T12:00:00%2B01:00"),
+        ("from=2024-07-01T10:30:00Z", "from=2024-07-01T12:30:00%2B02:00"),
+        ("from=2024-03-10T00:00:00.5", "from=2024-03-10T00:00:00.500000%2B01:00"),
+    ],
+)
+def test_canonical_query_moments_in_the_zone_as_short_as_exact(query, canonical):
+    assert _canonical(query) == canonical
+
+
+def test_canonical_query_reads_back_as_the_same_values():
+    queries = [
+        "page=3&per_page=50&sort=-date&category=viajes&author=Ana%20Mar%C3%ADa&lang=es",
+        "tag=pan,masa-madre&from=2024-03-10&to=2024-03-31T18:00:00Z&fields=slug,date",
+        "q=%22machine+learning%22+-modelos&pretty=true",
+        "from=2024-10-27T02:30:00%2B01:00&to=2024-10-27",  # the night clocks go back
+    ]
+    for query in queries:
+        again = _canonical(query)
+        assert _parse(again) == _parse(query), query
+        assert _canonical(again) == again
+
+
+def test_canonical_query_keeps_a_required_value_and_each_schema_its_defaults():
+    assert _canonical("q=pan", SearchArgs(MADRID, 7, 50)) == "q=pan"
+    assert _canonical("formats=html", DetailArgs()) == ""
+    assert _canonical("formats=plaintext,html", DetailArgs()) == "formats=html,plaintext"
+    assert _canonical("tag=pan", FeedArgs()) == "tag=pan"
+    assert _canonical("per_page=10", _list_args(10, 50)) == ""
+    assert _canonical("per_page=10", _list_args(7, 50)) == "per_page=10"
+
+
+def test_canonical_query_zone_utc_writes_z():
+    schema = ListArgs(UTC, 10, 100)
+    assert _canonical("from=2024-03-10T10:00:00%2B00:00", schema) == "from=2024-03-10T10:00:00Z"

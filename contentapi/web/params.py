@@ -2,16 +2,18 @@
 
 Every route declares its schema (`contentapi.web.routes.declare`); a parameter the schema
 does not name is a 400 naming it, so a typo (`perpage`) or a cache-buster (`cb`) never passes
-silently or fills the response cache.
+silently or fills the response cache. `canonical_query` writes parsed values back as the one
+query string that means them: the response cache keys on it and links are built from it.
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import datetime, time, timedelta, tzinfo
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, ClassVar, NoReturn
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, missing, validate
 from webargs.flaskparser import FlaskParser
 
 from contentapi.outputs.query import SORTS
@@ -62,8 +64,11 @@ class Moment(fields.Field):
         super().__init__(**kwargs)
         self.end_of_day = end_of_day
 
+    @property
+    def zone(self) -> tzinfo:
+        return self.parent.timezone  # type: ignore[union-attr]
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        zone: tzinfo = self.parent.timezone  # type: ignore[union-attr]
         text = str(value).strip()
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -71,18 +76,35 @@ class Moment(fields.Field):
             raise ValidationError(
                 "Not an ISO 8601 date or datetime, e.g. 2024-01-31 or 2024-01-31T10:00:00Z."
             ) from None
-        if self.end_of_day and not any(mark in text for mark in "T :"):  # a date, no time
-            moment = datetime.combine(moment.date(), time()) + timedelta(days=1, microseconds=-1)
-        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+        if not any(mark in text for mark in "T :"):  # a date, no time
+            return self._of_day(moment.date())
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
+
+    def _of_day(self, day: date) -> datetime:
+        """The moment a bare date stands for: its start, or its end (for `to`), in the zone."""
+        moment = datetime.combine(day, time())
+        if self.end_of_day:
+            moment += timedelta(days=1, microseconds=-1)
+        return moment.replace(tzinfo=self.zone)
+
+    def text(self, moment: datetime) -> str:
+        """The shortest text that reads back as the same moment: the bare date when it means
+        exactly this moment in the zone, else the datetime in the zone (`Z` for UTC)."""
+        local = moment.astimezone(self.zone)
+        if self._of_day(local.date()) == moment:
+            return local.date().isoformat()
+        written = local.isoformat()
+        return written[:-6] + "Z" if written.endswith("+00:00") else written
 
 
 class CommaList(fields.List):
-    """A repeatable parameter that also accepts comma-separated values (`tag=a,b`)."""
+    """A set of values, repeatable and comma-separated (`tag=a,b` is `tag=a&tag=b`), read in
+    sorted order, each once: how they are spelt never changes what they mean."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
         items = value if isinstance(value, list) else [value]
-        split = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
-        return super()._deserialize(split, attr, data, **kwargs)
+        split = {part.strip() for item in items for part in str(item).split(",") if part.strip()}
+        return super()._deserialize(sorted(split), attr, data, **kwargs)
 
 
 class Pretty(fields.Field):
@@ -179,3 +201,30 @@ def parse_query(kind: type[QueryArgs], settings: Settings) -> dict[str, Any]:
     every bad or unknown parameter."""
     args: dict[str, Any] = parser.parse(schema_for(kind, settings), location="query")
     return args
+
+
+Query = tuple[tuple[str, str], ...]
+
+
+def canonical_query(schema: QueryArgs, args: Mapping[str, Any]) -> Query:
+    """`args` (parsed by `schema`) as the one query that means them: `(name, text)` pairs in
+    name order, defaults left out, sets comma-joined, moments as `Moment.text` writes them.
+    Parsing the result gives `args` back, so two spellings that parse alike get one query."""
+    pairs = []
+    for attribute, field in schema.fields.items():
+        value = args.get(attribute, missing)
+        default = field.load_default() if callable(field.load_default) else field.load_default
+        if value is missing or value == default:
+            continue
+        pairs.append((field.data_key or attribute, _text(field, value)))
+    return tuple(sorted(pairs))
+
+
+def _text(field: fields.Field, value: Any) -> str:
+    if isinstance(field, CommaList):
+        return ",".join(str(item) for item in value)
+    if isinstance(field, Moment):
+        return field.text(value)
+    if isinstance(field, Pretty):
+        return "1"
+    return str(value)
