@@ -27,10 +27,10 @@ def test_posts_list_newest_first_with_totals(write_post, make_client):
         "prev": 1,
     }
     assert response.headers["X-Total-Count"] == "5"
-    assert body["links"]["next"] == "http://localhost/api/v1/posts?per_page=2&page=3"
-    assert body["links"]["first"] == "http://localhost/api/v1/posts?per_page=2&page=1"
+    assert body["links"]["next"] == "http://localhost/api/v1/posts?page=3&per_page=2"
+    assert body["links"]["first"] == "http://localhost/api/v1/posts?per_page=2"  # page 1: default
     assert (
-        '<http://localhost/api/v1/posts?per_page=2&page=3>; rel="next"' in response.headers["Link"]
+        '<http://localhost/api/v1/posts?page=3&per_page=2>; rel="next"' in response.headers["Link"]
     )
 
 

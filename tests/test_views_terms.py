@@ -39,7 +39,7 @@ def test_terms_term_page_is_paginated_like_posts(write_post, make_client):
     assert body["term"]["count"] == 3
     assert [item["slug"] for item in body["data"]] == ["p3", "p2"]
     assert body["meta"]["pagination"]["total"] == 3
-    assert body["links"]["next"] == "http://localhost/api/v1/tags/ano?per_page=2&page=2"
+    assert body["links"]["next"] == "http://localhost/api/v1/tags/ano?page=2&per_page=2"
     assert response.headers["X-Total-Count"] == "3"
 
 

@@ -1,6 +1,6 @@
 """What one request is answered from: the index in force, the moment, the base URL, preview,
-and the URL builder the serializers use. Captured once, so a reload mid-request cannot mix two
-indexes."""
+the parsed query, and the URL builder the serializers use. Captured once, so a reload
+mid-request cannot mix two indexes."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from contentapi.outputs.serialize import TermKind
 from contentapi.service.store import ContentStore, store_of
 from contentapi.settings import Settings
 from contentapi.web.auth import preview_requested
+from contentapi.web.params import Query
+from contentapi.web.routes import canonical_query, query_args
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,23 @@ class RequestState:
     def base_url(self) -> str:
         return self.links.base_url
 
+    @property
+    def args(self) -> dict[str, Any]:
+        """The query parameters, parsed once before the view (`routes.query_args`)."""
+        return query_args()
+
     def url(self, endpoint: str, query: Any = None, **values: Any) -> str:
         return self.links.url(endpoint, query, **values)
+
+    def query(self, **changes: Any) -> Query:
+        """The query in its one spelling (`routes.canonical_query`), `changes` applied."""
+        return canonical_query(**changes)
+
+    def self_url(self, **changes: Any) -> str:
+        """This resource's URL with its query in its one spelling, `changes` applied
+        (`page=2`): the same for every spelling of the same request."""
+        endpoint, values = request.endpoint or "", request.view_args or {}
+        return self.url(endpoint, self.query(**changes), **values)
 
     def html(self, post: Post) -> str:
         return self.store.html(self.index, post, self.base_url)

@@ -9,18 +9,22 @@ index version, the clock, the base URL and the parsed query). `query`: the param
 takes (anything else is a 400). `http_cache`: what `Cache-Control` tells caches in front
 (`public`, `private` for answers behind a token, `no-store` for probes). A test fails for any
 GET route that declares nothing.
+
+The query is parsed once, before the view; views read it with `query_args()`, and the cache
+key and every link to this resource are built from `canonical_query()`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from flask import Flask, current_app, g, request
 
 from contentapi.service.store import store_of
-from contentapi.web.params import QueryArgs, parse_query
+from contentapi.web import params
+from contentapi.web.params import Query, QueryArgs, parse_query, schema_for
 
 HttpCache = Literal["public", "private", "no-store"]
 View = TypeVar("View", bound=Callable[..., object])
@@ -73,3 +77,20 @@ def parse_declared_query() -> None:
         return
     settings = store_of(current_app).settings
     g.query_args = parse_query(facts.query, settings)
+
+
+def query_args() -> dict[str, Any]:
+    """This request's parameters, parsed and checked against the route's declaration (defaults
+    applied) before the view ran."""
+    args: dict[str, Any] = g.query_args
+    return args
+
+
+def canonical_query(**changes: Any) -> Query:
+    """This request's query in its one spelling (`params.canonical_query`), with `changes`
+    (parsed values, e.g. `page=2`) applied."""
+    facts = current_facts()
+    if facts is None:
+        raise RuntimeError(f"{request.endpoint} declares no query")
+    schema = schema_for(facts.query, store_of(current_app).settings)
+    return params.canonical_query(schema, {**query_args(), **changes})

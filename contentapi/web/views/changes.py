@@ -18,7 +18,7 @@ from contentapi.outputs.query import changes, snapshot
 from contentapi.outputs.serialize import change
 from contentapi.web.auth import sign, signed
 from contentapi.web.errors import InvalidParameters
-from contentapi.web.params import ChangesArgs, parse_query
+from contentapi.web.params import ChangesArgs
 from contentapi.web.request_state import RequestState, current
 from contentapi.web.routes import declare
 
@@ -55,7 +55,7 @@ def changes_view() -> Response:
     every visible post is "added" and `reset` is true: the client should drop what it has
     that is not listed."""
     ctx = current()
-    since = (parse_query(ChangesArgs, ctx.settings)["since"] or "").strip()
+    since = (ctx.args["since"] or "").strip()
     match = TOKEN.match(since)
     if since and not match:
         raise InvalidParameters(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from flask import Blueprint, Response, abort, json, request
+from flask import Blueprint, Response, abort, json
 
 from contentapi.engine.model import Post
 from contentapi.outputs.feeds import (
@@ -48,7 +48,7 @@ def _site(ctx: RequestState) -> FeedSite:
     return FeedSite(
         title=settings.site_title,
         site_url=site_url,
-        feed_url=ctx.base_url.rstrip("/") + request.full_path.rstrip("?"),
+        feed_url=ctx.self_url(),
         permalink=patterns[0],
         category_permalink=patterns[1],
         tag_permalink=patterns[2],
@@ -60,8 +60,8 @@ def _site(ctx: RequestState) -> FeedSite:
 
 def _feed_posts(ctx: RequestState) -> tuple[FeedSite, list[Post]]:
     """Published posts, newest first, optionally of one category or tag (404 if unknown)."""
-    category = request.args.get("category") or None
-    tag = request.args.get("tag") or None
+    category = ctx.args["category"] or None
+    tag = ctx.args["tag"] or None
     public = visible(ctx.index.posts, ctx.now)
     for kind, slug, term in (
         ("category", category, ctx.index.category(category or "")),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
 from contentapi.engine.model import Post
 from contentapi.outputs.query import Filters, paginate, select
@@ -13,25 +12,17 @@ from contentapi.outputs.search import Hit, QueryError
 from contentapi.outputs.serialize import envelope, pagination_links, summary
 from contentapi.web.errors import InvalidParameters
 from contentapi.web.headers import last_modified
-from contentapi.web.params import ListArgs, parser
 from contentapi.web.request_state import RequestState
 
 
-def list_args(ctx: RequestState, kind: type[ListArgs] = ListArgs) -> dict[str, Any]:
-    settings = ctx.settings
-    schema = kind(settings.timezone, settings.default_per_page, settings.max_per_page)
-    args: dict[str, Any] = parser.parse(schema, request, location="query")
-    return args
-
-
-def listing(
-    ctx: RequestState, posts: Sequence[Post], args: dict[str, Any], extra: dict | None = None
-) -> Response:
-    """A page of post summaries in the `{data, meta, links}` envelope, with Link headers.
+def listing(ctx: RequestState, posts: Sequence[Post], extra: dict | None = None) -> Response:
+    """A page of post summaries in the `{data, meta, links}` envelope, with Link headers,
+    as the route's query (`ListArgs` or `SearchArgs`, parsed before the view) asks.
 
     With `q`, only posts matching the search, best first unless `sort` says otherwise, each
     with its `score` and highlighted `snippets`.
     """
+    args = ctx.args
     filters = Filters(
         category=args["category"],
         tags=tuple(args["tag"]),
@@ -45,7 +36,7 @@ def listing(
     if args["q"] is not None and args["q"].strip():
         chosen, hits = _search(ctx, chosen, args["q"], args["sort"] is None)
     page = paginate(chosen, args["page"], args["per_page"])
-    links = pagination_links(page, _page_url(ctx))
+    links = pagination_links(page, lambda number: ctx.self_url(page=number))
     items = [
         summary(ctx.index, post, ctx.links, now=ctx.now, preview=ctx.preview, only=args["only"])
         for post in page.items
@@ -68,13 +59,6 @@ def listing(
         f'<{url}>; rel="{rel}"' for rel, url in links.items() if url is not None
     )
     return response
-
-
-def _page_url(ctx: RequestState) -> Callable[[int], str]:
-    """This URL with another `page`, every other query parameter kept."""
-    endpoint, values = request.endpoint or "", request.view_args or {}
-    others = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
-    return lambda number: ctx.url(endpoint, [*others, ("page", number)], **values)
 
 
 def _search(

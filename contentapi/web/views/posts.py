@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, redirect, request
+from flask import Blueprint, Response, abort, jsonify, redirect
 
 from contentapi.outputs.query import neighbours, related, visible
 from contentapi.outputs.serialize import detail
 from contentapi.web.headers import last_modified
-from contentapi.web.params import DetailArgs, ListArgs, SearchArgs, parser
+from contentapi.web.params import DetailArgs, ListArgs, SearchArgs
 from contentapi.web.request_state import current
 from contentapi.web.routes import declare
-from contentapi.web.views.listing import list_args, listing
+from contentapi.web.views.listing import listing
 
 bp = Blueprint("posts", __name__, url_prefix="/api/v1/posts")
 search_bp = Blueprint("search", __name__, url_prefix="/api/v1")
@@ -20,8 +20,7 @@ search_bp = Blueprint("search", __name__, url_prefix="/api/v1")
 @declare(cacheable=True, query=ListArgs)
 def index() -> Response:
     ctx = current()
-    args = list_args(ctx)
-    return listing(ctx, visible(ctx.index.posts, ctx.now, ctx.preview), args)
+    return listing(ctx, visible(ctx.index.posts, ctx.now, ctx.preview))
 
 
 @search_bp.get("/search", endpoint="search")
@@ -29,24 +28,20 @@ def index() -> Response:
 def search() -> Response:
     """Published posts matching `q`, best first, paginated like `/posts`."""
     ctx = current()
-    args = list_args(ctx, SearchArgs)
-    return listing(ctx, visible(ctx.index.posts, ctx.now, ctx.preview), args)
+    return listing(ctx, visible(ctx.index.posts, ctx.now, ctx.preview))
 
 
 @bp.get("/<slug>", endpoint="detail")
 @declare(cacheable=True, query=DetailArgs)
 def detail_view(slug: str) -> Response:
     ctx = current()
-    args = parser.parse(DetailArgs(), request, location="query")
     posts = visible(ctx.index.posts, ctx.now, ctx.preview)
     post = ctx.index.by_slug.get(slug)
     if post is None or not (ctx.preview or post.is_public(ctx.now)):
         canonical = ctx.index.aliases.get(slug)
         target = ctx.index.by_slug.get(canonical or "")
         if target is not None and (ctx.preview or target.is_public(ctx.now)):
-            query = request.query_string.decode()
-            location = ctx.links.post(target.slug) + (f"?{query}" if query else "")
-            return redirect(location, code=301)
+            return redirect(ctx.url("posts.detail", ctx.query(), slug=target.slug), code=301)
         abort(404, description=f"No post with slug {slug!r}.")
     around = neighbours(posts, post)
     others = related(posts, post)
@@ -56,7 +51,7 @@ def detail_view(slug: str) -> Response:
         post,
         ctx.links,
         html=ctx.html,
-        formats=args["formats"],
+        formats=ctx.args["formats"],
         neighbours=around,
         related=others,
         now=ctx.now,

@@ -14,7 +14,7 @@ from contentapi.web.headers import last_modified
 from contentapi.web.params import ListArgs
 from contentapi.web.request_state import current
 from contentapi.web.routes import declare
-from contentapi.web.views.listing import list_args, listing
+from contentapi.web.views.listing import listing
 
 bp = Blueprint("terms", __name__, url_prefix="/api/v1")
 
@@ -41,10 +41,9 @@ def terms(kind: str) -> Response:
 @declare(cacheable=True, query=ListArgs)
 def term(kind: str, slug: str) -> Response:
     ctx = current()
-    args = list_args(ctx)
     found = LOOKUP[kind](ctx.index, slug)
     posts = visible(found.posts, ctx.now, ctx.preview) if found else ()
     if found is None or not posts:
         abort(404, description=f"No {KINDS[kind][0]} with slug {slug!r}.")
     extra = {"term": term_count(kind, TermCount(found, posts), ctx.links)}
-    return listing(ctx, posts, args, extra)
+    return listing(ctx, posts, extra)
