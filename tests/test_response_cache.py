@@ -3,13 +3,18 @@ nothing stored that a client could use to fill or poison it."""
 
 from __future__ import annotations
 
+import functools
+import gzip
 import time
 
+import brotli
 import pytest
+import werkzeug.wrappers.response
 from flask.testing import FlaskClient
 
 from contentapi.web import response_cache
 from contentapi.web.response_cache import ByteBoundedCache, footprint
+from contentapi.web.views import listing, posts
 
 TOKEN = "preview-token-0123456789"
 
@@ -174,3 +179,201 @@ def test_response_cache_serves_a_stored_answer_with_its_headers(site, make_app):
     assert again.data == first.data
     assert again.headers["ETag"] == first.headers["ETag"]
     assert again.headers["Link"] == first.headers["Link"]
+
+
+# Responses as bytes: a hit is a lookup and a write
+
+
+@pytest.fixture
+def long_site(write_post):
+    """Posts long enough that every answer is compressed."""
+    for day in range(1, 4):
+        write_post(
+            f"p{day}.md",
+            title=f"Pan {day}",
+            date=f"2024-01-0{day}",
+            tags="[masa-madre, fermentacion]",
+            body="Harina, agua y sal; paciencia y horno caliente. " * 60,
+        )
+
+
+URLS = ["/api/v1/posts?per_page=2&tag=masa-madre", "/api/v1/posts/p2"]
+CODINGS = {"br": brotli.decompress, "gzip": gzip.decompress, "identity": lambda data: data}
+
+
+class Calls:
+    """Counts what a request costs: the view, the serializers, JSON, compression, ETags."""
+
+    def __init__(self, app, monkeypatch) -> None:
+        self.counts: dict[str, int] = {}
+        for endpoint in ("posts.index", "posts.detail"):
+            app.view_functions[endpoint] = self._counted(endpoint, app.view_functions[endpoint])
+        for name, owner, attribute in [
+            ("summary", listing, "summary"),
+            ("detail", posts, "detail"),
+            ("json", app.json, "dumps"),
+            ("br", brotli, "compress"),
+            ("gzip", gzip, "compress"),
+            ("etag", werkzeug.wrappers.response, "generate_etag"),
+        ]:
+            monkeypatch.setattr(owner, attribute, self._counted(name, getattr(owner, attribute)))
+
+    def _counted(self, name, function):
+        @functools.wraps(function)  # keeps the view's route facts
+        def counted(*args, **kwargs):
+            self.counts[name] = self.counts.get(name, 0) + 1
+            return function(*args, **kwargs)
+
+        return counted
+
+    def take(self) -> dict[str, int]:
+        counts, self.counts = self.counts, {}
+        return counts
+
+
+@pytest.mark.parametrize("url", URLS)
+@pytest.mark.parametrize("coding", list(CODINGS))
+def test_response_cache_hit_runs_no_view_serializer_compressor_or_etag_hash(
+    long_site, make_app, monkeypatch, url, coding
+):
+    app = make_app()
+    client = app.test_client()
+    calls = Calls(app, monkeypatch)
+    headers = {"Accept-Encoding": coding}
+    first = client.get(url, headers=headers)
+    made = calls.take()
+    view = "posts.index" if "?" in url else "posts.detail"
+    assert made[view] == 1 and made["json"] == 1 and made["etag"] == 1
+    assert made.get("summary", 0) + made.get("detail", 0) >= 1
+    assert made.get(coding, 0) == (0 if coding == "identity" else 1)
+    for _ in range(3):
+        again = client.get(url, headers=headers)
+        assert calls.take() == {}
+        assert again.data == first.data
+        assert again.headers["ETag"] == first.headers["ETag"]
+        assert again.headers.get("Content-Encoding") == first.headers.get("Content-Encoding")
+    assert (
+        client.get(url, headers={**headers, "If-None-Match": first.headers["ETag"]}).status_code
+        == 304
+    )
+    assert calls.take() == {}
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_response_cache_each_coding_its_own_stable_bytes_and_etag(
+    long_site, make_app, monkeypatch, url
+):
+    """The first coding asked runs the view; each other one is made once from what is stored
+    (no view, no JSON), and is byte for byte what a fresh worker would send for it."""
+    app = make_app()
+    client = app.test_client()
+    calls = Calls(app, monkeypatch)
+    answers = {}
+    for number, coding in enumerate(["gzip", "br", "identity"]):
+        answers[coding] = client.get(url, headers={"Accept-Encoding": coding})
+        made = calls.take()
+        assert (made.get("json", 0), made.get("etag", 0)) == ((1, 1) if number == 0 else (0, 0))
+        assert made.get(coding, 0) == (0 if coding == "identity" else 1)
+    plain = answers["identity"].data
+    etags = {coding: answer.headers["ETag"] for coding, answer in answers.items()}
+    assert len(set(etags.values())) == 3
+    for coding, decode in CODINGS.items():
+        answer = answers[coding]
+        assert decode(answer.data) == plain
+        assert answer.headers.get("Content-Encoding", "identity") == coding
+        assert etags[coding] == (
+            etags["identity"] if coding == "identity" else etags["identity"][:-1] + f':{coding}"'
+        )
+        again = client.get(url, headers={"Accept-Encoding": coding})
+        assert (again.data, again.headers["ETag"]) == (answer.data, etags[coding])
+    assert calls.take() == {}
+    assert len(_backend(app)._entries) == 3
+    for coding, answer in answers.items():  # another worker, where this coding is a miss
+        fresh = make_app().test_client().get(url, headers={"Accept-Encoding": coding})
+        assert (fresh.data, fresh.headers["ETag"]) == (answer.data, etags[coding])
+
+
+def test_response_cache_entry_is_the_answer_as_sent(long_site, make_app):
+    app = make_app()
+    sent = app.test_client().get(URLS[0], headers={"Accept-Encoding": "br, gzip"})
+    [(status, headers, body)] = [entry[2] for entry in _backend(app)._entries.values()]
+    assert (status, body) == (200, sent.data)
+    stored = dict(headers)
+    assert stored["Content-Encoding"] == "br" and stored["ETag"] == sent.headers["ETag"]
+    assert {"Vary", "Cache-Control", "Content-Length", "Date"}.isdisjoint(stored)
+
+
+def test_response_cache_small_answers_stay_plain_in_every_coding(site, make_app):
+    app = make_app()
+    client = app.test_client()
+    plain = client.get("/api/v1/tags")
+    for coding in ["br", "gzip"]:
+        answer = client.get("/api/v1/tags", headers={"Accept-Encoding": coding})
+        assert "Content-Encoding" not in answer.headers
+        assert (answer.data, answer.headers["ETag"]) == (plain.data, plain.headers["ETag"])
+
+
+# Links from the canonical query
+
+
+SPELLINGS = [
+    "/api/v1/posts?tag=masa-madre,fermentacion&per_page=1",
+    "/api/v1/posts?per_page=1&tag=fermentacion&tag=masa-madre",
+    "/api/v1/posts?tag=fermentacion,masa-madre,masa-madre&per_page=1&page=1&pretty=no",
+]
+
+
+@pytest.mark.parametrize("first", SPELLINGS)
+def test_response_cache_links_never_depend_on_the_spelling_cached_first(site, make_app, first):
+    app = make_app()
+    client = app.test_client()
+    answers = [client.get(url) for url in [first, *SPELLINGS]]
+    assert len(_backend(app)._entries) == 1
+    assert {answer.data for answer in answers} == {answers[0].data}
+    links = answers[0].get_json()["links"]
+    canonical = "http://localhost/api/v1/posts?per_page=1&tag=fermentacion,masa-madre"
+    assert links == {
+        "self": canonical,
+        "first": canonical,
+        "last": canonical,
+        "next": None,
+        "prev": None,
+    }
+    assert answers[0].headers["Link"] == ", ".join(
+        f'<{canonical}>; rel="{rel}"' for rel in ["self", "first", "last"]
+    )
+
+
+def test_response_cache_feed_self_url_is_the_canonical_query(site, make_app):
+    app = make_app()
+    client = app.test_client()
+    first = client.get("/feeds/feed.json?pretty=0&tag=masa-madre")
+    second = client.get("/feeds/feed.json?tag=masa-madre")
+    assert first.data == second.data
+    assert first.get_json()["feed_url"] == "http://localhost/feeds/feed.json?tag=masa-madre"
+
+
+def test_response_cache_redis_holds_each_coding_once_for_every_worker(
+    long_site, make_app, monkeypatch, redis_url
+):
+    """Two workers on one Redis: what one stored, the other serves with no view, JSON,
+    compression or ETag, and a coding neither has sent yet is made once from it."""
+    import redis
+
+    first = make_app(cache_type="RedisCache", cache_redis_url=redis_url)
+    second = make_app(cache_type="RedisCache", cache_redis_url=redis_url)
+    url, br = URLS[1], {"Accept-Encoding": "br"}
+    sent = first.test_client().get(url, headers=br)
+    calls = Calls(second, monkeypatch)
+    client = second.test_client()
+    again = client.get(url, headers=br)
+    assert calls.take() == {}
+    assert (again.data, again.headers["ETag"]) == (sent.data, sent.headers["ETag"])
+    gz = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert calls.take() == {"gzip": 1}
+    assert gzip.decompress(gz.data) == brotli.decompress(sent.data)
+    assert first.test_client().get(url, headers={"Accept-Encoding": "gzip"}).data == gz.data
+    assert calls.take() == {}
+    version = second.extensions["contentapi"].index.version
+    keys = redis.Redis.from_url(redis_url).keys(f"*contentapi:{version}:*")
+    assert sorted(key.decode().rsplit(":", 1)[1] for key in keys) == ["br", "gzip"]

@@ -4,8 +4,9 @@
 the index, serialise); `params` parses query strings, `errors` makes every failure a
 problem+json body, `routes` holds what each route declares about itself (cacheable, query
 schema, HTTP cache policy), and the HTTP rules are split by concern: `response_cache`,
-`headers` (Host check, validators, cache and security headers, CORS, compression) and `auth`
-(bearer tokens, signed tokens).
+`headers` (Host check, validators, cache and security headers, CORS, compression),
+`compression` (which coding a request gets, and deterministic bytes in it) and `auth` (bearer
+tokens, signed tokens).
 
 May import everything else in the package; nothing outside `web` imports it.
 """

@@ -54,8 +54,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(routes.parse_declared_query)
     app.before_request(response_cache.lookup)
     # After: Flask runs these last-registered first, so `headers.finish` (validators,
-    # Cache-Control) runs first, then the response cache stores the finished answer, then
-    # what `headers.register` set up (compression, the final ETag and 304, CORS).
+    # Cache-Control) runs first, then the response cache encodes and stores the finished
+    # answer, then what `headers.register` set up (compression of what the cache did not
+    # encode, the 304 against the final ETag, CORS, one Vary).
     headers.register(app, settings)
     app.after_request(response_cache.store_response)
     app.after_request(headers.finish)

@@ -1,5 +1,5 @@
 """Request and response headers: the Host check, validators (ETag, Last-Modified, 304),
-Cache-Control, security headers, CORS and compression."""
+Cache-Control, security headers, CORS and compression (`compression` does the coding)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
-from flask_compress import Compress
 from flask_cors import CORS
 from werkzeug.exceptions import SecurityError
 from werkzeug.routing import RequestRedirect
@@ -18,26 +17,13 @@ from werkzeug.routing import RequestRedirect
 from contentapi.engine.model import Post
 from contentapi.service.store import store_of
 from contentapi.settings import Settings
+from contentapi.web import compression
 from contentapi.web.auth import carries_credentials, preview_requested
 from contentapi.web.errors import InvalidParameters
 from contentapi.web.routes import current_facts
 
 EXPOSED = ["ETag", "Link", "X-Total-Count", "Last-Modified", "Location"]
-COMPRESSED = [
-    "application/json",
-    "application/problem+json",
-    "application/yaml",
-    "text/css",
-    "text/html",
-    "application/javascript",
-    "text/javascript",
-    "application/xml",
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/feed+json",
-]
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
-_GZIP_MAGIC = b"\x1f\x8b\x08"
 
 
 def last_modified(posts: Iterable[Post | None]) -> None:
@@ -122,15 +108,20 @@ def _docs_policy(response: Response) -> None:
     )
 
 
+def _compress(response: Response) -> Response:
+    """Every answer varies by `Accept-Encoding`; one the response cache has not already
+    encoded (a hit, or a miss it stored) is compressed here, in the same negotiated coding."""
+    response.vary.add("Accept-Encoding")
+    if not g.get("cache_hit") and not g.get("encoded"):
+        min_size = store_of(current_app).settings.compress_min_size
+        compression.encode(response, compression.coding_for(), min_size)
+    return response
+
+
 def _settle(response: Response) -> Response:
-    """After compression: gzip without a timestamp (RFC 1952 MTIME 0), so the bytes behind a
-    strong `ETag` (`"<hash>:gzip"`) never change; then the 304 against the final ETag."""
+    """After compression: the 304 against the final ETag (that of the bytes sent)."""
     if not g.get("validated"):
         return response
-    if response.headers.get("Content-Encoding") == "gzip" and not response.is_streamed:
-        body = response.get_data()
-        if body.startswith(_GZIP_MAGIC) and body[4:8] != b"\0\0\0\0":
-            response.set_data(body[:4] + b"\0\0\0\0" + body[8:])
     return response.make_conditional(request)
 
 
@@ -174,9 +165,4 @@ def register(app: Flask, settings: Settings) -> None:
         vary_header=True,
     )
     app.after_request(_settle)
-    app.config.update(
-        COMPRESS_ALGORITHM=["br", "gzip"],
-        COMPRESS_MIN_SIZE=settings.compress_min_size,
-        COMPRESS_MIMETYPES=COMPRESSED,
-    )
-    Compress(app)
+    app.after_request(_compress)

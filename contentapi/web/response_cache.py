@@ -1,9 +1,18 @@
-"""The shared response cache: finished public answers, keyed by what they depend on.
+"""The shared response cache: finished public answers as bytes, keyed by what they depend on.
 
-A key is the index version, how many scheduled posts are public by now, and a hash of an
-unambiguous encoding (JSON) of the base URL, the endpoint, its path values and the *parsed*
-query (defaults applied, keys sorted): `?tag=a%26tag%3Db` is one tag named `a&tag=b` and can
-never meet `?tag=a&tag=b`. A reload or a publication moment makes every older key unreachable.
+A key is the index version, how many scheduled posts are public by now, a hash of an
+unambiguous encoding (JSON) of the base URL, the endpoint, its path values and the query in its
+one spelling (`routes.canonical_query`: parsed, defaults left out, names sorted), and the
+content coding the request negotiated (`br`, `gzip` or `identity`). `?tag=a%26tag%3Db` is one
+tag named `a&tag=b` and can never meet `?tag=a&tag=b`; `?tag=b,a` and `?tag=a&tag=b` are one
+entry, whose links are the same whichever came first. A reload or a publication moment makes
+every older key unreachable.
+
+An entry is the answer as it goes out: status, headers (the ETag of those exact bytes
+included) and the body, compressed in its coding. A miss runs the view and stores the answer in
+the request's coding only; a request in another coding is made from a stored sibling (decoded,
+then encoded: no view, no JSON) and stored in turn, so each body is compressed once per coding.
+A hit is one lookup and one write: no view, no serializer, no compression, no ETag hashing.
 
 In one process the cache is bounded in bytes (`CONTENTAPI_CACHE_MAX_BYTES`, least recently used
 first out); `RedisCache` shares it between workers and replicas, bounded by Redis `maxmemory`.
@@ -17,7 +26,6 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -26,8 +34,11 @@ from flask_caching.backends.base import BaseCache
 
 from contentapi.service.store import ContentStore, store_of
 from contentapi.settings import Settings
+from contentapi.web import compression
 from contentapi.web.auth import preview_requested
-from contentapi.web.routes import current_facts
+from contentapi.web.compression import Coding
+from contentapi.web.params import Query
+from contentapi.web.routes import canonical_query, current_facts
 
 cache = Cache()
 # Headers that belong to one answer, not to the stored body.
@@ -123,25 +134,48 @@ def register(app: Flask, settings: Settings) -> None:
     cache.init_app(app, config=config)
 
 
-def cache_key(store: ContentStore, query: dict[str, Any]) -> str:
+def cache_key(store: ContentStore, query: Query) -> str:
     """Version, public posts by now, and a hash of base URL, endpoint, path values and the
-    parsed query, encoded as sorted JSON (so no two different requests can share a key)."""
+    canonical query, encoded as JSON (so no two different requests can share a key). The
+    coding is added by `_variant`."""
     base = store.settings.base_url or (request.host_url.rstrip("/") + request.script_root + "/")
     facts = [base, request.endpoint, request.view_args or {}, query]
-    encoded = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=_encode)
+    encoded = json.dumps(facts, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(encoded.encode()).hexdigest()
     published = store.index.published_count(store.now(request.environ))
     return f"contentapi:{store.index.version}:{published}:{digest}"
 
 
-def _encode(value: Any) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"no cache-key encoding for {type(value).__name__}")
+def _variant(key: str, coding: Coding) -> str:
+    return f"{key}:{coding}"
+
+
+Entry = tuple[int, tuple[tuple[str, str], ...], bytes]
+
+
+def _entry(response: Response) -> Entry:
+    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() not in _PER_REQUEST)
+    return response.status_code, headers, response.get_data()
+
+
+def _response(entry: Entry) -> Response:
+    status, headers, body = entry
+    return Response(body, status=status, headers=list(headers))
+
+
+def _timeout(store: ContentStore) -> int:
+    """`CONTENTAPI_CACHE_TIMEOUT`, or less: never past the next scheduled post."""
+    timeout = store.settings.cache_timeout
+    now = store.now(request.environ)
+    upcoming = store.index.next_publication(now)
+    if upcoming is not None:
+        timeout = min(timeout, math.ceil((upcoming - now).total_seconds()))
+    return timeout
 
 
 def lookup() -> Response | None:
-    """Before the view: a stored answer for this version and request, if there is one.
+    """Before the view: the stored answer for this version, request and coding, if there is
+    one, or else one made from the same answer stored in another coding.
 
     Preview requests never use the cache; the query has been parsed (`g.query_args`) by then.
     """
@@ -151,28 +185,41 @@ def lookup() -> Response | None:
     store = store_of(current_app)
     if not store.ready or preview_requested(store.settings):
         return None
-    g.cache_key = cache_key(store, g.get("query_args", {}))
-    hit = cache.get(g.cache_key)
-    if hit is None:
+    key, coding = cache_key(store, canonical_query()), compression.coding_for()
+    g.cache_key, g.coding = key, coding
+    entry = cache.get(_variant(key, coding)) or _recode(store, key, coding)
+    if entry is None:
         return None
-    status, headers, body = hit
     g.cache_hit = True
-    return Response(body, status=status, headers=list(headers))
+    return _response(entry)
+
+
+def _recode(store: ContentStore, key: str, coding: Coding) -> Entry | None:
+    """The answer in `coding`, made from one stored in another coding (identity first: it
+    need not be decoded), and stored."""
+    others = [other for other in (compression.IDENTITY, *compression.CODINGS) if other != coding]
+    found = next(
+        (entry for entry in cache.get_many(*(_variant(key, c) for c in others)) if entry), None
+    )
+    if found is None:
+        return None
+    response = compression.decode(_response(found))
+    compression.encode(response, coding, store.settings.compress_min_size)
+    entry = _entry(response)
+    cache.set(_variant(key, coding), entry, timeout=_timeout(store))
+    return entry
 
 
 def store_response(response: Response) -> Response:
-    """After the view: keep a 200 until the next scheduled post could change it."""
+    """After the view (and `headers.finish`): encode the answer in the request's coding and
+    keep a 200 until the next scheduled post could change it."""
     key = g.get("cache_key")
     if key is None or g.get("cache_hit") or response.status_code != 200:
         return response
     if response.direct_passthrough:
         return response
     store = store_of(current_app)
-    timeout = store.settings.cache_timeout
-    now = store.now(request.environ)
-    upcoming = store.index.next_publication(now)
-    if upcoming is not None:
-        timeout = min(timeout, math.ceil((upcoming - now).total_seconds()))
-    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() not in _PER_REQUEST)
-    cache.set(key, (response.status_code, headers, response.get_data()), timeout=timeout)
+    compression.encode(response, g.coding, store.settings.compress_min_size)
+    g.encoded = True
+    cache.set(_variant(key, g.coding), _entry(response), timeout=_timeout(store))
     return response
