@@ -42,8 +42,9 @@ def test_compression_gzip_has_no_timestamp_and_is_the_same_bytes_at_any_time(mon
     first = compress(BODY, "gzip")
     monkeypatch.setattr(gzip.time, "time", lambda: 1_700_000_007)
     assert compress(BODY, "gzip") == first
-    assert first[4:8] == b"\0\0\0\0"  # RFC 1952 MTIME: none
+    assert first[:10] == b"\x1f\x8b\x08\0\0\0\0\0\0\xff"  # RFC 1952: MTIME none, OS unknown
     assert gzip.decompress(first) == BODY
+    assert gzip.decompress(compress(b"", "gzip")) == b""
 
 
 def test_compression_brotli_is_deterministic_and_round_trips():

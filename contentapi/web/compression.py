@@ -3,15 +3,18 @@ every time.
 
 One negotiation (`coding_for`) serves both the response cache, which looks up the stored
 answer in the request's coding before any view runs, and the compression of answers the cache
-does not keep, so the two can never disagree. Compression is deterministic (gzip without a
-timestamp, RFC 1952 MTIME 0; brotli at fixed settings), so the bytes behind a strong ETag
-(`"<hash>:br"`, `"<hash>:gzip"`) are the same in every worker and after every eviction.
+does not keep, so the two can never disagree. Compression is deterministic (gzip with a fixed
+header and no timestamp, RFC 1952 MTIME 0; brotli at fixed settings), so the bytes behind a
+strong ETag (`"<hash>:br"`, `"<hash>:gzip"`) are the same in every worker, after every eviction
+and as the earlier flask-compress setup sent them.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
+import struct
+import zlib
 from typing import Literal
 
 import brotli
@@ -24,6 +27,9 @@ CODINGS: tuple[Coding, ...] = ("br", "gzip")  # preferred in this order when a c
 # The levels flask-compress used: cheap enough for a miss, each body compressed once.
 BROTLI_QUALITY = 4
 GZIP_LEVEL = 6
+# RFC 1952 header: deflate, no flags, MTIME 0 (none), no extra flags, OS 255 (unknown). Written
+# here rather than by `gzip.compress`, whose OS byte differs between Python versions.
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 COMPRESSED = frozenset(
     {
         "application/json",
@@ -64,7 +70,8 @@ def compress(data: bytes, coding: Coding) -> bytes:
     if coding == "br":
         return brotli.compress(data, quality=BROTLI_QUALITY)
     if coding == "gzip":
-        return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+        trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+        return GZIP_HEADER + zlib.compress(data, GZIP_LEVEL, wbits=-zlib.MAX_WBITS) + trailer
     return data
 
 
