@@ -105,6 +105,9 @@ def _text(raw: str) -> str:
     return raw.strip()
 
 
+SEARCH_BACKENDS = ("fts5",)  # the names of contentapi.outputs.search.BACKENDS
+
+
 @dataclass(frozen=True)
 class Setting:
     """One documented setting: environment name, default (as text), help and cast."""
@@ -318,6 +321,12 @@ SETTINGS: tuple[Setting, ...] = (
         "a private folder under `$XDG_RUNTIME_DIR` or the system's temporary folder.",
         _text,
     ),
+    Setting(
+        "SEARCH_BACKEND",
+        "fts5",
+        "Full-text search engine: `fts5` (SQLite FTS5, in the standard library).",
+        _choice(*SEARCH_BACKENDS),
+    ),
 )
 
 _CACHE_TYPES = {"simplecache": "SimpleCache", "rediscache": "RedisCache", "nullcache": "NullCache"}
@@ -367,6 +376,7 @@ class Settings:
     cache_max_bytes: int
     secret_key: str
     runtime_dir: str
+    search_backend: str
 
     @classmethod
     def from_env(

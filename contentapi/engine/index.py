@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from marshmallow import ValidationError
 
@@ -45,6 +46,9 @@ from contentapi.engine.shortcodes import (
     load_templates,
 )
 from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify, sort_key
+
+T = TypeVar("T")
+MEMO_SIZE = 8  # values kept per index by `Index.memo`: a few publication moments, preview
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,23 @@ class Index:
     publications: tuple[datetime, ...] = ()
     shortcodes: Templates = field(default=NO_TEMPLATES, repr=False)
     _derived: dict[str, Derived] = field(default_factory=dict, repr=False, compare=False)
+    _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A value that is a pure function of this index and `key` (what is visible at one
+        publication moment, say), computed once and kept: the last MEMO_SIZE keys."""
+        try:
+            return self._memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        with self._memo_lock:
+            if key not in self._memo:
+                value = compute()
+                while len(self._memo) >= MEMO_SIZE:
+                    del self._memo[next(iter(self._memo))]
+                self._memo[key] = value
+            return self._memo[key]  # type: ignore[no-any-return]
 
     def derived(self, post: Post) -> Derived:
         """The post's analysis and resolved images, computed once per content and kept.

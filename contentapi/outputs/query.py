@@ -1,17 +1,31 @@
-"""Pure queries over the index: visibility, filters, sorting, paging, neighbours, related."""
+"""Pure queries over the index: visibility, filters, sorting, paging, neighbours, related.
+
+What a request needs that depends on every post (the visible list, term counts, neighbours,
+related posts, filtered and sorted lists, the public version) is computed once per index and
+publication moment (`published`), so a request costs its page, not the number of posts.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from bisect import bisect_right
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from itertools import chain, filterfalse, islice
+from operator import itemgetter, neg
+from typing import Any, TypeVar
 
+from contentapi import __version__
 from contentapi.engine.index import Index
 from contentapi.engine.model import ContentIssue, Post, Term
 from contentapi.engine.slugs import slugify, sort_key
+
+T = TypeVar("T")
 
 SORTS: dict[str, tuple[Callable[[Post], Any], bool]] = {
     "-date": (lambda post: post.date, True),
@@ -39,6 +53,11 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
 
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return any((self.category, self.tags, self.author, self.lang, self.since, self.until))
+
     def keep(self, post: Post) -> bool:
         if self.category and self.category not in {c.slug for c in post.categories}:
             return False
@@ -55,6 +74,8 @@ class Filters:
 
 def select(posts: Iterable[Post], filters: Filters, sort: str = "-date") -> tuple[Post, ...]:
     """Filter, then sort; ties always fall back to newest first, then slug."""
+    if not filters.active and sort == "-date" and isinstance(posts, tuple):
+        return posts  # the index's own order
     kept = [post for post in posts if filters.keep(post)]
     key, reverse = SORTS[sort]
     return tuple(sorted(kept, key=key, reverse=reverse))
@@ -121,7 +142,7 @@ class TermCount:
     term: Term
     posts: tuple[Post, ...]
 
-    @property
+    @cached_property
     def latest(self) -> datetime:
         return max(post.date for post in self.posts)
 
@@ -188,3 +209,170 @@ def invalid_files(index: Index) -> dict[str, ContentIssue]:
         if issue.severity == "error" and issue.path not in served:
             first.setdefault(issue.path, issue)
     return first
+
+
+# Everything visible at one moment, computed once per index and publication moment
+
+LIST_MEMO = 256  # filtered and sorted lists kept per moment (the least recently used go first)
+Scope = tuple[str, str] | None  # a term's posts, ("categories" or "tags", slug), or every post
+
+
+@dataclass(frozen=True, eq=False)
+class Published:
+    """What one index shows at one publication moment (or in preview): built once by
+    `published`, shared by every request until a reload or the next scheduled post."""
+
+    posts: tuple[Post, ...]  # newest first
+    version: str
+    categories: tuple[TermCount, ...]
+    tags: tuple[TermCount, ...]
+    latest: Post | None  # the most recently modified, for Last-Modified
+    positions: Mapping[str, int] = field(repr=False)
+    _terms: Mapping[tuple[str, str], TermCount] = field(repr=False)
+    _members: Mapping[tuple[str, str], tuple[int, ...]] = field(repr=False)  # positions
+    _lists: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict, repr=False)
+    _related: dict[tuple[str, int], tuple[Post, ...]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def shows(self, slug: str) -> Post | None:
+        """The post with this slug if it is visible."""
+        at = self.positions.get(slug)
+        return None if at is None else self.posts[at]
+
+    def latest_in(self, kind: str) -> Post | None:
+        """The most recently modified post with a category (`kind` "categories") or a tag."""
+        terms = self.categories if kind == "categories" else self.tags
+        return self._kept(
+            ("latest", kind),
+            lambda: max(
+                (post for item in terms for post in item.posts),
+                key=lambda post: post.modified,
+                default=None,
+            ),
+        )
+
+    def term(self, kind: str, slug: str) -> TermCount | None:
+        """A category (`kind` "categories") or tag ("tags") with its visible posts, if any."""
+        return self._terms.get((kind, slug))
+
+    def select(
+        self, filters: Filters, sort: str = "-date", scope: Scope = None
+    ) -> tuple[Post, ...]:
+        """`select` over every visible post or a term's (`scope`), kept for the next request
+        with the same filters and sort (the LIST_MEMO most recent)."""
+        term = self.term(*scope) if scope else None
+        return self._kept(
+            (scope, filters, sort),
+            lambda: select(term.posts if term else self.posts, filters, sort),
+        )
+
+    def archive(self) -> list[dict[str, Any]]:
+        """`archive` of the visible posts, counted once."""
+        return self._kept("archive", lambda: archive(self.posts))  # type: ignore[no-any-return]
+
+    def _kept(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._lists:
+                self._lists.move_to_end(key)
+                return self._lists[key]  # type: ignore[no-any-return]
+        value = compute()
+        with self._lock:
+            self._lists[key] = value
+            while len(self._lists) > LIST_MEMO:
+                self._lists.popitem(last=False)
+        return value
+
+    def neighbours(self, post: Post) -> tuple[Post | None, Post | None]:
+        """(older, newer) next to `post` among the visible posts, None at the ends."""
+        at = self.positions.get(post.slug)
+        if at is None:
+            return None, None
+        older = self.posts[at + 1] if at + 1 < len(self.posts) else None
+        newer = self.posts[at - 1] if at > 0 else None
+        return older, newer
+
+    def related(self, post: Post, limit: int = 5) -> tuple[Post, ...]:
+        """`related` among the visible posts, looked for among the posts of `post`'s tags and
+        categories only (never every post), once per post and moment."""
+        key = (post.slug, limit)
+        found = self._related.get(key)
+        if found is None:
+            found = tuple(map(self.posts.__getitem__, self._related_at(post, limit)))
+            self._related[key] = found
+        return found
+
+    def _related_at(self, post: Post, limit: int) -> list[int]:
+        """Positions (newest first) of the posts sharing the most tags, then a category.
+
+        Counting, sorting and set look-ups run in C over the posts of `post`'s terms; the loop
+        here runs once per number of shared tags, and takes at most `limit` posts.
+        """
+        me = self.positions.get(post.slug, -1)
+        members = self._members
+        shared = Counter(chain.from_iterable(members.get(("tags", t.slug), ()) for t in post.tags))
+        shared.pop(me, None)
+        lists = [members.get(("categories", c.slug), ()) for c in post.categories]
+        newest = lists[0] if len(lists) == 1 else sorted(set(chain.from_iterable(lists)))
+        contains = self._category_set(post, newest).__contains__
+        # Most shared tags first, then newest (the lowest position): two stable sorts in C.
+        ranked = sorted(sorted(shared.items()), key=itemgetter(1), reverse=True)
+        fewer = list(map(neg, map(itemgetter(1), ranked)))  # ascending, for bisect
+        chosen: list[int] = []
+        start = 0
+        while start < len(ranked) and len(chosen) < limit:
+            end = bisect_right(fewer, fewer[start], start)
+            level = list(map(itemgetter(0), ranked[start:end]))
+            chosen += islice(filter(contains, level), limit - len(chosen))
+            chosen += islice(filterfalse(contains, level), limit - len(chosen))
+            start = end
+        if len(chosen) < limit:  # then posts sharing only a category, newest first
+            rest = filterfalse(shared.__contains__, filterfalse(me.__eq__, newest))
+            chosen += islice(rest, limit - len(chosen))
+        return chosen
+
+    def _category_set(self, post: Post, positions: Sequence[int]) -> frozenset[int]:
+        """The positions of the posts sharing a category with `post`, made once per category."""
+        key = ("category set", *(category.slug for category in post.categories))
+        return self._kept(key, lambda: frozenset(positions))
+
+
+def published(index: Index, now: datetime, preview: bool = False) -> Published:
+    """What `index` shows at `now` (every post, in preview): computed on the first request
+    after a reload or a publication moment, then shared."""
+    key = ("published", "preview" if preview else index.published_count(now))
+    return index.memo(key, lambda: _publish(index, now, preview))
+
+
+def _publish(index: Index, now: datetime, preview: bool) -> Published:
+    posts = visible(index.posts, now, preview)
+    positions = {post.slug: at for at, post in enumerate(posts)}
+    categories = count_terms(index.categories, now, preview)
+    tags = count_terms(index.tags, now, preview)
+    terms = {
+        **{("categories", item.term.slug): item for item in categories},
+        **{("tags", item.term.slug): item for item in tags},
+    }
+    return Published(
+        posts=posts,
+        version=public_version(index, posts),
+        categories=categories,
+        tags=tags,
+        latest=max(posts, key=lambda post: post.modified, default=None),
+        positions=positions,
+        _terms=terms,
+        _members={
+            key: tuple(positions[post.slug] for post in item.posts) for key, item in terms.items()
+        },
+    )
+
+
+def public_version(index: Index, posts: Iterable[Post]) -> str:
+    """A version of what `posts` show: their files, their term names, the media files and
+    the settings. Unlike `index.version`, an edit to a draft or a scheduled post leaves it."""
+    hasher = hashlib.sha256(f"{__version__}\n{index.options.fingerprint()}\n".encode())
+    for post in sorted(posts, key=lambda post: post.path):
+        names = "\0".join(ref.name for ref in (*post.categories, *post.tags))
+        hasher.update(f"{post.path}\0{post.digest}\0{post.slug}\0{names}\n".encode())
+    for path in sorted(index.assets.files):
+        hasher.update(f"asset\0{path}\n".encode())
+    return hasher.hexdigest()[:16]

@@ -21,8 +21,8 @@ from contentapi.engine.index import Index
 from contentapi.engine.loader import load_index
 from contentapi.engine.model import ContentIssue, Post
 from contentapi.engine.render import RenderOptions, render_html
-from contentapi.outputs.query import Changes, Snapshot, changes, snapshot
-from contentapi.outputs.search import SearchIndex
+from contentapi.outputs.query import Changes, Snapshot, changes, published, snapshot
+from contentapi.outputs.search import Searchable, SearchIndex, backend, refresh
 from contentapi.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,18 +52,24 @@ class NotReady(RuntimeError):
 
 @dataclass(frozen=True)
 class Reload:
-    """What one rebuild did: versions before and after, what changed, how long it took."""
+    """What one rebuild did: versions before and after, what changed, how long it took.
+
+    `previous` and `version` are the index's (every file, drafts too: what caches key on);
+    `as_dict` shows the public versions clients see in `GET /api/v1`.
+    """
 
     previous: str | None
     version: str
     seconds: float
     index: Index
     changes: Changes
+    public_previous: str | None = None
+    public_version: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "previous": self.previous,
-            "version": self.version,
+            "previous": self.public_previous,
+            "version": self.public_version,
             "seconds": round(self.seconds, 4),
             "posts": len(self.index.posts),
             "errors": sum(issue.severity == "error" for issue in self.index.issues),
@@ -180,8 +186,10 @@ class ContentStore:
         self._lock = threading.Lock()
         self._history: OrderedDict[str, Snapshot] = OrderedDict()
         self.watcher: Any = None  # a watch.Watcher when the folder is watched
-        self._search: tuple[str, SearchIndex] | None = None
+        # (index version, publication count or "preview") and the search index for it
+        self._search: dict[str, tuple[tuple[str, object], Searchable]] = {}
         self._search_lock = threading.Lock()
+        self._search_backend = backend(settings.search_backend)
         size = settings.render_cache_size
         self._render = lru_cache(maxsize=size)(render_html) if size else render_html
         self.signal = ReloadSignal(runtime_folder(settings))
@@ -211,9 +219,9 @@ class ContentStore:
 
     @property
     def searchable(self) -> bool:
-        """Whether the search index of the current version is built already."""
-        found = self._search
-        return found is not None and self._index is not None and found[0] == self._index.version
+        """Whether the public search index of the current version is built already."""
+        found = self._search.get("public")
+        return found is not None and self._index is not None and found[0][0] == self._index.version
 
     def warm_up(self) -> threading.Thread:
         """In the background: analyse every post and build the search index, so the first
@@ -222,7 +230,7 @@ class ContentStore:
 
         def work() -> None:
             try:
-                self.search(index)
+                self.search(index, self.clock())
             except Exception:  # a failed warm-up only means the first search builds it
                 log.exception("search warm-up failed")
 
@@ -230,27 +238,48 @@ class ContentStore:
         thread.start()
         return thread
 
-    def search(self, index: Index) -> SearchIndex:
-        """The search index for `index`, built on first use (once, under a lock) and kept
-        until the next version: every post's plain text, drafts included for preview."""
-        found = self._search
-        if found is not None and found[0] == index.version:
-            return found[1]
+    def search(self, index: Index, now: datetime, preview: bool = False) -> SearchIndex:
+        """The search index of what `index` shows at `now` (every post, in preview), built on
+        first use under a lock and kept until the next version or publication moment.
+
+        Public and preview indexes are separate, so drafts and scheduled posts never weigh on
+        public scores. A new one is made from the last one by adding and removing what changed
+        when that is little (a post going public, a few edited files), else built anew.
+        """
+        kind = "preview" if preview else "public"
+        key = (index.version, "preview" if preview else index.published_count(now))
+        found = self._search.get(kind)
+        if found is not None and found[0] == key:
+            return found[1].index
         with self._search_lock:
-            found = self._search
-            if found is None or found[0] != index.version:
+            found = self._search.get(kind)
+            if found is None or found[0] != key:
                 started = time.perf_counter()
-                entries = [(post, index.derived(post).analysis) for post in index.posts]
-                built = SearchIndex.build(entries, self.settings.site_language)
-                found = self._search = (index.version, built)
+                posts = published(index, now, preview).posts
+                other = self._search.get("public" if preview else "preview")
+                if (
+                    other is not None
+                    and other[0][0] == index.version
+                    and other[1].posts.keys() == {post.slug for post in posts}
+                ):
+                    made = other[1]  # nothing hidden: preview and public hold the same posts
+                else:
+                    made = refresh(
+                        found[1] if found is not None else None,
+                        posts,
+                        lambda post: index.derived(post).analysis,
+                        lambda entries: self._search_backend(entries, self.settings.site_language),
+                    )
+                found = self._search[kind] = (key, made)
                 log.info(
-                    "search index %s: %d posts in %.3f s",
+                    "search index %s (%s): %d posts in %.3f s",
                     index.version,
-                    len(entries),
+                    kind,
+                    len(posts),
                     time.perf_counter() - started,
                     extra={"event": "search-index"},
                 )
-        return found[1]
+        return found[1].index
 
     def html(self, index: Index, post: Post, media_base_url: str) -> str:
         """The post's HTML, rendered on first request and kept (keyed by body and options)."""
@@ -337,7 +366,15 @@ class ContentStore:
         now = self.clock()
         before = snapshot(previous.posts) if previous else {}
         diff = changes(before, now, snapshot(index.posts), now)
-        result = Reload(previous.version if previous else None, index.version, seconds, index, diff)
+        result = Reload(
+            previous.version if previous else None,
+            index.version,
+            seconds,
+            index,
+            diff,
+            published(previous, now).version if previous else None,
+            published(index, now).version,
+        )
         log.info(
             "content index %s: %d posts, %d invalid, built in %.3f s",
             index.version,

@@ -20,7 +20,7 @@ from contentapi.outputs.feeds import (
     sitemap_index,
     sitemap_pages,
 )
-from contentapi.outputs.query import Filters, select, visible
+from contentapi.outputs.query import Filters, published
 from contentapi.outputs.serialize import cover, excerpt
 from contentapi.web.headers import last_modified
 from contentapi.web.params import FeedArgs
@@ -62,14 +62,12 @@ def _feed_posts(ctx: RequestState) -> tuple[FeedSite, list[Post]]:
     """Published posts, newest first, optionally of one category or tag (404 if unknown)."""
     category = ctx.args["category"] or None
     tag = ctx.args["tag"] or None
-    public = visible(ctx.index.posts, ctx.now)
-    for kind, slug, term in (
-        ("category", category, ctx.index.category(category or "")),
-        ("tag", tag, ctx.index.tag(tag or "")),
-    ):  # a term only drafts or scheduled posts use does not exist yet
-        if slug and (term is None or not visible(term.posts, ctx.now)):
+    public = published(ctx.index, ctx.now)
+    for kind, slug, kinds in (("category", category, "categories"), ("tag", tag, "tags")):
+        # a term only drafts or scheduled posts use does not exist yet
+        if slug and public.term(kinds, slug) is None:
             abort(404, description=f"No {kind} with slug {slug!r}.")
-    posts = select(public, Filters(category=category, tags=(tag,) if tag else ()))
+    posts = public.select(Filters(category=category, tags=(tag,) if tag else ()))
     shown = list(posts[: ctx.settings.feed_items])
     last_modified(shown)
     site = _site(ctx)
@@ -121,7 +119,7 @@ def json_feed_view() -> Response:
 
 
 def _sitemap_pages(ctx: RequestState) -> list:
-    posts = visible(ctx.index.posts, ctx.now)
+    posts = published(ctx.index, ctx.now).posts
     last_modified(posts)
     return sitemap_pages(sitemap_entries(_site(ctx), posts), per_file=SITEMAP_LIMIT)
 

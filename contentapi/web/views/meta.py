@@ -11,7 +11,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from contentapi.engine.loader import open_asset
 from contentapi.engine.render import highlight_css
-from contentapi.outputs.query import archive, count_terms, visible
+from contentapi.outputs.query import published
 from contentapi.service.store import store_of
 from contentapi.web.errors import problem
 from contentapi.web.headers import last_modified
@@ -37,18 +37,18 @@ docs = get_swaggerui_blueprint(
 @declare(cacheable=True)
 def root() -> Response:
     ctx = current()
-    posts = visible(ctx.index.posts, ctx.now, ctx.preview)
-    last_modified(posts)
+    shown = published(ctx.index, ctx.now, ctx.preview)
+    last_modified([shown.latest])
     return jsonify(
         {
             "title": ctx.settings.site_title,
             "description": ctx.settings.site_description,
-            "version": ctx.index.version,
+            "version": shown.version,  # of what is shown: a draft's edit leaves it as it is
             "built_at": ctx.index.built_at.isoformat(),
             "counts": {
-                "posts": len(posts),
-                "categories": len(count_terms(ctx.index.categories, ctx.now, ctx.preview)),
-                "tags": len(count_terms(ctx.index.tags, ctx.now, ctx.preview)),
+                "posts": len(shown.posts),
+                "categories": len(shown.categories),
+                "tags": len(shown.tags),
             },
             "links": {
                 "self": ctx.url("meta.root"),
@@ -67,9 +67,9 @@ def root() -> Response:
 @declare(cacheable=True)
 def archive_view() -> Response:
     ctx = current()
-    posts = visible(ctx.index.posts, ctx.now, ctx.preview)
-    last_modified(posts)
-    return jsonify({"data": archive(posts)})
+    shown = published(ctx.index, ctx.now, ctx.preview)
+    last_modified([shown.latest])
+    return jsonify({"data": shown.archive()})
 
 
 @bp.get("/api/v1/highlight.css", endpoint="highlight_css")
@@ -123,4 +123,5 @@ def readyz() -> Response:
     store = store_of(current_app)
     if not store.ready:
         return problem(503, "The content index is not built yet.")
-    return jsonify({"status": "ready", "version": store.index.version})
+    shown = published(store.index, store.clock())  # public: a draft's edit leaves it
+    return jsonify({"status": "ready", "version": shown.version})

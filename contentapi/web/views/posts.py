@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, redirect
 
-from contentapi.outputs.query import neighbours, related, visible
+from contentapi.outputs.query import published
 from contentapi.outputs.serialize import detail
 from contentapi.web.headers import last_modified
 from contentapi.web.params import DetailArgs, ListArgs, SearchArgs
@@ -20,7 +20,7 @@ search_bp = Blueprint("search", __name__, url_prefix="/api/v1")
 @declare(cacheable=True, query=ListArgs)
 def index() -> Response:
     ctx = current()
-    return listing(ctx, visible(ctx.index.posts, ctx.now, ctx.preview))
+    return listing(ctx, published(ctx.index, ctx.now, ctx.preview).posts)
 
 
 @search_bp.get("/search", endpoint="search")
@@ -28,23 +28,23 @@ def index() -> Response:
 def search() -> Response:
     """Published posts matching `q`, best first, paginated like `/posts`."""
     ctx = current()
-    return listing(ctx, visible(ctx.index.posts, ctx.now, ctx.preview))
+    return listing(ctx, published(ctx.index, ctx.now, ctx.preview).posts)
 
 
 @bp.get("/<slug>", endpoint="detail")
 @declare(cacheable=True, query=DetailArgs)
 def detail_view(slug: str) -> Response:
     ctx = current()
-    posts = visible(ctx.index.posts, ctx.now, ctx.preview)
-    post = ctx.index.by_slug.get(slug)
-    if post is None or not (ctx.preview or post.is_public(ctx.now)):
+    shown = published(ctx.index, ctx.now, ctx.preview)
+    post = shown.shows(slug)
+    if post is None:
         canonical = ctx.index.aliases.get(slug)
         target = ctx.index.by_slug.get(canonical or "")
-        if target is not None and (ctx.preview or target.is_public(ctx.now)):
+        if target is not None and shown.shows(target.slug) is not None:
             return redirect(ctx.url("posts.detail", ctx.query(), slug=target.slug), code=301)
         abort(404, description=f"No post with slug {slug!r}.")
-    around = neighbours(posts, post)
-    others = related(posts, post)
+    around = shown.neighbours(post)
+    others = shown.related(post)
     last_modified([post, *around, *others])
     body = detail(
         ctx.index,

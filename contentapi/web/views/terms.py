@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, jsonify
 
 from contentapi.engine.index import Index
 from contentapi.engine.model import Term
-from contentapi.outputs.query import TermCount, count_terms, visible
+from contentapi.outputs.query import published
 from contentapi.outputs.serialize import term_count
 from contentapi.web.headers import last_modified
 from contentapi.web.params import ListArgs
@@ -22,18 +22,15 @@ KINDS: dict[str, tuple[str, Callable[[Index], tuple[Term, ...]]]] = {
     "categories": ("category", lambda index: index.categories),
     "tags": ("tag", lambda index: index.tags),
 }
-LOOKUP: dict[str, Callable[[Index, str], Term | None]] = {
-    "categories": Index.category,
-    "tags": Index.tag,
-}
 
 
 @bp.get("/<any(categories, tags):kind>", endpoint="terms")
 @declare(cacheable=True)
 def terms(kind: str) -> Response:
     ctx = current()
-    counted = count_terms(KINDS[kind][1](ctx.index), ctx.now, ctx.preview)
-    last_modified(post for item in counted for post in item.posts)
+    shown = published(ctx.index, ctx.now, ctx.preview)
+    counted = shown.categories if kind == "categories" else shown.tags
+    last_modified([shown.latest_in(kind)])
     return jsonify({"data": [term_count(kind, item, ctx.links) for item in counted]})
 
 
@@ -41,9 +38,8 @@ def terms(kind: str) -> Response:
 @declare(cacheable=True, query=ListArgs)
 def term(kind: str, slug: str) -> Response:
     ctx = current()
-    found = LOOKUP[kind](ctx.index, slug)
-    posts = visible(found.posts, ctx.now, ctx.preview) if found else ()
-    if found is None or not posts:
+    found = published(ctx.index, ctx.now, ctx.preview).term(kind, slug)
+    if found is None:
         abort(404, description=f"No {KINDS[kind][0]} with slug {slug!r}.")
-    extra = {"term": term_count(kind, TermCount(found, posts), ctx.links)}
-    return listing(ctx, posts, extra)
+    extra = {"term": term_count(kind, found, ctx.links)}
+    return listing(ctx, found.posts, extra, scope=(kind, slug))

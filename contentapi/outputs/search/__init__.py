@@ -1,0 +1,159 @@
+"""Full-text search behind one small interface, so a backend can change without touching views.
+
+A backend is built from posts with their analysed text (`SearchFactory`), holds one set of
+posts (the public ones, or every post for preview: drafts never weigh on public scores), and
+answers with a page of ranked hits and the total. `updated` gives a copy with posts added,
+replaced or removed, for a scheduled post going public or a reload that changed a few files.
+
+The query language (`parse_query`: words, `"phrases"`, `-excluded`, a prefix while typing),
+folding and stemming (`language`) and snippets are shared by every backend. Backends are
+named in `BACKENDS` and chosen with `CONTENTAPI_SEARCH_BACKEND`; `fts5` (SQLite) is the default.
+
+May import the engine's model and the standard library; never Flask or the service.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from contentapi.engine.model import Analysis, Post
+from contentapi.outputs.search.parse import (
+    MAX_QUERY_LENGTH,
+    ParsedQuery,
+    QueryError,
+    fold,
+    parse_query,
+    words,
+)
+
+__all__ = [
+    "BACKENDS",
+    "MAX_QUERY_LENGTH",
+    "Hit",
+    "ParsedQuery",
+    "QueryError",
+    "Results",
+    "SearchFactory",
+    "SearchIndex",
+    "Searchable",
+    "Snippet",
+    "backend",
+    "fold",
+    "parse_query",
+    "refresh",
+    "words",
+]
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """An excerpt of one section: `html` is escaped text with matched words in `<mark>`."""
+
+    section_id: str
+    heading: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matching post: higher `score` is better; best-matching sections first."""
+
+    slug: str
+    score: float
+    snippets: tuple[Snippet, ...] = ()
+
+
+@dataclass(frozen=True)
+class Results:
+    """One page of hits, best first (then newest), and how many posts match in all."""
+
+    total: int
+    hits: tuple[Hit, ...]
+
+
+Entry = tuple[Post, Analysis]
+
+
+class SearchIndex(Protocol):
+    """A search backend over one set of posts. Immutable: `updated` returns a new one, and
+    every method is safe to call from several threads."""
+
+    def __len__(self) -> int:
+        """How many posts it holds."""
+        ...
+
+    def explain(self, query: str) -> str | None:
+        """Why `query` cannot be searched for (a message for a 400), or None if it can."""
+        ...
+
+    def search(
+        self,
+        query: str | ParsedQuery,
+        *,
+        offset: int = 0,
+        limit: int | None = 10,
+        allowed: Collection[str] | None = None,
+    ) -> Results:
+        """The hits `offset` to `offset + limit` (all without a limit), best first, without
+        snippets; `allowed` (best a set) keeps only those slugs. Raises QueryError."""
+        ...
+
+    def highlight(self, query: str | ParsedQuery, hits: Iterable[Hit]) -> list[Hit]:
+        """The same hits with their snippets: call it for the page shown only."""
+        ...
+
+    def updated(self, put: Iterable[Entry] = (), drop: Iterable[str] = ()) -> SearchIndex:
+        """A copy with the posts of `put` added (or replaced, by slug) and `drop` removed."""
+        ...
+
+
+class SearchFactory(Protocol):
+    def __call__(self, entries: Iterable[Entry], default_lang: str = "en") -> SearchIndex:
+        """Index posts with their analyses; a post without `lang` is in `default_lang`."""
+        ...
+
+
+# name: "module:attribute" of a SearchFactory, imported on first use.
+BACKENDS: Mapping[str, str] = {"fts5": "contentapi.outputs.search.fts5:Fts5Index.build"}
+
+
+def backend(name: str) -> SearchFactory:
+    """The factory of a backend named in BACKENDS."""
+    module, _, attribute = BACKENDS[name].partition(":")
+    found: object = importlib.import_module(module)
+    for part in attribute.split("."):
+        found = getattr(found, part)
+    return found  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Searchable:
+    """A search index with the posts it holds, by slug: what `refresh` needs to update it."""
+
+    index: SearchIndex
+    posts: Mapping[str, Post]
+
+
+def refresh(
+    previous: Searchable | None,
+    posts: Sequence[Post],
+    analysis: Callable[[Post], Analysis],
+    build: Callable[[Iterable[Entry]], SearchIndex],
+    rebuild_over: float = 0.2,
+) -> Searchable:
+    """A search index holding exactly `posts`: `previous` updated with what changed when that
+    is a small part of it (a post going public, a few edited files), otherwise built anew."""
+    wanted = {post.slug: post for post in posts}
+    if previous is not None:
+        held = previous.posts
+        put = [post for slug, post in wanted.items() if held.get(slug) != post]
+        drop = [slug for slug in held if slug not in wanted]
+        if not put and not drop:
+            return previous
+        if len(put) + len(drop) <= rebuild_over * max(len(wanted), 1):
+            index = previous.index.updated(((post, analysis(post)) for post in put), drop)
+            return Searchable(index, wanted)
+    return Searchable(build((post, analysis(post)) for post in posts), wanted)
