@@ -16,6 +16,8 @@ from contentapi.outputs.query import (
     count_terms,
     neighbours,
     paginate,
+    public_version,
+    published,
     related,
     select,
     visible,
@@ -347,3 +349,94 @@ def test_archive_counts_by_year_and_month_newest_first():
 
 def test_archive_of_nothing_is_empty():
     assert archive(()) == []
+
+
+# published(): what one moment shows, computed once
+
+
+def test_published_is_computed_once_per_publication_moment():
+    index = _index(old={"date": "2024-01-01"}, later={"date": "2024-07-01"}, d={"draft": "true"})
+    first = published(index, NOW)
+    assert published(index, NOW + timedelta(days=1)) is first  # nothing went public meanwhile
+    assert _slugs(first.posts) == ["old"]
+    after = published(index, datetime(2024, 7, 2, tzinfo=UTC))
+    assert after is not first and _slugs(after.posts) == ["later", "old"]
+    assert _slugs(published(index, NOW, preview=True).posts) == ["later", "d", "old"]
+    assert published(index, NOW, preview=True) is published(index, NOW, preview=True)
+
+
+def test_published_terms_latest_and_lookup():
+    index = _index(
+        a={"date": "2024-01-01", "category": "Code", "tags": "[x]"},
+        b={"date": "2024-02-01", "category": "Code", "updated": "2024-05-01"},
+        c={"date": "2024-03-01", "category": "Food", "draft": "true"},
+    )
+    shown = published(index, NOW)
+    assert [item.term.slug for item in shown.categories] == ["code"]
+    assert _slugs(shown.term("categories", "code").posts) == ["b", "a"]
+    assert shown.term("categories", "food") is None  # only a draft has it
+    assert shown.latest.slug == "b" and shown.latest_in("tags").slug == "a"
+    assert shown.shows("a") is _post(index, "a") and shown.shows("c") is None
+
+
+def test_published_select_matches_select_and_keeps_the_list():
+    index = _index(
+        **{
+            f"p{n}": {"date": f"2024-01-{n:02d}", "tags": "[x]" if n % 2 else "[y]"}
+            for n in range(1, 9)
+        }
+    )
+    shown = published(index, NOW)
+    filters = Filters(tags=("x",))
+    first = shown.select(filters, "title")
+    assert first == select(shown.posts, filters, "title")
+    assert shown.select(filters, "title") is first
+    assert shown.select(Filters(), "-date") is shown.posts
+    assert shown.select(Filters(), "date", scope=("tags", "y")) == select(
+        shown.term("tags", "y").posts, Filters(), "date"
+    )
+
+
+def _random_index(seed: int, count: int = 60) -> Index:
+    import random
+
+    rng = random.Random(seed)
+    posts = {}
+    for n in range(count):
+        tags = rng.sample("abcdef", rng.randint(0, 4))
+        fields = {"date": f"2024-0{rng.randint(1, 9)}-{rng.randint(1, 28):02d}"}
+        if tags:
+            fields["tags"] = "[" + ", ".join(tags) + "]"
+        if rng.random() < 0.8:
+            fields["categories"] = (
+                "[" + ", ".join(rng.sample(["Uno", "Dos", "Tres"], 1 + (rng.random() < 0.2))) + "]"
+            )
+        if rng.random() < 0.1:
+            fields["draft"] = "true"
+        posts[f"p{n:02d}"] = fields
+    return _index(**posts)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_published_related_and_neighbours_agree_with_the_definitions(seed):
+    index = _random_index(seed)
+    for preview in (False, True):
+        shown = published(index, NOW, preview)
+        plain = visible(index.posts, NOW, preview)
+        for post in index.posts:
+            for limit in (1, 5, 12):
+                assert shown.related(post, limit) == related(plain, post, limit), (post.slug, limit)
+            assert shown.neighbours(post) == neighbours(plain, post)
+
+
+def test_public_version_ignores_drafts_and_scheduled_posts_but_not_what_is_shown():
+    base = {"a": {"date": "2024-01-01", "tags": "[x]"}}
+    version = published(_index(**base), NOW).version
+    with_draft = published(_index(**base, d={"draft": "true", "tags": "[X]"}), NOW)
+    later = published(_index(**base, s={"date": "2030-01-01"}), NOW)
+    assert with_draft.version == later.version == version
+    edited = published(_index(a={"date": "2024-01-01", "tags": "[x]", "title": "New"}), NOW)
+    assert edited.version != version
+    index = _index(**base, s={"date": "2030-01-01"})
+    assert published(index, datetime(2031, 1, 1, tzinfo=UTC)).version != version
+    assert public_version(index, index.posts) == published(index, NOW, preview=True).version

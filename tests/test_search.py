@@ -488,3 +488,43 @@ def test_search_is_safe_from_several_threads(blog):
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+# refresh(): update the last index when little changed, build anew otherwise
+
+
+def test_search_refresh_updates_a_copy_for_a_few_changes_and_rebuilds_for_many():
+    from dataclasses import replace
+
+    from contentapi.outputs.search import refresh
+
+    posts = [entry(f"p{n}", f"Pan {n}", "Masa.\n", date=f"2024-01-{n + 1:02d}") for n in range(20)]
+    analyses = {post.slug: analysis for post, analysis in posts}
+    built: list[int] = []
+
+    def build(entries):
+        items = list(entries)
+        built.append(len(items))
+        return Fts5Index.build(items)
+
+    first = refresh(None, [post for post, _ in posts], lambda p: analyses[p.slug], build)
+    assert built == [20] and len(first.index) == 20
+    same = refresh(first, [post for post, _ in posts], lambda p: analyses[p.slug], build)
+    assert same is first
+    edited = replace(posts[0][0], title="Harina nueva")
+    fewer = [edited, *(post for post, _ in posts[1:19])]
+    second = refresh(first, fewer, lambda p: analyses[p.slug], build)
+    assert built == [20]  # a copy of the first, with one post replaced and one dropped
+    assert slugs(find(second.index, "harina")) == ["p0"] and len(second.index) == 19
+    assert slugs(find(first.index, "harina")) == []
+    third = refresh(second, fewer[:5], lambda p: analyses[p.slug], build)
+    assert built == [20, 5] and len(third.index) == 5
+
+
+def test_search_backends_are_the_settings_choices():
+    from contentapi.outputs.search import BACKENDS
+    from contentapi.settings import SEARCH_BACKENDS
+
+    assert set(BACKENDS) == set(SEARCH_BACKENDS)
+    for name in BACKENDS:
+        assert callable(backend(name))

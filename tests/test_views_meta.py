@@ -144,3 +144,29 @@ def test_meta_media_never_waits_on_a_fifo_swapped_in(write_post, content_dir, ma
             pass
         pytest.fail("the media request waited on a FIFO")
     assert_problem(answers[0], 404)
+
+
+def test_meta_version_is_unchanged_by_edits_to_drafts_and_scheduled_posts(write_post, make_app):
+    write_post("a.md", title="A")
+    write_post("d.md", title="Draft", draft="true")
+    write_post("s.md", title="Later", date="2999-01-01")
+    app = make_app()
+    store, client = app.extensions["contentapi"], app.test_client()
+
+    def versions() -> tuple[str, str]:
+        return (
+            client.get("/api/v1").get_json()["version"],
+            client.get("/readyz").get_json()["version"],
+        )
+
+    before = versions()
+    internal = store.index.version
+    write_post("d.md", title="Draft, edited", draft="true", body="Secreto.")
+    write_post("s.md", title="Later, edited", date="2999-01-01")
+    store.reload()
+    assert store.index.version != internal  # caches still see every change
+    assert versions() == before
+    write_post("a.md", title="A, edited")
+    store.reload()
+    assert versions()[0] != before[0]
+    assert versions()[0] == versions()[1]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from conftest import assert_problem
 
@@ -230,3 +232,87 @@ def test_posts_detail_html_is_sanitised(write_post, make_client):
     assert "<script" not in html
     assert "onerror" not in html
     assert "javascript:" not in html
+
+
+# Work per request: the page's, never the number of posts
+
+
+def _site(folder, count: int):
+    """`count` posts sharing tag `a` and category `Code`, a few sharing tags `a` and `b`, and
+    `target` among them: every request below shows the same posts whatever `count` is."""
+    from conftest import post_text
+
+    from contentapi import create_app
+
+    folder.mkdir()
+    for n in range(count):
+        tags = "[a, b]" if n < 3 else "[a]"
+        date = (datetime(2020, 1, 1) + timedelta(hours=n)).isoformat()
+        text = post_text(title=f"P{n}", date=date, tags=tags, category="Code", body="Texto.")
+        (folder / f"p{n:05d}.md").write_text(text, encoding="utf-8")
+    target = post_text(title="T", date="2020-01-01T00:30", tags="[a, b]", category="Code")
+    (folder / "target.md").write_text(target, encoding="utf-8")
+    app = create_app(
+        {
+            "TESTING": True,
+            "CONTENTAPI_CONTENT_DIR": str(folder),
+            "CONTENTAPI_PARSE_CACHE": "off",
+            "CONTENTAPI_CACHE_TYPE": "NullCache",  # every request runs its view
+        }
+    )
+    store = app.extensions["contentapi"]
+    store.warm_up().join(timeout=60)  # every post analysed: requests differ only by their work
+    assert store.searchable
+    return app.test_client()
+
+
+def _python_steps(request) -> tuple[int, int]:
+    """How many Python lines and calls run while `request()` does, in this package's code and
+    in all: work done in Python (a loop over posts shows up here, one C call over a list does
+    not). Libraries' own memos (urllib's, say) make their share vary a little."""
+    import sys
+
+    import contentapi
+
+    package = str(Path(contentapi.__file__).parent)
+    ours = every = 0
+
+    def trace(frame, event, arg):
+        nonlocal ours, every
+        every += 1
+        if frame.f_code.co_filename.startswith(package):
+            ours += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        response = request()
+    finally:
+        sys.settrace(None)
+    assert response.status_code == 200
+    return ours, every
+
+
+def test_posts_requests_do_the_same_python_work_at_200_and_2000_posts(tmp_path):
+    urls = [
+        "/api/v1/posts/target",  # neighbours and related: first time for this post
+        "/api/v1/posts/target",
+        "/api/v1/posts?page=2&per_page=5",
+        "/api/v1/categories/code?page=3&per_page=5",
+        "/api/v1/posts?tag=b&per_page=5",
+        "/api/v1",
+        "/api/v1/tags",
+        "/api/v1/archive",
+    ]
+    steps = {}
+    for count in (200, 2000):
+        client = _site(tmp_path / str(count), count)
+        for url in urls[2:]:  # the moment and each list: once per version, not per request
+            client.get(url)
+        client.get("/api/v1/posts/p00010")
+        steps[count] = [_python_steps(functools.partial(client.get, url)) for url in urls]
+    for url, (ours, every), (ours_10x, every_10x) in zip(
+        urls, steps[200], steps[2000], strict=True
+    ):
+        assert ours_10x == ours, url
+        assert every_10x < every * 1.05, url

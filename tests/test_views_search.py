@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 from conftest import assert_problem
@@ -116,3 +117,41 @@ def test_search_index_is_built_in_the_background_after_start_and_reload(site, wr
     assert not store.searchable  # a new version needs its own index
     store.warm_up().join(timeout=10)
     assert store.searchable
+
+
+def test_search_scores_do_not_change_when_a_draft_has_the_word(site, write_post, make_app):
+    app = make_app(preview_token=TOKEN)
+    store, client = app.extensions["contentapi"], app.test_client()
+
+    def scores(headers=None) -> dict[str, float]:
+        data = client.get("/api/v1/search?q=calma", headers=headers).get_json()["data"]
+        return {item["slug"]: item["score"] for item in data}
+
+    before = scores()
+    write_post("borrador.md", title='"Calma, calma"', lang="es", draft="true", body="Calma.")
+    write_post("futuro.md", title='"Calma"', lang="es", date="2999-01-01", body="Calma.")
+    store.reload()
+    assert scores() == before
+    previewed = scores({"Authorization": f"Bearer {TOKEN}"})
+    assert {"borrador", "futuro"} <= previewed.keys()
+
+
+def test_search_finds_a_scheduled_post_once_its_time_comes(site, write_post, make_app):
+    write_post("futuro.md", title='"Respiración futura"', lang="es", date="2030-01-01")
+    app = make_app()
+    store, client = app.extensions["contentapi"], app.test_client()
+    assert _slugs(client.get("/api/v1/search?q=futura")) == []
+    store.clock = lambda: datetime(2030, 1, 2, tzinfo=UTC)
+    assert _slugs(client.get("/api/v1/search?q=futura")) == ["futuro"]
+    assert sorted(_slugs(client.get("/api/v1/search?q=respiracion"))) == ["futuro", "respira"]
+
+
+def test_search_pages_and_totals_with_filters_and_sort(site, make_client):
+    client = make_client()
+    body = client.get("/api/v1/search?q=salud&per_page=1&page=2").get_json()
+    assert body["meta"]["pagination"]["total"] == 2 and len(body["data"]) == 1
+    for sort, expected in (("title", ["respira", "running"]), ("-title", ["running", "respira"])):
+        assert _slugs(client.get(f"/api/v1/search?q=salud&sort={sort}")) == expected
+    filtered = client.get("/api/v1/search?q=salud&lang=es").get_json()
+    assert [item["slug"] for item in filtered["data"]] == ["respira"]
+    assert filtered["meta"]["pagination"]["total"] == 1
