@@ -29,8 +29,11 @@ format: $(BIN)/activate
 	$(BIN)/python -m ruff check --fix .
 	$(BIN)/python -m ruff format .
 
+# The whole service under load (bench/service.py): POSTS=100000, or POSTS="1000 10000 100000"
+# for a growth table. Uses both cores: run it on a quiet machine.
+POSTS ?= 10000
 bench: $(BIN)/activate
-	$(BIN)/python bench/build_index.py --posts 1000 10000
+	$(BIN)/python bench/service.py --posts $(POSTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage build *.egg-info
