@@ -54,8 +54,8 @@ class NotReady(RuntimeError):
 class Reload:
     """What one rebuild did: versions before and after, what changed, how long it took.
 
-    `previous` and `version` are the index's (every file, drafts too: what caches key on);
-    `as_dict` shows the public versions clients see in `GET /api/v1`.
+    `previous` and `version` are the index's (every file, drafts too: what caches and the
+    workers' reports key on); `public_*` are those of what clients see in `GET /api/v1`.
     """
 
     previous: str | None
@@ -68,8 +68,8 @@ class Reload:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "previous": self.public_previous,
-            "version": self.public_version,
+            "previous": self.previous,
+            "version": self.version,
             "seconds": round(self.seconds, 4),
             "posts": len(self.index.posts),
             "errors": sum(issue.severity == "error" for issue in self.index.issues),
