@@ -42,8 +42,9 @@ def _slugs(response):
     return [item["slug"] for item in response.get_json()["data"]]
 
 
-def test_search_accents_case_and_word_forms(site, make_client):
-    client = make_client()
+@pytest.mark.parametrize("engine", ["fts5", "tantivy"])
+def test_search_accents_case_and_word_forms(site, make_client, engine):
+    client = make_client(search_backend=engine)
     assert _slugs(client.get("/api/v1/search?q=respiracion")) == ["respira"]
     assert _slugs(client.get("/api/v1/search?q=RESPIRACIÓN")) == ["respira"]
     assert _slugs(client.get("/api/v1/search?q=modelo")) == ["modelos"]
@@ -119,8 +120,9 @@ def test_search_index_is_built_in_the_background_after_start_and_reload(site, wr
     assert store.searchable
 
 
-def test_search_scores_do_not_change_when_a_draft_has_the_word(site, write_post, make_app):
-    app = make_app(preview_token=TOKEN)
+@pytest.mark.parametrize("engine", ["fts5", "tantivy"])
+def test_search_scores_do_not_change_when_a_draft_has_the_word(site, write_post, make_app, engine):
+    app = make_app(preview_token=TOKEN, search_backend=engine)
     store, client = app.extensions["contentapi"], app.test_client()
 
     def scores(headers=None) -> dict[str, float]:
@@ -136,9 +138,10 @@ def test_search_scores_do_not_change_when_a_draft_has_the_word(site, write_post,
     assert {"borrador", "futuro"} <= previewed.keys()
 
 
-def test_search_finds_a_scheduled_post_once_its_time_comes(site, write_post, make_app):
+@pytest.mark.parametrize("engine", ["fts5", "tantivy"])
+def test_search_finds_a_scheduled_post_once_its_time_comes(site, write_post, make_app, engine):
     write_post("futuro.md", title='"Respiración futura"', lang="es", date="2030-01-01")
-    app = make_app()
+    app = make_app(search_backend=engine)
     store, client = app.extensions["contentapi"], app.test_client()
     assert _slugs(client.get("/api/v1/search?q=futura")) == []
     store.clock = lambda: datetime(2030, 1, 2, tzinfo=UTC)

@@ -117,13 +117,21 @@ class SearchFactory(Protocol):
 
 
 # name: "module:attribute" of a SearchFactory, imported on first use.
-BACKENDS: Mapping[str, str] = {"fts5": "contentapi.outputs.search.fts5:Fts5Index.build"}
+BACKENDS: Mapping[str, str] = {
+    "fts5": "contentapi.outputs.search.fts5:Fts5Index.build",
+    "tantivy": "contentapi.outputs.search.tantivy_engine:TantivyIndex.build",
+}
 
 
 def backend(name: str) -> SearchFactory:
-    """The factory of a backend named in BACKENDS."""
+    """The factory of a backend named in BACKENDS; ImportError names a missing package."""
     module, _, attribute = BACKENDS[name].partition(":")
-    found: object = importlib.import_module(module)
+    try:
+        found: object = importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(
+            f"the {name} search backend needs {error.name}: pip install 'contentapi[{name}]'"
+        ) from error
     for part in attribute.split("."):
         found = getattr(found, part)
     return found  # type: ignore[return-value]

@@ -28,7 +28,7 @@ from contentapi.engine.model import Analysis, Post, Section
 from contentapi.outputs.search import Entry, Hit, Results, Snippet
 from contentapi.outputs.search.language import Language, Stemmed, language_key, stem_query
 from contentapi.outputs.search.parse import ParsedQuery, QueryError, parse
-from contentapi.outputs.search.snippets import Matcher
+from contentapi.outputs.search.snippets import highlight
 
 # bm25 weights of the columns: lang (never ranked), title, description, terms, headings, body.
 WEIGHTS = (0.0, 10.0, 4.0, 6.0, 4.0, 1.0)
@@ -203,22 +203,16 @@ class Fts5Index:
 
     def highlight(self, query: str | ParsedQuery, hits: Iterable[Hit]) -> list[Hit]:
         """The hits with snippets from their best-matching sections."""
-        parsed = parse(query)
-        matchers: dict[str, Matcher] = {}
-        found = []
-        for hit in hits:
-            rowid = self._rowids.get(hit.slug)
-            if rowid is None or parsed.empty:
-                found.append(Hit(hit.slug, hit.score))
-                continue
-            doc = self._docs[rowid]
-            matcher = matchers.get(doc.key)
-            if matcher is None:
-                language = self._languages[doc.key]
-                matcher = matchers[doc.key] = Matcher(stem_query(parsed, language), language)
-            snippets = tuple(Snippet(*parts) for parts in matcher.snippets(doc.sections))
-            found.append(Hit(hit.slug, hit.score, snippets))
-        return found
+
+        def text_of(slug: str) -> tuple[str, tuple[Section, ...]] | None:
+            rowid = self._rowids.get(slug)
+            return None if rowid is None else (self._docs[rowid].key, self._docs[rowid].sections)
+
+        pairs = ((hit.slug, hit.score) for hit in hits)
+        return [
+            Hit(slug, score, tuple(Snippet(*parts) for parts in snippets))
+            for slug, score, snippets in highlight(parse(query), pairs, text_of, self._languages)
+        ]
 
     def _expression(self, parsed: ParsedQuery) -> str | None:
         """One MATCH expression: each language's posts matched with that language's stems.

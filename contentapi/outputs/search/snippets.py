@@ -11,18 +11,42 @@ from __future__ import annotations
 
 import html
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 
 from contentapi.engine.model import Section
-from contentapi.outputs.search.language import Language, Stemmed
-from contentapi.outputs.search.parse import WORD
+from contentapi.outputs.search.language import Language, Stemmed, stem_query
+from contentapi.outputs.search.parse import WORD, ParsedQuery
 
 SNIPPET_LENGTH = 160
 SNIPPET_LEAD = 50
 MAX_SNIPPETS = 3
 _PREFIX = "prefix"
 _BREAK = "\ue000"  # between texts stemmed together: a private-use character, never a word
+
+
+def highlight(
+    parsed: ParsedQuery,
+    hits: Iterable[tuple[str, float]],
+    text_of: Callable[[str], tuple[str, tuple[Section, ...]] | None],
+    languages: Mapping[str, Language],
+) -> list[tuple[str, float, tuple[tuple[str, str, str], ...]]]:
+    """(slug, score, snippets) for each hit; `text_of(slug)` gives the post's language key and
+    sections (None for a post the index does not have: no snippets)."""
+    matchers: dict[str, Matcher] = {}
+    found = []
+    for slug, score in hits:
+        text = None if parsed.empty else text_of(slug)
+        if text is None:
+            found.append((slug, score, ()))
+            continue
+        key, sections = text
+        matcher = matchers.get(key)
+        if matcher is None:
+            language = languages[key]
+            matcher = matchers[key] = Matcher(stem_query(parsed, language), language)
+        found.append((slug, score, matcher.snippets(sections)))
+    return found
 
 
 class Matcher:
