@@ -5,9 +5,10 @@
 For each corpus size (made by bench/generate.py, kept in the temp folder between runs):
 
 1. start gunicorn as the README says (`gunicorn -c gunicorn.conf.py wsgi:app`, 2 workers,
-   `CONTENTAPI_WATCH=true`), first with an empty parse cache ("cold"), then again with the
-   cache the first start wrote ("warm"): ready = first 200 on `/readyz`; worked = every worker
-   has logged its search index (analysis and search built);
+   `CONTENTAPI_WATCH=true`), first with empty parse and search caches ("cold"), then again with
+   what the first start wrote ("warm"): ready = first 200 on `/readyz`; worked = every worker
+   has its search index (built, or read from the file another process built) and has
+   analysed every post;
 2. memory: PSS of the master and its workers, from /proc/PID/smaps_rollup;
 3. throughput with `Accept-Encoding: br, gzip` for a list page, every post's detail once (what a
    crawler or a CDN fill does), a category page, a search, and a feed, with wrk (installed with
@@ -197,10 +198,11 @@ def wait_ready(server: Server, timeout: float) -> float:
 
 
 def wait_worked(server: Server, timeout: float) -> float:
-    """Seconds from start until every worker has logged its public search index."""
+    """Seconds from start until every worker has logged the end of its warm-up (search index
+    made or read, every post analysed)."""
     deadline = server.started + timeout
     while time.monotonic() < deadline:
-        if server.logged(r"search index \S+ \(public\)") >= WORKERS:
+        if server.logged(r"warm-up \S+: search index and") >= WORKERS:
             return time.monotonic() - server.started
         time.sleep(0.1)
     raise TimeoutError(f"workers still busy after {timeout:.0f} s; see {server.log}")
@@ -338,6 +340,7 @@ class Result:
     ready_cold: float = 0.0
     ready_warm: float = 0.0
     worked: float = 0.0
+    worked_cold: float = 0.0
     pss_idle: float = 0.0
     pss_loaded: float = 0.0
     reload: float = 0.0
@@ -387,8 +390,9 @@ def run(posts: int, seconds: float, connections: int, wrk: str | None, work: Pat
     root = corpus(posts)
     python = str(Path(sys.executable))
     gunicorn = [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-    cache = work / f"parse-cache-{posts}"
+    cache, search_cache = work / f"parse-cache-{posts}", work / f"search-cache-{posts}"
     shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(search_cache, ignore_errors=True)
     port = free_port()
     env = {
         **os.environ,
@@ -396,6 +400,7 @@ def run(posts: int, seconds: float, connections: int, wrk: str | None, work: Pat
         "WEB_CONCURRENCY": str(WORKERS),
         "CONTENTAPI_CONTENT_DIR": str(root),
         "CONTENTAPI_PARSE_CACHE": str(cache),
+        "CONTENTAPI_SEARCH_CACHE": str(search_cache),
         "CONTENTAPI_WATCH": "true",
         "CONTENTAPI_BASE_URL": f"http://127.0.0.1:{port}/",
     }
@@ -410,6 +415,7 @@ def run(posts: int, seconds: float, connections: int, wrk: str | None, work: Pat
     server = start(gunicorn, env, port, work / f"gunicorn-{posts}-cold.log", ROOT)
     try:
         result.ready_cold = wait_ready(server, budget)
+        result.worked_cold = wait_worked(server, budget * 3)
     finally:
         server.stop()
 
@@ -563,7 +569,10 @@ def report(result: Result) -> None:
     print(f"### {result.posts} posts")
     cold, warm = result.ready_cold, result.ready_warm
     print(f"ready (first 200 on /readyz): cold {cold:.2f} s, warm {warm:.2f} s")
-    print(f"every worker done (analysis and search built): {result.worked:.2f} s after start")
+    print(
+        f"every worker done (search index, every post analysed): cold {result.worked_cold:.2f} s,"
+        f" warm {result.worked:.2f} s after start"
+    )
     print(
         f"memory, master + {WORKERS} workers (PSS): {result.pss_idle:.0f} MiB idle, "
         f"{result.pss_loaded:.0f} MiB after load; the limit app {result.limit_pss:.0f} MiB"
@@ -590,11 +599,11 @@ def report(result: Result) -> None:
 def growth(results: list[Result]) -> None:
     print()
     print("### growth")
-    print("posts    ready cold  ready warm  worked     PSS idle  reload")
+    print("posts    ready cold  ready warm  worked cold  worked warm  PSS idle  reload")
     for r in results:
         print(
-            f"{r.posts:>7} {r.ready_cold:>9.2f}s {r.ready_warm:>9.2f}s {r.worked:>8.2f}s "
-            f"{r.pss_idle:>8.0f}MiB {r.reload * 1000:>6.0f}ms"
+            f"{r.posts:>7} {r.ready_cold:>9.2f}s {r.ready_warm:>9.2f}s {r.worked_cold:>10.2f}s "
+            f"{r.worked:>10.2f}s {r.pss_idle:>6.0f}MiB {r.reload * 1000:>6.0f}ms"
         )
 
 

@@ -328,6 +328,14 @@ SETTINGS: tuple[Setting, ...] = (
         "(faster ranking of large result sets; `pip install 'contentapi[tantivy]'`).",
         _choice(*SEARCH_BACKENDS),
     ),
+    Setting(
+        "SEARCH_CACHE",
+        "auto",
+        "Folder of search index files, named by a hash of what they hold: one process builds "
+        "each, every worker reads it. `auto` is `$XDG_CACHE_HOME/contentapi/search` (or "
+        "`~/.cache/...`), `off` keeps each worker's index in its memory.",
+        _text,
+    ),
 )
 
 _CACHE_TYPES = {"simplecache": "SimpleCache", "rediscache": "RedisCache", "nullcache": "NullCache"}
@@ -378,6 +386,7 @@ class Settings:
     secret_key: str
     runtime_dir: str
     search_backend: str
+    search_cache: str
 
     @classmethod
     def from_env(

@@ -306,3 +306,85 @@ def test_store_strict_refusal_asks_no_other_worker(write_post, content_dir, tmp_
     with pytest.raises(ContentError):
         first.reload_everywhere()
     assert first.signal.stamp() is None
+
+
+# Search indexes: separate for preview, kept in files one process builds and every worker reads
+
+
+def _hits(store: ContentStore, query: str, preview: bool = False) -> list[tuple[str, float]]:
+    found = store.search(store.index, store.clock(), preview).search(query, limit=None)
+    return [(hit.slug, hit.score) for hit in found.hits]
+
+
+def _search_site(write_post) -> None:
+    for n in range(6):
+        write_post(f"p{n}.md", title=f"Pan {n}", date=f"2024-01-0{n + 1}", body="Masa y horno.")
+    write_post("draft.md", title="Pan secreto", draft="true", body="Masa, masa.")
+
+
+def test_store_search_file_is_built_once_and_read_by_another_worker(
+    write_post, content_dir, tmp_path, monkeypatch
+):
+    from contentapi.outputs.search.fts5 import Fts5Index
+
+    _search_site(write_post)
+    folder = tmp_path / "search"
+    builds: list[int] = []
+    build = Fts5Index.build.__func__
+
+    def counted(cls, entries, default_lang="en"):
+        items = list(entries)
+        builds.append(len(items))
+        return build(cls, items, default_lang)
+
+    monkeypatch.setattr(Fts5Index, "build", classmethod(counted))
+    first, second = (_store(content_dir, search_cache=str(folder)) for _ in range(2))
+    first.reload(), second.reload()
+    expected = _hits(first, "masa")
+    assert builds == [6]  # the public posts only: the draft is not in it
+    assert _hits(second, "masa") == expected and builds == [6]  # read from the file
+    assert len(list(folder.glob("fts5-*.sqlite"))) == 1
+    assert _hits(second, "masa", preview=True)[0][0] == "draft"
+    assert builds == [6, 7]  # preview: its own index, with the draft
+
+
+def test_store_search_file_that_is_unreadable_is_built_again(write_post, content_dir, tmp_path):
+    _search_site(write_post)
+    folder = tmp_path / "search"
+    store = _store(content_dir, search_cache=str(folder))
+    store.reload()
+    expected = _hits(store, "horno")
+    (path,) = folder.glob("fts5-*.sqlite")
+    path.write_bytes(b"not a database at all" * 100)
+    again = _store(content_dir, search_cache=str(folder))
+    again.reload()
+    assert _hits(again, "horno") == expected
+
+
+def test_store_search_keeps_answering_when_its_files_are_deleted(write_post, content_dir, tmp_path):
+    import shutil
+
+    _search_site(write_post)
+    folder = tmp_path / "search"
+    store = _store(content_dir, search_cache=str(folder))
+    store.reload()
+    expected = _hits(store, "horno")
+    shutil.rmtree(folder)
+    assert _hits(store, "horno") == expected  # the open file lives on until it is closed
+    write_post("p9.md", title="Horno nuevo", date="2024-02-01")
+    store.reload()
+    assert _hits(store, "horno")[0][0] == "p9"
+
+
+def test_store_search_updates_a_copy_for_an_edit_and_off_keeps_no_file(
+    write_post, content_dir, tmp_path, caplog
+):
+    _search_site(write_post)
+    store = _store(content_dir, search_cache="off")
+    store.reload()
+    assert [slug for slug, _ in _hits(store, "horno")][:1] == ["p5"]
+    write_post("p0.md", title="Pan 0", date="2024-01-01", body="Masa y leña.")
+    store.reload()
+    assert "p0" not in {slug for slug, _ in _hits(store, "horno")}
+    assert "p0" in {slug for slug, _ in _hits(store, "leña")}
+    assert not (tmp_path / "search").exists()

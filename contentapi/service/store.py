@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 import tempfile
 import threading
 import time
@@ -19,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from contentapi.engine.index import Index
 from contentapi.engine.loader import load_index
-from contentapi.engine.model import ContentIssue, Post
+from contentapi.engine.model import Analysis, ContentIssue, Post
 from contentapi.engine.render import RenderOptions, render_html
-from contentapi.outputs.query import Changes, Snapshot, changes, published, snapshot
-from contentapi.outputs.search import Searchable, SearchIndex, backend, refresh
+from contentapi.outputs.query import Changes, Published, Snapshot, changes, published, snapshot
+from contentapi.outputs.search import Searchable, SearchIndex, backend, loader, refresh
+from contentapi.service import search_files
 from contentapi.settings import Settings
 
 if TYPE_CHECKING:
@@ -224,27 +226,40 @@ class ContentStore:
         return found is not None and self._index is not None and found[0][0] == self._index.version
 
     def warm_up(self) -> threading.Thread:
-        """In the background: analyse every post and build the search index, so the first
-        search or listing does not pay for it (~21 s for 10,000: 16 s of analysis, 5 s of FTS5)."""
+        """In the background: make the search index (read from its file when another process
+        built it), then analyse every post not analysed yet, so the first search or listing
+        does not pay for either. Logs `warm-up` when done."""
         index = self.index
 
         def work() -> None:
+            started = time.perf_counter()
             try:
                 self.search(index, self.clock())
-            except Exception:  # a failed warm-up only means the first search builds it
+                for post in index.posts:
+                    index.derived(post)
+            except Exception:  # a failed warm-up only means the first requests do the work
                 log.exception("search warm-up failed")
+                return
+            log.info(
+                "warm-up %s: search index and %d posts analysed in %.3f s",
+                index.version,
+                len(index.posts),
+                time.perf_counter() - started,
+                extra={"event": "warm-up"},
+            )
 
         thread = threading.Thread(target=work, name="contentapi-warm-up", daemon=True)
         thread.start()
         return thread
 
     def search(self, index: Index, now: datetime, preview: bool = False) -> SearchIndex:
-        """The search index of what `index` shows at `now` (every post, in preview), built on
+        """The search index of what `index` shows at `now` (every post, in preview), made on
         first use under a lock and kept until the next version or publication moment.
 
         Public and preview indexes are separate, so drafts and scheduled posts never weigh on
-        public scores. A new one is made from the last one by adding and removing what changed
-        when that is little (a post going public, a few edited files), else built anew.
+        public scores. With `CONTENTAPI_SEARCH_CACHE`, an index is a file one process builds
+        and every worker reads. A new one is made from the last one by adding and removing
+        what changed when that is little (a post going public, a few edited files).
         """
         kind = "preview" if preview else "public"
         key = (index.version, "preview" if preview else index.published_count(now))
@@ -255,31 +270,73 @@ class ContentStore:
             found = self._search.get(kind)
             if found is None or found[0] != key:
                 started = time.perf_counter()
-                posts = published(index, now, preview).posts
+                shown = published(index, now, preview)
                 other = self._search.get("public" if preview else "preview")
+                slugs = {post.slug for post in shown.posts}
                 if (
                     other is not None
                     and other[0][0] == index.version
-                    and other[1].posts.keys() == {post.slug for post in posts}
+                    and other[1].posts.keys() == slugs
                 ):
-                    made = other[1]  # nothing hidden: preview and public hold the same posts
+                    made, how = other[1], "shared"  # nothing hidden: the same posts
                 else:
-                    made = refresh(
-                        found[1] if found is not None else None,
-                        posts,
-                        lambda post: index.derived(post).analysis,
-                        lambda entries: self._search_backend(entries, self.settings.site_language),
-                    )
+                    previous = found[1] if found is not None else None
+                    made, how = self._made(index, shown, previous)
                 found = self._search[kind] = (key, made)
                 log.info(
-                    "search index %s (%s): %d posts in %.3f s",
+                    "search index %s (%s): %d posts %s in %.3f s",
                     index.version,
                     kind,
-                    len(posts),
+                    len(shown.posts),
+                    how,
                     time.perf_counter() - started,
                     extra={"event": "search-index"},
                 )
         return found[1].index
+
+    def _made(
+        self, index: Index, shown: Published, previous: Searchable | None
+    ) -> tuple[Searchable, str]:
+        """The search index of `shown`: read from its file, or made (and saved when files are
+        on): updated from `previous` if little changed, else built."""
+        name, language = self.settings.search_backend, self.settings.site_language
+        by_slug = {post.slug: post for post in shown.posts}
+
+        def analysis(post: Post) -> Analysis:
+            return index.derived(post).analysis
+
+        def make() -> Searchable:
+            return refresh(
+                previous,
+                shown.posts,
+                analysis,
+                lambda entries: self._search_backend(entries, language),
+            )
+
+        load, where = loader(name), search_files.folder(self.settings)
+        if load is None or where is None:
+            return make(), "built"
+        path = search_files.file_for(where, name, shown.version, language)
+
+        def entry_of(slug: str) -> tuple[Post, Analysis]:
+            return by_slug[slug], analysis(by_slug[slug])
+
+        with search_files.locked(path):
+            loaded = load(path, language, entry_of) if path.exists() else None
+            if loaded is not None:
+                return Searchable(loaded, by_slug), f"read from {path}"
+            made = make()
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            try:
+                made.index.save(temporary)  # type: ignore[attr-defined]
+                temporary.replace(path)
+            except (OSError, sqlite3.Error) as error:
+                temporary.unlink(missing_ok=True)
+                log.warning("search index kept in memory: cannot write %s: %s", path, error)
+                return made, "built"
+            search_files.prune(where, name)
+            loaded = load(path, language, entry_of)
+        return (Searchable(loaded, by_slug), f"built into {path}") if loaded else (made, "built")
 
     def html(self, index: Index, post: Post, media_base_url: str) -> str:
         """The post's HTML, rendered on first request and kept (keyed by body and options)."""

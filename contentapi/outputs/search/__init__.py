@@ -17,7 +17,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from contentapi.engine.model import Analysis, Post
 from contentapi.outputs.search.parse import (
@@ -42,6 +43,7 @@ __all__ = [
     "Snippet",
     "backend",
     "fold",
+    "loader",
     "parse_query",
     "refresh",
     "words",
@@ -116,25 +118,47 @@ class SearchFactory(Protocol):
         ...
 
 
-# name: "module:attribute" of a SearchFactory, imported on first use.
+class Saved(Protocol):
+    """A backend whose indexes can live in a file that every process reads (optional): one
+    process builds and saves, the others load instead of building their own."""
+
+    def save(self, path: Path) -> None:
+        """Write this index to a new file at `path`."""
+        ...
+
+
+SearchLoader = Callable[[Path, str, Callable[[str], Entry]], SearchIndex | None]
+"""`load(path, default_lang, entry_of)`: a saved index, or None to build it anew;
+`entry_of(slug)` gives the post and analysis a saved post was indexed from."""
+
+
+# name: "module:class" of a backend; its `build` is a SearchFactory, its `load` (if it has
+# one) a SearchLoader. Imported on first use.
 BACKENDS: Mapping[str, str] = {
-    "fts5": "contentapi.outputs.search.fts5:Fts5Index.build",
-    "tantivy": "contentapi.outputs.search.tantivy_engine:TantivyIndex.build",
+    "fts5": "contentapi.outputs.search.fts5:Fts5Index",
+    "tantivy": "contentapi.outputs.search.tantivy_engine:TantivyIndex",
 }
 
 
-def backend(name: str) -> SearchFactory:
-    """The factory of a backend named in BACKENDS; ImportError names a missing package."""
+def _backend_class(name: str) -> Any:
     module, _, attribute = BACKENDS[name].partition(":")
     try:
-        found: object = importlib.import_module(module)
+        found = importlib.import_module(module)
     except ImportError as error:
         raise ImportError(
             f"the {name} search backend needs {error.name}: pip install 'contentapi[{name}]'"
         ) from error
-    for part in attribute.split("."):
-        found = getattr(found, part)
-    return found  # type: ignore[return-value]
+    return getattr(found, attribute)
+
+
+def backend(name: str) -> SearchFactory:
+    """The factory of a backend named in BACKENDS; ImportError names a missing package."""
+    return _backend_class(name).build  # type: ignore[no-any-return]
+
+
+def loader(name: str) -> SearchLoader | None:
+    """How a backend opens a saved index, if its indexes can be saved."""
+    return getattr(_backend_class(name), "load", None)
 
 
 @dataclass(frozen=True)

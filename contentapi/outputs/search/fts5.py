@@ -21,8 +21,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import zlib
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from contentapi.engine.model import Analysis, Post, Section
 from contentapi.outputs.search import Entry, Hit, Results, Snippet
@@ -38,15 +39,14 @@ PREFIXES = "2 3"
 
 @dataclass(frozen=True)
 class _Doc:
-    """What a hit needs besides its score: slug, language, sections, and the post and analysis
-    it was indexed from (to take its row out again: a contentless table needs the text)."""
+    """What a hit needs besides its score: slug, language, and the post and analysis it was
+    indexed from (its sections for snippets; its text to take its row out again, as a
+    contentless table needs). An index opened from a file asks `entry_of` for those."""
 
     slug: str
     lang: str
     key: str
-    sections: tuple[Section, ...]
-    post: Post
-    analysis: Analysis
+    entry: Entry | None = None
 
 
 _TEXT = "{title description terms headings body}"
@@ -63,10 +63,18 @@ _DELETE = (
     "INSERT INTO fts(fts, rowid, lang, title, description, terms, headings, body) "
     "VALUES ('delete', ?, ?, ?, ?, ?, ?, ?)"
 )
+_UNSAVED = "DROP TABLE IF EXISTS docs; DROP TABLE IF EXISTS words; DROP TABLE IF EXISTS meta;"
+_SAVED = _UNSAVED + (
+    "CREATE TABLE docs(rowid INTEGER PRIMARY KEY, slug TEXT, lang TEXT, key TEXT);"
+    "CREATE TABLE words(key TEXT, word TEXT, stem TEXT);"
+    "CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT);"
+)
 _COUNT = "SELECT count(*) FROM fts WHERE fts MATCH ?"
 _PAGE = "SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ? OFFSET ?"
 _ALL = "SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank"
 _NEWEST = 2**38  # seconds since 1970 beyond year 9999: row ids stay positive
+FORMAT = "1"  # of the file `save` writes: a change makes older files unreadable, so rebuilt
+MMAP = 1 << 30  # bytes of a saved file read through the OS page cache, shared by processes
 
 
 def _rowid(post: Post, taken: Collection[int]) -> int:
@@ -79,8 +87,9 @@ def _rowid(post: Post, taken: Collection[int]) -> int:
 
 
 class Fts5Index:
-    """Every post's text in an in-memory FTS5 table; never changed once built (`updated`
-    copies it). Reads are safe from any thread: the one connection is used under a lock."""
+    """Every post's text in an FTS5 table, in memory or in a file many processes read; never
+    changed once built (`updated` copies it). Reads are safe from any thread: the one
+    connection is used under a lock."""
 
     def __init__(
         self,
@@ -88,11 +97,13 @@ class Fts5Index:
         docs: dict[int, _Doc],
         languages: dict[str, Language],
         default_lang: str,
+        entry_of: Callable[[str], Entry] | None = None,
     ) -> None:
         self._connection = connection
         self._docs = docs
         self._languages = languages
         self._default_lang = default_lang
+        self._entry_of = entry_of
         self._rowids = {doc.slug: rowid for rowid, doc in docs.items()}
         self._lock = threading.Lock()
 
@@ -109,16 +120,86 @@ class Fts5Index:
             connection.execute("INSERT INTO fts(fts) VALUES ('optimize')")
         return index
 
+    def save(self, path: Path) -> None:
+        """Write the index to a new SQLite file that `load` opens (in any process)."""
+        target = sqlite3.connect(path)
+        try:
+            with self._lock:
+                self._connection.backup(target)
+            with target:
+                target.executescript(_SAVED)
+                target.executemany(
+                    "INSERT INTO docs VALUES (?, ?, ?, ?)",
+                    ((rowid, d.slug, d.lang, d.key) for rowid, d in self._docs.items()),
+                )
+                target.executemany(
+                    "INSERT INTO words VALUES (?, ?, ?)",
+                    (
+                        (key, word, stem)
+                        for key, language in self._languages.items()
+                        for word, stem in language.saved()
+                    ),
+                )
+                target.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    (("format", FORMAT), ("default_lang", self._default_lang)),
+                )
+        finally:
+            target.close()
+
+    @classmethod
+    def load(
+        cls, path: Path, default_lang: str, entry_of: Callable[[str], Entry]
+    ) -> Fts5Index | None:
+        """The index `save` wrote, read-only and shared through the OS page cache; None for
+        a file that is missing, unreadable, of another format or language (build anew).
+        `entry_of(slug)` gives the post and analysis a row was made from."""
+        try:
+            connection = sqlite3.connect(
+                f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+            )
+        except sqlite3.Error:
+            return None
+        try:
+            connection.execute(f"PRAGMA mmap_size = {MMAP}")
+            meta = dict(connection.execute("SELECT name, value FROM meta").fetchall())
+            if meta.get("format") != FORMAT or meta.get("default_lang") != default_lang:
+                raise sqlite3.DatabaseError("another format")
+            docs = {
+                rowid: _Doc(slug, lang, key)
+                for rowid, slug, lang, key in connection.execute("SELECT * FROM docs")
+            }
+            saved: dict[str, list[tuple[str, str]]] = {
+                key: [] for key in {d.key for d in docs.values()}
+            }
+            for key, word, stem in connection.execute("SELECT key, word, stem FROM words"):
+                saved.setdefault(key, []).append((word, stem))
+            connection.execute(_COUNT, ('"contentapi"',)).fetchone()  # the table answers
+        except sqlite3.Error:
+            connection.close()
+            return None
+        languages = {key: Language.restored(key, pairs) for key, pairs in saved.items()}
+        return cls(connection, docs, languages, default_lang, entry_of)
+
     def updated(self, put: Iterable[Entry] = (), drop: Iterable[str] = ()) -> Fts5Index:
-        """A copy of the table (SQLite's backup: pages copied, nothing re-indexed) with `put`
-        written over and `drop` taken out."""
+        """A copy of the table (SQLite's backup: pages copied, nothing re-indexed) in memory,
+        with `put` written over and `drop` taken out."""
         connection = sqlite3.connect(":memory:", check_same_thread=False)
         with self._lock:
             self._connection.backup(connection)
+        with connection:
+            connection.executescript(_UNSAVED)
         languages = {key: language.copy() for key, language in self._languages.items()}
-        index = Fts5Index(connection, dict(self._docs), languages, self._default_lang)
+        docs = dict(self._docs)
+        index = Fts5Index(connection, docs, languages, self._default_lang, self._entry_of)
         index._write(list(put), tuple(drop))
         return index
+
+    def _entry(self, doc: _Doc) -> Entry:
+        if doc.entry is not None:
+            return doc.entry
+        assert self._entry_of is not None, "an index opened from a file knows entry_of"
+        return self._entry_of(doc.slug)
 
     def _write(self, put: list[Entry], drop: tuple[str, ...]) -> None:
         """Insert `put` (replacing posts of the same slug) and delete `drop`; while building."""
@@ -128,13 +209,14 @@ class Fts5Index:
         for rowid in dict.fromkeys(rowid for rowid in gone if rowid is not None):
             doc = docs.pop(rowid)
             del self._rowids[doc.slug]
-            rows_out.append((rowid, doc.key, *_columns(doc.post, doc.analysis, languages[doc.key])))
+            post, analysis = self._entry(doc)
+            rows_out.append((rowid, doc.key, *_columns(post, analysis, languages[doc.key])))
         added = []
         for post, analysis in put:
             lang = (post.lang or self._default_lang).lower()
             key = language_key(post.lang, self._default_lang)
             rowid = _rowid(post, docs)
-            docs[rowid] = _Doc(post.slug, lang, key, analysis.sections, post, analysis)
+            docs[rowid] = _Doc(post.slug, lang, key, (post, analysis))
             self._rowids[post.slug] = rowid
             added.append((rowid, post, analysis))
         for key in {docs[rowid].key for rowid, _, _ in added} - languages.keys():
@@ -206,7 +288,10 @@ class Fts5Index:
 
         def text_of(slug: str) -> tuple[str, tuple[Section, ...]] | None:
             rowid = self._rowids.get(slug)
-            return None if rowid is None else (self._docs[rowid].key, self._docs[rowid].sections)
+            if rowid is None:
+                return None
+            doc = self._docs[rowid]
+            return doc.key, self._entry(doc)[1].sections
 
         pairs = ((hit.slug, hit.score) for hit in hits)
         return [

@@ -125,6 +125,25 @@ class Language:
         clone._chunks = _Memo(lambda chunk: " ".join(map(clone._words.__getitem__, words(chunk))))
         return clone
 
+    def saved(self) -> list[tuple[str, str]]:
+        """What `restored` needs: (word, stem) for the prefix words, ("", stem) for the rest
+        of the vocabulary."""
+        pairs = [pair for items in self._expansions.values() for pair in items]
+        return pairs + [("", stem) for stem in self._vocabulary]
+
+    @classmethod
+    def restored(cls, key: str, pairs: Iterable[tuple[str, str]]) -> Language:
+        """A language as `saved` left it, to search an index read from a file."""
+        language = cls(key)
+        for word, stem in pairs:
+            if word:
+                shared = _shared_prefix(word, stem)
+                language._expansions.setdefault(word[: shared + 1], []).append((word, stem))
+            else:
+                language._vocabulary.append(stem)
+        language._vocabulary.sort()
+        return language
+
     def index_text(self, text: str) -> str:
         """The stems of a text's words, space-separated; only while indexing."""
         return " ".join(filter(None, map(self._chunks.__getitem__, text.split())))
