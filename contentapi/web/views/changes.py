@@ -9,6 +9,7 @@ learn when a scheduled post goes public.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
@@ -29,8 +30,17 @@ TOKEN = re.compile(r"^([0-9a-f]{16})\.(\d{1,12})(?:\.([0-9a-f]{32}))?$")
 
 
 def _token(ctx: RequestState) -> str:
-    payload = f"{ctx.index.version}.{int(ctx.now.timestamp())}"
+    payload = f"{ctx.index.version}.{_moment(ctx)}"
     return f"{payload}.{sign(payload)}"
+
+
+def _moment(ctx: RequestState) -> int:
+    """The token's time: the latest publication moment passed (visibility is the same from
+    then until now), so the token, and the response, only change when content or visibility
+    does, not every second."""
+    passed = ctx.index.published_count(ctx.now)
+    latest = ctx.index.publications[passed - 1].timestamp() if passed else 0.0
+    return min(math.ceil(latest), math.floor(ctx.now.timestamp()))
 
 
 def _issued(match: re.Match[str]) -> datetime | None:
