@@ -3,6 +3,7 @@
 Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -33,9 +34,18 @@ errorlog = "-"
 watch.DEFERRED = True
 
 
+def when_ready(server):
+    """In the master, after the preloaded app is built and before the first fork: freeze every
+    object it holds, so the workers' garbage collections never write to (and so copy) the
+    pages the index lives in."""
+    gc.collect()
+    gc.freeze()
+
+
 def post_worker_init(worker):
-    """Catch up with changes made while the worker booted, watch if configured, and build
-    the search index in the background."""
+    """Catch up with changes made while the worker booted, watch if configured, and in the
+    background fill the artifact store (one worker does, the others wait and read) and build
+    the search index."""
     store = store_of(worker.wsgi)
     if store.settings.watching:
         store.reload()

@@ -172,7 +172,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "RENDER_CACHE_SIZE",
         "4096",
-        "How many rendered post bodies to keep in memory (0 disables the cache).",
+        "How many rendered post bodies to keep in memory (0 disables the cache) when "
+        "`CONTENTAPI_STORE_PATH` is `off`; with the store, HTML is read from it.",
         _non_negative_int,
     ),
     Setting(
@@ -249,6 +250,14 @@ SETTINGS: tuple[Setting, ...] = (
         "auto",
         "Folder that keeps parsed posts by content hash between restarts: `auto` is the user's "
         "cache folder (`$XDG_CACHE_HOME/contentapi` or `~/.cache/contentapi`), `off` disables.",
+        _text,
+    ),
+    Setting(
+        "STORE_PATH",
+        "auto",
+        "SQLite file that keeps each post's analysis and HTML for every worker and restart "
+        "(`flask content build` fills it ahead of time): `auto` is `artifacts.sqlite` in the "
+        "parse cache's folder, `off` disables.",
         _text,
     ),
     Setting(
@@ -373,6 +382,7 @@ class Settings:
     log_format: str
     log_level: str
     parse_cache: str
+    store_path: str
     cache_type: str
     cache_redis_url: str
     cache_timeout: int

@@ -151,7 +151,7 @@ def test_store_html_renders_the_post(write_post, content_dir):
 
 def test_store_html_is_cached_for_the_same_inputs(write_post, content_dir):
     write_post("a.md", title="A", body="Hello **world**.")
-    store = _store(content_dir)
+    store = _store(content_dir, store_path="off")  # the in-memory cache (the store: test_builder)
     index = store.reload().index
     post = index.by_slug["a"]
     first = store.html(index, post, "http://localhost/")

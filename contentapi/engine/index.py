@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from marshmallow import ValidationError
 
@@ -79,6 +79,15 @@ class Parsed:
     issues: tuple[ContentIssue, ...] = ()
 
 
+class ArtifactSource(Protocol):
+    """Where an index gets each post's derived values when a store keeps them (see
+    `contentapi.engine.artifacts`): read first, computed and written back on a miss."""
+
+    def derived(self, index: Index, post: Post) -> Derived: ...
+
+    def memo(self) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Index:
     """Everything the views serve, built once; a reload builds a new one and swaps it in."""
@@ -97,6 +106,7 @@ class Index:
     publications: tuple[datetime, ...] = ()
     shortcodes: Templates = field(default=NO_TEMPLATES, repr=False)
     _derived: dict[str, Derived] = field(default_factory=dict, repr=False, compare=False)
+    artifacts: ArtifactSource | None = field(default=None, repr=False, compare=False)
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -119,10 +129,15 @@ class Index:
         """The post's analysis and resolved images, computed once per content and kept.
 
         A memo, not state: the value is a pure function of the post and the index's options.
+        With a store (`artifacts`) it is read from there, and computed only on a miss.
         """
         found = self._derived.get(post.path)
         if found is None or found.digest != post.digest:
-            found = derive(post, self.options, self.assets, self.shortcodes)
+            source = self.artifacts
+            if source is None:
+                found = derive(post, self.options, self.assets, self.shortcodes)
+            else:
+                found = source.derived(self, post)
             self._derived[post.path] = found
         return found
 
@@ -407,10 +422,12 @@ def build_index(
     built_at: datetime,
     previous: Index | None = None,
     known: Mapping[str, Parsed] | None = None,
+    artifacts: ArtifactSource | None = None,
 ) -> Index:
     """Parse, validate and index every file; files unchanged since `previous` are not re-read.
 
-    `known` are earlier results (the parse cache) to reuse for files with the same bytes.
+    `known` are earlier results (the parse cache) to reuse for files with the same bytes;
+    `artifacts`, a store of derived values shared by processes (then the memo is bounded).
     """
     reusable = dict(known or {})
     if previous is not None and previous.options == options:
@@ -436,13 +453,17 @@ def build_index(
         "tags": _canonical_names(by_slug.values(), "tags"),
     }
     posts = newest_first(_canonical_terms(post, names) for post in by_slug.values())
-    derived: dict[str, Derived] = {}
-    if (
-        previous is not None
-        and previous.options == options
-        and previous.assets == assets
-        and previous.shortcodes == shortcodes
-    ):
+    derived: Any = artifacts.memo() if artifacts is not None else {}
+    same_inputs = previous is not None and (
+        previous.options,
+        previous.assets,
+        previous.shortcodes,
+    ) == (
+        options,
+        assets,
+        shortcodes,
+    )
+    if artifacts is None and previous is not None and same_inputs:
         derived = {p.path: d for p, d in previous.derived_items() if p.path in parsed}
     return Index(
         version=_version(parsed.values(), sources.assets, options, shortcodes),
@@ -459,6 +480,7 @@ def build_index(
         publications=tuple(sorted(post.date for post in posts if not post.draft)),
         shortcodes=shortcodes,
         _derived=derived,
+        artifacts=artifacts,
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from contentapi.engine import parsecache
-from contentapi.engine.index import BuildOptions, Index, build_index
+from contentapi.engine.index import ArtifactSource, BuildOptions, Index, build_index
 from contentapi.engine.model import SourceFile, Sources
 from contentapi.engine.shortcodes import FOLDER as SHORTCODES_FOLDER
 from contentapi.settings import Settings
@@ -154,17 +154,22 @@ def parse_cache_file(settings: Settings) -> Path | None:
     return parsecache.cache_file(folder, settings.content_dir)
 
 
-def load_index(settings: Settings, previous: Index | None = None) -> Index:
+def load_index(
+    settings: Settings, previous: Index | None = None, artifacts: ArtifactSource | None = None
+) -> Index:
     """Read the content folder and build its index.
 
     Unchanged files are not parsed again: `previous` covers a reload, the parse cache a
-    restart (YAML and validation are ~0.25 ms of the ~0.4 ms a new post costs).
+    restart (YAML and validation are ~0.25 ms of the ~0.4 ms a new post costs). `artifacts`
+    is the store the index reads derived values from (see `engine.artifacts`).
     """
     options = build_options(settings)
     sources = read_sources(settings.content_dir, options.max_post_bytes)
     cache = parse_cache_file(settings)
     known = parsecache.read(cache, options, sources) if cache and previous is None else {}
-    index = build_index(sources, options, datetime.now(UTC), previous, known=known)
+    index = build_index(
+        sources, options, datetime.now(UTC), previous, known=known, artifacts=artifacts
+    )
     if cache is not None and any(known.get(p) is not r for p, r in index.parsed.items()):
         parsecache.write(cache, index.parsed, options)
     return index

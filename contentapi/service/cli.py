@@ -5,6 +5,7 @@
 - `new`: scaffold a post with valid front matter.
 - `export`: write the public API as static files, byte for byte what the app serves (its own
   module, `contentapi.service.export`).
+- `build`: fill the artifact store ahead of time (`contentapi.service.builder`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from contentapi.engine.loader import build_options, is_hidden, load_index
 from contentapi.engine.model import ContentIssue, SourceFile
 from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify
 from contentapi.outputs.query import invalid_files
+from contentapi.service.builder import build as build_artifacts
+from contentapi.service.builder import prune as prune_artifacts
 from contentapi.service.export import export
 from contentapi.service.store import ContentStore, store_of
 from contentapi.settings import Settings
@@ -252,6 +255,40 @@ def new(
     except FileExistsError:
         raise click.ClickException(f"{target} already exists; not overwriting it") from None
     click.echo(str(target))
+
+
+# --- content build ---------------------------------------------------------------------------
+
+
+@content.command("build")
+@click.option(
+    "--jobs", type=click.IntRange(min=1), help="Worker processes (default: one per core)."
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also delete stored artifacts that the current posts, settings and code do not use.",
+)
+def build(jobs: int | None, prune: bool) -> None:
+    """Fill the artifact store: every post's analysis and HTML, computed in a process pool.
+
+    For CI and container images: a server started on a built store renders nothing. Posts
+    already stored are skipped, so running it again is cheap.
+    """
+    store = _store()
+    artifacts = store.artifacts
+    if artifacts is None:
+        raise click.ClickException("CONTENTAPI_STORE_PATH is off: there is no store to build")
+    report = build_artifacts(store.index, artifacts, jobs)
+    database = artifacts.backend
+    click.echo(f"{report}, into {getattr(database, 'path', 'the store')}")
+    if prune:
+        removed = prune_artifacts(store.index, artifacts)
+        click.echo(f"{removed} stale artifact(s) deleted")
+    if report.failed:
+        for path, reason in report.failed:
+            click.echo(f"{path}: {reason}", err=True)
+        raise SystemExit(1)
 
 
 content.add_command(export)

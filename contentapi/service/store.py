@@ -18,13 +18,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
+
+from contentapi.engine.artifacts import render_options
 from contentapi.engine.index import Index
 from contentapi.engine.loader import load_index
 from contentapi.engine.model import Analysis, ContentIssue, Post
-from contentapi.engine.render import RenderOptions, render_html
+from contentapi.engine.render import render_html
 from contentapi.outputs.query import Changes, Published, Snapshot, changes, published, snapshot
 from contentapi.outputs.search import Searchable, SearchIndex, backend, loader, refresh
 from contentapi.service import search_files
+from contentapi.service.artifact_db import open_artifacts
+from contentapi.service.builder import fill_in_background
 from contentapi.settings import Settings
 
 if TYPE_CHECKING:
@@ -198,6 +203,7 @@ class ContentStore:
         self._seen = self.signal.stamp()  # reload requests before this process started are done
         self._catch_up_lock = threading.Lock()
         self._reported: tuple[int, str] | None = None
+        self.artifacts = open_artifacts(settings)  # every post's analysis and HTML, on disk
 
     def now(self, environ: Mapping[str, Any]) -> datetime:
         """The moment a request is answered at: the clock, unless the request fixes it."""
@@ -226,17 +232,22 @@ class ContentStore:
         return found is not None and self._index is not None and found[0][0] == self._index.version
 
     def warm_up(self) -> threading.Thread:
-        """In the background: make the search index (read from its file when another process
-        built it), then analyse every post not analysed yet, so the first search or listing
-        does not pay for either. Logs `warm-up` when done."""
+        """In the background: store the analysis and HTML of every post the artifact store
+        lacks (a process pool; one process at a time fills it, the others wait and then read),
+        then make the search index (read from its file when another process built it), then,
+        without the artifact store, analyse every post not analysed yet, so the first search or
+        listing does not pay for any of it. Logs `warm-up` when done."""
         index = self.index
 
         def work() -> None:
             started = time.perf_counter()
+            if self.artifacts is not None and _serving():
+                fill_in_background(index, self.artifacts)
             try:
                 self.search(index, self.clock())
-                for post in index.posts:
-                    index.derived(post)
+                if self.artifacts is None:  # with it, each is a read when needed
+                    for post in index.posts:
+                        index.derived(post)
             except Exception:  # a failed warm-up only means the first requests do the work
                 log.exception("search warm-up failed")
                 return
@@ -339,15 +350,13 @@ class ContentStore:
         return (Searchable(loaded, by_slug), f"built into {path}") if loaded else (made, "built")
 
     def html(self, index: Index, post: Post, media_base_url: str) -> str:
-        """The post's HTML, rendered on first request and kept (keyed by body and options)."""
-        options = RenderOptions(
-            raw_html=index.options.raw_html,
-            iframe_hosts=index.options.iframe_hosts,
-            assets=index.assets,
-            media_base_url=media_base_url,
-            shortcodes=index.shortcodes,
-        )
-        return self._render(post.body, post.directory, options)
+        """The post's HTML: from the artifact store (rendered and stored on a miss), else
+        rendered on first request and kept in this process (keyed by body and options)."""
+        if self.artifacts is not None:
+            found = self.artifacts.html(index, post, media_base_url)
+            if found is not None:
+                return found
+        return self._render(post.body, post.directory, render_options(index, media_base_url))
 
     def reload_everywhere(self) -> Reload:
         """Reload here, then ask every other process serving this folder to do the same.
@@ -408,7 +417,7 @@ class ContentStore:
         with self._lock:
             previous = self._index
             started = time.perf_counter()
-            index = load_index(self.settings, previous)
+            index = load_index(self.settings, previous, self.artifacts)
             seconds = time.perf_counter() - started
             for issue in index.issues:
                 log.warning("%s", issue)
@@ -444,6 +453,14 @@ class ContentStore:
             },
         )
         return result
+
+
+def _serving() -> bool:
+    """Whether this process serves requests (a WSGI server, `flask run`, a test client), not a
+    one-off `flask` command: `content build` fills the store itself, and `check` or `export`
+    have no use for a background fill."""
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"
 
 
 def store_of(app: Flask) -> ContentStore:

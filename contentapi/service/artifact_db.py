@@ -1,0 +1,285 @@
+"""The artifact store on disk: one SQLite file in WAL mode that every process reads and writes.
+
+It is a cache, so it never fails a request: a missing, deleted, truncated or corrupt file is
+noticed on the next access and made again (empty), a busy or read-only file means "not
+stored", and every row carries a checksum and its own key, so a damaged row reads as a miss,
+never as another post's body. Each process (and thread) opens its own connection; a connection
+made before a fork is never used or closed in the child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from contentapi.engine.artifacts import Artifacts, Row
+from contentapi.settings import Settings
+
+log = logging.getLogger("contentapi")
+
+USER_VERSION = 1  # the table's layout; a file of another layout is made again
+BATCH = 500  # keys per `IN (...)` query
+BACKOFF = 30.0  # seconds without the store after it could not be opened
+# SQLite's answers that mean the file is damaged or not a database: it is made again.
+DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_IOERR_SHORT_READ", "SQLITE_CORRUPT_INDEX"}
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS artifact (
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    deps TEXT NOT NULL,
+    crc INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (key, kind)
+)
+"""
+# Connections made in a parent process before a fork: the child must neither use nor close
+# them (closing could checkpoint or delete the parent's WAL), so they are kept here, unused.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def store_file(settings: Settings) -> Path | None:
+    """Where the artifact store lives, or None when it is off (`CONTENTAPI_STORE_PATH`)."""
+    choice = settings.store_path.strip()
+    if choice.lower() == "off":
+        return None
+    if choice.lower() not in {"", "auto"}:
+        return Path(choice)
+    cache = settings.parse_cache.strip()
+    if cache.lower() not in {"", "auto", "off"}:
+        return Path(cache) / "artifacts.sqlite"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "contentapi" / "artifacts.sqlite"
+
+
+def open_artifacts(settings: Settings) -> Artifacts | None:
+    """The artifact store the settings name, or None when it is off."""
+    path = store_file(settings)
+    return Artifacts(ArtifactDB(path)) if path is not None else None
+
+
+@dataclass
+class _Connection:
+    pid: int
+    identity: tuple[int, int]
+    sqlite: sqlite3.Connection
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
+
+
+class ArtifactDB:
+    """`engine.artifacts.Backend` over one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
+        self._local = threading.local()
+        self._off_until = 0.0
+
+    # --- connections ---------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection | None:
+        """This thread's connection to the file now at `path`, opened (and the file made) when
+        there is none, or when the file was deleted or replaced since."""
+        current: _Connection | None = getattr(self._local, "connection", None)
+        pid = os.getpid()
+        if current is not None:
+            if current.pid != pid:
+                _INHERITED.append(current.sqlite)
+            elif _identity(self.path) == current.identity:
+                return current.sqlite
+            else:
+                with contextlib.suppress(sqlite3.Error):
+                    current.sqlite.close()
+            self._local.connection = current = None
+        if time.monotonic() < self._off_until:
+            return None
+        try:
+            made = self._open()
+        except (sqlite3.Error, OSError) as error:
+            if isinstance(error, sqlite3.Error) and _damaged(error):
+                self._remove()
+                with contextlib.suppress(sqlite3.Error, OSError):
+                    made = self._open()
+                    self._local.connection = made
+                    return made.sqlite
+            log.warning("artifact store %s is unusable for %ds: %s", self.path, BACKOFF, error)
+            self._off_until = time.monotonic() + BACKOFF
+            return None
+        self._local.connection = made
+        return made.sqlite
+
+    def _open(self) -> _Connection:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        sqlite = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        try:
+            sqlite.execute("PRAGMA journal_mode=WAL")
+            sqlite.execute("PRAGMA synchronous=NORMAL")
+            version = sqlite.execute("PRAGMA user_version").fetchone()[0]
+            query = "SELECT name FROM sqlite_master WHERE type = 'table'"
+            tables = [name for (name,) in sqlite.execute(query)]
+            if version != USER_VERSION or "artifact" not in tables:
+                with self._write(sqlite):
+                    if version not in (0, USER_VERSION):
+                        sqlite.execute("DROP TABLE IF EXISTS artifact")
+                    sqlite.execute(SCHEMA)
+                    sqlite.execute(f"PRAGMA user_version={USER_VERSION}")
+            identity = _identity(self.path)
+            if identity is None:
+                raise OSError(f"{self.path} vanished while it was opened")
+        except BaseException:
+            sqlite.close()
+            raise
+        return _Connection(os.getpid(), identity, sqlite)
+
+    @contextlib.contextmanager
+    def _write(self, sqlite: sqlite3.Connection) -> Iterator[None]:
+        sqlite.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            sqlite.execute("ROLLBACK")
+            raise
+        sqlite.execute("COMMIT")
+
+    def _failed(self, error: sqlite3.Error) -> None:
+        """After an error: a busy file is left alone; a damaged one is removed (the next access
+        makes it again); anything else drops this thread's connection, to be opened anew."""
+        current: _Connection | None = getattr(self._local, "connection", None)
+        if _damaged(error):
+            log.warning("artifact store %s is damaged (%s): starting it again", self.path, error)
+            if current is not None and _identity(self.path) == current.identity:
+                self._remove()
+        elif _busy(error):
+            return
+        if current is not None:
+            with contextlib.suppress(sqlite3.Error):
+                current.sqlite.close()
+        self._local.connection = None
+
+    def _remove(self) -> None:
+        """Delete the file with its WAL and shared-memory files (a stale WAL must never meet a
+        new file). Processes that have the old file open notice on their next access."""
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                Path(f"{self.path}{suffix}").unlink()
+
+    @contextlib.contextmanager
+    def exclusive(self, wait: bool = True) -> Iterator[bool]:
+        """Hold the store's lock file: one builder at a time, across processes. Yields whether
+        the lock is held (always, when `wait`)."""
+        self.lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with self.lock_path.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # --- Backend -------------------------------------------------------------------------------
+
+    def get(self, key: str, kind: str) -> Row | None:
+        sqlite = self._connection()
+        if sqlite is None:
+            return None
+        try:
+            found = sqlite.execute(
+                "SELECT deps, crc, value FROM artifact WHERE key = ? AND kind = ?", (key, kind)
+            ).fetchone()
+        except sqlite3.Error as error:
+            self._failed(error)
+            return None
+        if found is None:
+            return None
+        deps, crc, value = found
+        if not isinstance(value, bytes) or not isinstance(deps, str) or zlib.crc32(value) != crc:
+            return None
+        return Row(key, kind, deps, value)
+
+    def deps(self, keys: Sequence[str]) -> Mapping[tuple[str, str], str]:
+        sqlite = self._connection()
+        found: dict[tuple[str, str], str] = {}
+        if sqlite is None:
+            return found
+        try:
+            for start in range(0, len(keys), BATCH):
+                batch = keys[start : start + BATCH]
+                marks = ",".join("?" * len(batch))
+                query = f"SELECT key, kind, deps FROM artifact WHERE key IN ({marks})"  # noqa: S608
+                for key, kind, deps in sqlite.execute(query, batch):
+                    found[(key, kind)] = deps
+        except sqlite3.Error as error:
+            self._failed(error)
+        return found
+
+    def put(self, rows: Sequence[Row], wait: float = 1.0) -> bool:
+        sqlite = self._connection()
+        if sqlite is None or not rows:
+            return False
+        try:
+            sqlite.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+            with self._write(sqlite):
+                sqlite.executemany(
+                    "INSERT OR REPLACE INTO artifact (key, kind, deps, crc, value) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(r.key, r.kind, r.deps, zlib.crc32(r.value), r.value) for r in rows],
+                )
+        except sqlite3.Error as error:
+            self._failed(error)
+            return False
+        return True
+
+    def prune(self, keep: set[str]) -> int:
+        """Delete every artifact whose key is not in `keep`; how many were deleted."""
+        sqlite = self._connection()
+        if sqlite is None:
+            return 0
+        try:
+            stored = {key for (key,) in sqlite.execute("SELECT DISTINCT key FROM artifact")}
+            stale = [(key,) for key in stored - keep]
+            sqlite.execute("PRAGMA busy_timeout=5000")
+            with self._write(sqlite):
+                sqlite.executemany("DELETE FROM artifact WHERE key = ?", stale)
+        except sqlite3.Error as error:
+            self._failed(error)
+            return 0
+        return len(stale)
+
+    def size(self) -> int:
+        """Bytes on disk, WAL included."""
+        return sum(
+            Path(f"{self.path}{suffix}").stat().st_size
+            for suffix in ("", "-wal")
+            if Path(f"{self.path}{suffix}").exists()
+        )
+
+
+def _damaged(error: sqlite3.Error) -> bool:
+    name = getattr(error, "sqlite_errorname", "")
+    return name in DAMAGED or (
+        isinstance(error, sqlite3.DatabaseError)
+        and ("malformed" in str(error) or "not a database" in str(error))
+    )
+
+
+def _busy(error: sqlite3.Error) -> bool:
+    name = getattr(error, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))

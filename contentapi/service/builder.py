@@ -1,0 +1,185 @@
+"""Filling the artifact store: the analysis and HTML of every post not in it yet, computed in a
+process pool (one process per core) and written by the one process that holds the store's lock.
+
+`flask content build` runs this ahead of time (CI, container images); a running service runs
+it in the background after every start and reload, so a request never waits for it (a request
+for a post not built yet computes that post alone and stores it).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import cast
+
+from contentapi.engine.artifacts import Artifacts, Row, artifact_key, compute, portable
+from contentapi.engine.index import Index
+from contentapi.engine.model import Post
+from contentapi.service.artifact_db import ArtifactDB
+
+log = logging.getLogger("contentapi")
+
+CHUNK = 16  # posts per task: ~100 ms of work, small enough to spread evenly
+POOL_MIN = 64  # fewer missing posts than this are built in this process: a pool costs ~0.5 s
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What one fill did."""
+
+    posts: int
+    missing: int
+    built: int
+    failed: tuple[tuple[str, str], ...]
+    seconds: float
+    jobs: int
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.posts} post(s): {self.posts - self.missing} already stored, {self.built} "
+            f"built in {self.seconds:.2f} s ({self.jobs} process(es))"
+        )
+        return text + (f", {len(self.failed)} failed" if self.failed else "")
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def build(
+    index: Index,
+    artifacts: Artifacts,
+    jobs: int | None = None,
+    *,
+    nice: int = 0,
+    pool_min: int = POOL_MIN,
+) -> BuildReport:
+    """Compute and store every artifact the index's posts lack; one builder at a time (a second
+    one waits, then finds nothing left to do)."""
+    jobs = jobs or cores()
+    database = cast(ArtifactDB, artifacts.backend)
+    started = time.perf_counter()
+    with database.exclusive():
+        missing = artifacts.missing(index)
+        used = jobs if jobs > 1 and len(missing) >= max(pool_min, 2) else 1
+        if not missing:
+            built, failed = 0, []
+        elif used > 1:
+            built, failed = _pooled(index, missing, database, used, nice)
+        else:
+            built, failed = _serial(index, missing, database)
+    seconds = time.perf_counter() - started
+    report = BuildReport(len(index.posts), len(missing), built, tuple(failed), seconds, used)
+    for path, reason in failed:
+        log.error("artifact build failed for %s: %s", path, reason)
+    return report
+
+
+def _chunks(posts: Sequence[Post], size: int = CHUNK) -> Iterator[Sequence[Post]]:
+    for start in range(0, len(posts), size):
+        yield posts[start : start + size]
+
+
+def _compute_all(index: Index, posts: Sequence[Post]) -> tuple[list[Row], list[tuple[str, str]]]:
+    """Rows for every post; a post whose computation raises is reported, not fatal."""
+    rows: list[Row] = []
+    failed: list[tuple[str, str]] = []
+    for post in posts:
+        try:
+            rows += compute(index, post)
+        except Exception as error:  # one post that breaks the renderer must not stop a build
+            failed.append((post.path, f"{type(error).__name__}: {error}"))
+    return rows, failed
+
+
+def _serial(
+    index: Index, posts: Sequence[Post], database: ArtifactDB
+) -> tuple[int, list[tuple[str, str]]]:
+    built, failed = 0, []
+    for chunk in _chunks(posts):
+        rows, problems = _compute_all(index, chunk)
+        database.put(rows, wait=5.0)
+        built += len(chunk) - len(problems)
+        failed += problems
+    return built, failed
+
+
+# --- the pool ----------------------------------------------------------------------------------
+
+_WORKER_INDEX: Index | None = None
+
+
+def _start_worker(index: Index, nice: int) -> None:
+    global _WORKER_INDEX
+    _WORKER_INDEX = index
+    if nice:
+        os.nice(nice)
+
+
+def _work(posts: Sequence[Post]) -> tuple[list[Row], list[tuple[str, str]]]:
+    assert _WORKER_INDEX is not None, "the worker was started without an index"
+    return _compute_all(_WORKER_INDEX, posts)
+
+
+def _pooled(
+    index: Index, posts: Sequence[Post], database: ArtifactDB, jobs: int, nice: int
+) -> tuple[int, list[tuple[str, str]]]:
+    """Workers compute, this process writes (one short transaction per finished task)."""
+    # forkserver: workers start from a clean process, never a fork of a threaded server.
+    context = multiprocessing.get_context("forkserver")
+    chunks = _chunks(posts)
+    built, failed = 0, []
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(portable(index), nice),
+    ) as pool:
+        pending: dict[Future, int] = {}
+
+        def submit() -> None:
+            chunk = next(chunks, None)
+            if chunk is not None:
+                pending[pool.submit(_work, chunk)] = len(chunk)
+
+        for _ in range(jobs * 3):
+            submit()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                count = pending.pop(future)
+                rows, problems = future.result()
+                database.put(rows, wait=5.0)
+                built += count - len(problems)
+                failed += problems
+                submit()
+    return built, failed
+
+
+def fill_in_background(index: Index, artifacts: Artifacts) -> BuildReport | None:
+    """What a running service does after a start or reload: fill what is missing, at a lower
+    priority than requests. Never raises (a failed fill only means requests compute)."""
+    try:
+        report = build(index, artifacts, nice=10)
+    except Exception:
+        log.exception("filling the artifact store failed; posts are computed on request")
+        return None
+    if report.missing:
+        log.info("artifact store: %s", report, extra={"event": "artifacts"})
+    return report
+
+
+def prune(index: Index, artifacts: Artifacts) -> int:
+    """Delete stored artifacts that no post of the index uses; how many keys went."""
+    database = cast(ArtifactDB, artifacts.backend)
+    with database.exclusive():
+        return database.prune({artifact_key(index, post) for post in index.posts})
