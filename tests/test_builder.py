@@ -5,7 +5,10 @@ computes it once."""
 from __future__ import annotations
 
 import gc
+import os
 import runpy
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -74,7 +77,8 @@ def test_builder_pool_fills_the_store_like_the_serial_build(make_app, posts, sto
     built = open_artifacts(content.settings.replace(store_path=str(tmp_path / "pool.sqlite")))
     assert built is not None
     report = build(content.index, built, jobs=2, pool_min=1)
-    assert report == BuildReport(5, 5, 5, (), report.seconds, 2)
+    assert report == BuildReport(5, 5, 5, (), report.seconds, 2, report.cpu_seconds)
+    assert report.cpu_seconds > 0
     assert build(content.index, built, jobs=2, pool_min=1).built == 0
     serial = content.artifacts
     assert serial is not None and serial.missing(content.index) == []
@@ -224,3 +228,21 @@ def test_builder_gunicorn_freezes_the_preloaded_heap_before_forking(monkeypatch)
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.slow
+def test_builder_flask_content_build_in_a_fresh_process(content_dir, posts, store_path):
+    """As CI runs it: the command builds every post itself (no background fill races it),
+    and a second run finds everything stored."""
+    env = {
+        **os.environ,
+        "CONTENTAPI_CONTENT_DIR": str(content_dir),
+        "CONTENTAPI_STORE_PATH": str(store_path),
+        "CONTENTAPI_PARSE_CACHE": "off",
+    }
+    command = [str(Path(sys.executable).parent / "flask"), "--app", "contentapi"]
+    command += ["content", "build", "--jobs", "1"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert "5 post(s): 0 already stored, 5 built" in first.stdout
+    again = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert "5 post(s): 5 already stored, 0 built" in again.stdout

@@ -38,11 +38,13 @@ class BuildReport:
     failed: tuple[tuple[str, str], ...]
     seconds: float
     jobs: int
+    cpu_seconds: float = 0.0  # this process's and the workers' (their start-up included)
 
     def __str__(self) -> str:
         text = (
             f"{self.posts} post(s): {self.posts - self.missing} already stored, {self.built} "
-            f"built in {self.seconds:.2f} s ({self.jobs} process(es))"
+            f"built in {self.seconds:.2f} s ({self.jobs} process(es), "
+            f"{self.cpu_seconds:.2f} CPU s)"
         )
         return text + (f", {len(self.failed)} failed" if self.failed else "")
 
@@ -67,18 +69,20 @@ def build(
     one waits, then finds nothing left to do)."""
     jobs = jobs or cores()
     database = cast(ArtifactDB, artifacts.backend)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
+    workers_cpu = 0.0
     with database.exclusive():
         missing = artifacts.missing(index)
         used = jobs if jobs > 1 and len(missing) >= max(pool_min, 2) else 1
         if not missing:
             built, failed = 0, []
         elif used > 1:
-            built, failed = _pooled(index, missing, database, used, nice)
+            built, failed, workers_cpu = _pooled(index, missing, database, used, nice)
         else:
             built, failed = _serial(index, missing, database)
     seconds = time.perf_counter() - started
-    report = BuildReport(len(index.posts), len(missing), built, tuple(failed), seconds, used)
+    cpu = time.process_time() - cpu + workers_cpu
+    report = BuildReport(len(index.posts), len(missing), built, tuple(failed), seconds, used, cpu)
     for path, reason in failed:
         log.error("artifact build failed for %s: %s", path, reason)
     return report
@@ -125,19 +129,22 @@ def _start_worker(index: Index, nice: int) -> None:
         os.nice(nice)
 
 
-def _work(posts: Sequence[Post]) -> tuple[list[Row], list[tuple[str, str]]]:
+def _work(posts: Sequence[Post]) -> tuple[list[Row], list[tuple[str, str]], int, float]:
+    """A chunk's rows and failures, with the worker's pid and the CPU time it used so far."""
     assert _WORKER_INDEX is not None, "the worker was started without an index"
-    return _compute_all(_WORKER_INDEX, posts)
+    rows, failed = _compute_all(_WORKER_INDEX, posts)
+    return rows, failed, os.getpid(), time.process_time()
 
 
 def _pooled(
     index: Index, posts: Sequence[Post], database: ArtifactDB, jobs: int, nice: int
-) -> tuple[int, list[tuple[str, str]]]:
+) -> tuple[int, list[tuple[str, str]], float]:
     """Workers compute, this process writes (one short transaction per finished task)."""
     # forkserver: workers start from a clean process, never a fork of a threaded server.
     context = multiprocessing.get_context("forkserver")
     chunks = _chunks(posts)
     built, failed = 0, []
+    cpu: dict[int, float] = {}
     with ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=context,
@@ -157,12 +164,13 @@ def _pooled(
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 count = pending.pop(future)
-                rows, problems = future.result()
+                rows, problems, pid, used = future.result()
+                cpu[pid] = max(used, cpu.get(pid, 0.0))
                 database.put(rows, wait=5.0)
                 built += count - len(problems)
                 failed += problems
                 submit()
-    return built, failed
+    return built, failed, sum(cpu.values())
 
 
 def fill_in_background(index: Index, artifacts: Artifacts) -> BuildReport | None:

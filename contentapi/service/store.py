@@ -239,10 +239,12 @@ class ContentStore:
         listing does not pay for any of it. Logs `warm-up` when done."""
         index = self.index
 
+        artifacts = self.artifacts if _serving() else None  # click's context is per thread
+
         def work() -> None:
             started = time.perf_counter()
-            if self.artifacts is not None and _serving():
-                fill_in_background(index, self.artifacts)
+            if artifacts is not None:
+                fill_in_background(index, artifacts)
             try:
                 self.search(index, self.clock())
                 if self.artifacts is None:  # with it, each is a read when needed
