@@ -38,11 +38,14 @@ def store_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def posts(write_post):
-    """Five posts with headings, code, an image that exists and one that does not."""
+    """Five posts with headings, code, a site shortcode, an image that exists and one that
+    does not."""
     for i in range(5):
         body = f"# Parte {i}\n\nTexto {i} con ![foto](/images/f{i}.png).\n\n```python\nx = {i}\n```"
+        body += f"\n\n{{{{< nota >}}}}Nota {i}{{{{< /nota >}}}}\n"
         write_post(f"p{i}.md", title=f"Post {i}", date=f"2024-01-0{i + 1}", body=body)
     write_post("images/f0.png", text="png")
+    write_post("_shortcodes/nota.html", text="<aside>{{ inner }}</aside>")
     return [f"p{i}" for i in range(5)]
 
 
@@ -84,7 +87,9 @@ def test_builder_pool_fills_the_store_like_the_serial_build(make_app, posts, sto
     assert serial is not None and serial.missing(content.index) == []
     for post in content.index.posts:
         base = "https://api.example.com/"
-        assert built.html(content.index, post, base) == serial.html(content.index, post, base)
+        html = built.html(content.index, post, base)
+        assert html == serial.html(content.index, post, base)
+        assert html is not None and "<aside>Nota" in html
         assert built.derived(content.index, post) == serial.derived(content.index, post)
 
 

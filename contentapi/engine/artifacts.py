@@ -302,8 +302,9 @@ def _compute_derived(index: Index, post: Post) -> Derived:
 
 
 def _compute_html(index: Index, post: Post) -> list[str]:
-    """The HTML with a placeholder origin for `/media/` URLs that no author can write (a fresh
-    random host), stored with it and swapped for the request's origin on read."""
+    """The HTML with a placeholder origin, for the `/media/` and post URLs made absolute, that
+    no author can write (a fresh random host): stored with it, swapped for the request's origin
+    on read."""
     origin = f"http://{secrets.token_hex(8)}.contentapi.invalid"
     return [origin, render_html(post.body, post.directory, render_options(index, origin + "/"))]
 
@@ -378,8 +379,8 @@ def _fresh(index: Index, deps: str) -> bool:
 
 @lru_cache(maxsize=64)
 def media_origin(base_url: str) -> str | None:
-    """The `scheme://host` that `/media/` URLs get under `base_url`, when the stored HTML can
-    take it by plain substitution (a host that no escaping in the pipeline changes)."""
+    """The `scheme://host` that `/media/` and post URLs get under `base_url`, when the stored
+    HTML can take it by plain substitution (a host that no escaping in the pipeline changes)."""
     parts = urlsplit(base_url)
     origin = f"{parts.scheme}://{parts.netloc}"
     host = parts.netloc
