@@ -4,10 +4,13 @@ rebuild, never a wrong row or an exception."""
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -233,6 +236,9 @@ def test_artifact_db_a_connection_from_before_a_fork_is_not_used_after_it(tmp_pa
     database = ArtifactDB(path)
     database.put(rows(1))
     assert database.get("k0", HTML) is not None  # this thread's connection is open now
+    for thread in threading.enumerate():  # no other thread may hold a lock across the fork
+        if thread.name == "contentapi-warm-up":
+            thread.join(timeout=60)
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child
         code = 0
@@ -241,7 +247,31 @@ def test_artifact_db_a_connection_from_before_a_fork_is_not_used_after_it(tmp_pa
             code = 0 if database.get("child1", HTML) == rows(2, prefix="child")[1] else 1
         finally:
             os._exit(code)
-    _, status = os.waitpid(child, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    deadline = time.monotonic() + 60
+    while (found := os.waitpid(child, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if found[0] == 0:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        pytest.fail("the child process hung")
+    assert os.waitstatus_to_exitcode(found[1]) == 0
     assert database.get("child0", HTML) == rows(1, prefix="child")[0]
     assert database.get("k0", HTML) == rows(1)[0]
+
+
+def test_artifact_db_threads_making_a_new_file_at_once_all_get_it(tmp_path):
+    database = ArtifactDB(tmp_path / "a.sqlite")
+    start = threading.Barrier(8)
+    results: list[bool] = []
+
+    def write(number: int) -> None:
+        start.wait()
+        results.append(database.put(rows(2, prefix=f"t{number}-"), wait=10.0))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == [True] * 8
+    assert len(database.deps([f"t{n}-{i}" for n in range(8) for i in range(2)])) == 16

@@ -317,6 +317,7 @@ def test_artifacts_missing_lists_posts_without_every_kind():
         lambda row: row._replace(value=zlib.compress(json.dumps(["x", row.kind, 1]).encode())),
         lambda row: row._replace(value=artifacts.encode(row.key, row.kind, ["only one"])),
         lambda row: row._replace(value=artifacts.encode(row.key, row.kind, [1, 2])),
+        lambda row: row._replace(value=artifacts.encode(row.key, row.kind, ["", "<p>x</p>"])),
         lambda row: row._replace(deps="not json"),
     ],
 )

@@ -248,6 +248,19 @@ def test_builder_flask_content_build_in_a_fresh_process(content_dir, posts, stor
     command = [str(Path(sys.executable).parent / "flask"), "--app", "contentapi"]
     command += ["content", "build", "--jobs", "1"]
     first = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    assert "5 post(s): 0 already stored, 5 built" in first.stdout
+    assert "5 post(s): 0 already stored, 5 built" in first.stdout, first.stderr
     again = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    assert "5 post(s): 5 already stored, 0 built" in again.stdout
+    assert "5 post(s): 5 already stored, 0 built" in again.stdout, first.stderr + again.stderr
+
+
+def test_builder_a_refused_write_is_a_failure_not_a_build(make_app, posts, store_path, monkeypatch):
+    app = make_app(store_path=str(store_path))
+    wait_for_warm_up()
+    content = store_of(app)
+    fresh = open_artifacts(content.settings.replace(store_path=str(store_path) + ".2"))
+    assert fresh is not None
+    monkeypatch.setattr(fresh.backend, "put", lambda rows, wait=1.0: False)
+    report = build(content.index, fresh, jobs=1)
+    assert report.built == 0
+    assert {path for path, _ in report.failed} == {f"p{i}.md" for i in range(5)}
+    assert "refused" in report.failed[0][1]

@@ -47,6 +47,7 @@ from contentapi.engine.shortcodes import Templates
 LAYOUT = 1  # of keys and values; the code fingerprint covers everything else
 DERIVED, HTML = "derived", "html"
 KINDS = (DERIVED, HTML)
+PLACEHOLDER_DOMAIN = ".contentapi.invalid"  # `.invalid` is reserved: no real host has it
 MEMO_SIZE = 1024  # derived values an index keeps in memory when a store holds the rest
 # Libraries whose output ends up in an artifact: a new version re-keys the store.
 LIBRARIES = ("mistune", "nh3", "pygments", "python-slugify", "text-unidecode")
@@ -305,7 +306,7 @@ def _compute_html(index: Index, post: Post) -> list[str]:
     """The HTML with a placeholder origin, for the `/media/` and post URLs made absolute, that
     no author can write (a fresh random host): stored with it, swapped for the request's origin
     on read."""
-    origin = f"http://{secrets.token_hex(8)}.contentapi.invalid"
+    origin = f"http://{secrets.token_hex(8)}{PLACEHOLDER_DOMAIN}"
     return [origin, render_html(post.body, post.directory, render_options(index, origin + "/"))]
 
 
@@ -469,7 +470,7 @@ class Artifacts:
             return None
         key = artifact_key(index, post)
         plain = self._stored(index, key, HTML)
-        if not (isinstance(plain, list) and len(plain) == 2 and all(map(_is_str, plain))):
+        if not _stored_html(plain):
             plain = self._compute(index, post, HTML)
         placeholder, markup = plain
         return markup.replace(placeholder, origin)
@@ -488,5 +489,12 @@ class Artifacts:
         ]
 
 
-def _is_str(value: Any) -> bool:
-    return isinstance(value, str)
+def _stored_html(plain: Any) -> bool:
+    """Whether a stored value is [placeholder origin, HTML] as `_compute_html` makes it."""
+    return (
+        isinstance(plain, list)
+        and len(plain) == 2
+        and all(isinstance(part, str) for part in plain)
+        and plain[0].startswith("http://")
+        and plain[0].endswith(PLACEHOLDER_DOMAIN)
+    )

@@ -111,12 +111,8 @@ class ArtifactDB:
         try:
             made = self._open()
         except (sqlite3.Error, OSError) as error:
-            if isinstance(error, sqlite3.Error) and _damaged(error):
-                self._remove()
-                with contextlib.suppress(sqlite3.Error, OSError):
-                    made = self._open()
-                    self._local.connection = made
-                    return made.sqlite
+            if isinstance(error, sqlite3.Error) and _busy(error):
+                return None  # busy for longer than the timeout: next time
             log.warning("artifact store %s is unusable for %ds: %s", self.path, BACKOFF, error)
             self._off_until = time.monotonic() + BACKOFF
             return None
@@ -124,7 +120,30 @@ class ArtifactDB:
         return made.sqlite
 
     def _open(self) -> _Connection:
+        """Connect, making the file and its table when needed, or making it again when it is
+        damaged. Under the opening lock, which every process takes to make or remove the file,
+        so none can read a half-made file and take it for a damaged one."""
+        with self._opening():
+            try:
+                return self._connect()
+            except sqlite3.Error as error:
+                if not _damaged(error):
+                    raise
+                log.warning("artifact store %s is damaged (%s): starting again", self.path, error)
+                self._remove()
+                return self._connect()
+
+    @contextlib.contextmanager
+    def _opening(self) -> Iterator[None]:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with self.path.with_name(self.path.name + ".open.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _connect(self) -> _Connection:
         sqlite = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
         try:
             sqlite.execute("PRAGMA journal_mode=WAL")
@@ -161,9 +180,11 @@ class ArtifactDB:
         makes it again); anything else drops this thread's connection, to be opened anew."""
         current: _Connection | None = getattr(self._local, "connection", None)
         if _damaged(error):
-            log.warning("artifact store %s is damaged (%s): starting it again", self.path, error)
-            if current is not None and _identity(self.path) == current.identity:
-                self._remove()
+            log.warning("artifact store %s is damaged (%s): starting again", self.path, error)
+            if current is not None:
+                with contextlib.suppress(OSError), self._opening():
+                    if _identity(self.path) == current.identity:  # not made again meanwhile
+                        self._remove()
         elif _busy(error):
             return
         if current is not None:

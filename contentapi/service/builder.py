@@ -111,10 +111,24 @@ def _serial(
     built, failed = 0, []
     for chunk in _chunks(posts):
         rows, problems = _compute_all(index, chunk)
-        database.put(rows, wait=5.0)
-        built += len(chunk) - len(problems)
+        count, problems = _write(database, rows, chunk, problems)
+        built += count
         failed += problems
     return built, failed
+
+
+def _write(
+    database: ArtifactDB, rows: list[Row], chunk: Sequence[Post], failed: list[tuple[str, str]]
+) -> tuple[int, list[tuple[str, str]]]:
+    """Store a chunk's rows: how many posts are built, and the failures (all of them when the
+    store refused the write)."""
+    if database.put(rows, wait=5.0):
+        return len(chunk) - len(failed), failed
+    bad = {path for path, _ in failed}
+    unwritten = [
+        (p.path, "the artifact store refused the write") for p in chunk if p.path not in bad
+    ]
+    return 0, failed + unwritten
 
 
 # --- the pool ----------------------------------------------------------------------------------
@@ -151,23 +165,23 @@ def _pooled(
         initializer=_start_worker,
         initargs=(portable(index), nice),
     ) as pool:
-        pending: dict[Future, int] = {}
+        pending: dict[Future, Sequence[Post]] = {}
 
         def submit() -> None:
             chunk = next(chunks, None)
             if chunk is not None:
-                pending[pool.submit(_work, chunk)] = len(chunk)
+                pending[pool.submit(_work, chunk)] = chunk
 
         for _ in range(jobs * 3):
             submit()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                count = pending.pop(future)
+                chunk = pending.pop(future)
                 rows, problems, pid, used = future.result()
                 cpu[pid] = max(used, cpu.get(pid, 0.0))
-                database.put(rows, wait=5.0)
-                built += count - len(problems)
+                count, problems = _write(database, rows, chunk, problems)
+                built += count
                 failed += problems
                 submit()
     return built, failed, sum(cpu.values())
