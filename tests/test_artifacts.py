@@ -4,6 +4,7 @@ gives, over a store that may lose or damage anything."""
 from __future__ import annotations
 
 import json
+import pickle
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
@@ -25,6 +26,7 @@ from contentapi.engine.artifacts import (
     artifact_key,
     compute,
     decode,
+    from_portable,
     media_origin,
     portable,
     reader,
@@ -108,11 +110,14 @@ def test_artifacts_every_asset_map_field_is_classified():
 
 def test_artifacts_portable_index_keeps_what_artifacts_read():
     index = index_of(source("a.md", "![x](img.png)"), assets=frozenset({"img.png"}))
-    small = portable(index)
+    sent = pickle.loads(pickle.dumps(portable(index)))  # as a worker process receives it
+    small = from_portable(sent)
     for name, use in INDEX_FIELDS.items():
         if use != "none":
             assert getattr(small, name) == getattr(index, name)
     assert small.posts == ()
+    post = index.by_slug["a"]
+    assert compute(small, post) and small.derived(post) == index.derived(post)
 
 
 # --- keys ----------------------------------------------------------------------------------------

@@ -72,7 +72,11 @@ INDEX_FIELDS: Mapping[str, Literal["key", "deps", "none"]] = {
     "shortcodes": "key",
     "_derived": "none",
     "artifacts": "none",
+    "_memo": "none",
+    "_memo_lock": "none",
 }
+# Fields that belong to one process (memos, locks, the store): not sent to worker processes.
+PROCESS_LOCAL = ("_derived", "_memo", "_memo_lock", "artifacts")
 # The same for `AssetMap`: `files` and `posts` are probed per lookup; `base_url` is
 # `options.asset_base_url`.
 ASSET_FIELDS: Mapping[str, Literal["key", "deps"]] = {
@@ -335,10 +339,12 @@ def compute(index: Index, post: Post, kinds: Iterable[str] = KINDS) -> list[Row]
     return rows
 
 
-def portable(index: Index) -> Index:
-    """The index without what artifacts never read (see `INDEX_FIELDS`): small to send to a
-    worker process, and free of read-only mappings that cannot be pickled."""
-    return replace(
+def portable(index: Index) -> dict[str, Any]:
+    """The index's fields without what artifacts never read (see `INDEX_FIELDS`) or what
+    belongs to this process: small to send to a worker process, and free of read-only
+    mappings, locks and compiled templates, which cannot be pickled. `from_portable` makes
+    the worker's index from it."""
+    lite = replace(
         index,
         posts=(),
         by_slug={},
@@ -348,10 +354,13 @@ def portable(index: Index) -> Index:
         issues=(),
         parsed={},
         publications=(),
-        shortcodes=Templates(index.shortcodes),  # without compiled templates, which don't pickle
-        _derived={},
-        artifacts=None,
+        shortcodes=Templates(index.shortcodes),
     )
+    return {f.name: getattr(lite, f.name) for f in fields(Index) if f.name not in PROCESS_LOCAL}
+
+
+def from_portable(data: Mapping[str, Any]) -> Index:
+    return Index(**data)
 
 
 def _answer(assets: AssetMap, lookup: str, path: str) -> Any:

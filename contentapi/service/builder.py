@@ -15,9 +15,16 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from contentapi.engine.artifacts import Artifacts, Row, artifact_key, compute, portable
+from contentapi.engine.artifacts import (
+    Artifacts,
+    Row,
+    artifact_key,
+    compute,
+    from_portable,
+    portable,
+)
 from contentapi.engine.index import Index
 from contentapi.engine.model import Post
 from contentapi.service.artifact_db import ArtifactDB
@@ -136,9 +143,9 @@ def _write(
 _WORKER_INDEX: Index | None = None
 
 
-def _start_worker(index: Index, nice: int) -> None:
+def _start_worker(index: dict[str, Any], nice: int) -> None:
     global _WORKER_INDEX
-    _WORKER_INDEX = index
+    _WORKER_INDEX = from_portable(index)
     if nice:
         os.nice(nice)
 
