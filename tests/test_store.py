@@ -388,3 +388,116 @@ def test_store_search_updates_a_copy_for_an_edit_and_off_keeps_no_file(
     assert "p0" not in {slug for slug, _ in _hits(store, "horno")}
     assert "p0" in {slug for slug, _ in _hits(store, "leña")}
     assert not (tmp_path / "search").exists()
+
+
+class _Work:
+    """Counts the per-file work a process does: parses, analyses, renders, posts indexed for
+    search (built or written into a copy)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from collections import Counter
+
+        from contentapi.engine import artifacts, index
+        from contentapi.outputs.search.fts5 import Fts5Index
+        from contentapi.service import builder, store
+
+        self.done: Counter[str] = Counter()
+        for module, name, label in (
+            (index, "parse_source", "parsed"),
+            (index, "derive", "analysed"),
+            (artifacts, "render_html", "rendered"),
+            (store, "render_html", "rendered"),
+        ):
+            monkeypatch.setattr(module, name, self._counted(getattr(module, name), label))
+        build, updated = Fts5Index.build.__func__, Fts5Index.updated  # type: ignore[attr-defined]
+
+        def counted_build(cls, entries, default_lang="en"):  # type: ignore[no-untyped-def]
+            items = list(entries)
+            self.done["indexed"] += len(items)
+            return build(cls, items, default_lang)
+
+        def counted_update(search, put=(), drop=()):  # type: ignore[no-untyped-def]
+            items = list(put)
+            self.done["indexed"] += len(items)
+            return updated(search, items, drop)
+
+        monkeypatch.setattr(Fts5Index, "build", classmethod(counted_build))
+        monkeypatch.setattr(Fts5Index, "updated", counted_update)
+        monkeypatch.setattr(builder, "cores", lambda: 1)  # the fill runs here, where it is counted
+
+    def _counted(self, function, label):  # type: ignore[no-untyped-def]
+        def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.done[label] += 1
+            return function(*args, **kwargs)
+
+        return counted
+
+    def take(self) -> dict[str, int]:
+        done = dict(self.done)
+        self.done.clear()
+        return done
+
+
+def _serve_everything(store: ContentStore) -> None:
+    """What a crawler makes a worker do: every post's analysis and HTML, and a search."""
+    index = store.index
+    for post in index.posts:
+        index.derived(post)
+        store.html(index, post, "http://localhost/")
+    store.search(index, store.clock()).search("palabra", limit=None)
+
+
+def _settle(store: ContentStore) -> None:
+    """Wait for the background work a reload started (the fill and the search index)."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "contentapi-warm-up":
+            thread.join(timeout=60)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["store-and-search-files", "in-memory"])
+def test_store_edit_of_one_file_redoes_only_that_file_in_every_worker(
+    write_post, content_dir, tmp_path, monkeypatch, shared
+):
+    posts = 150
+    for n in range(posts):
+        write_post(
+            f"p{n}.md",
+            title=f"Post {n}",
+            date="2024-01-01",
+            tags=f"[t{n % 7}]",
+            body=f"Palabra {n}.",
+        )
+    files = (
+        {"store_path": str(tmp_path / "artifacts.sqlite"), "search_cache": str(tmp_path / "s")}
+        if shared
+        else {"store_path": "off", "search_cache": "off"}
+    )
+    settings = {"runtime_dir": str(tmp_path / "runtime"), "parse_cache": "off", **files}
+    work = _Work(monkeypatch)
+    first, second = _store(content_dir, **settings), _store(content_dir, **settings)
+    for worker in (first, second):
+        worker.reload()
+        worker.warm_up().join()
+        _serve_everything(worker)
+    started = work.take()
+    assert started["parsed"] == 2 * posts  # each process read the folder once
+    assert started["rendered"] == (posts if shared else 2 * posts)
+
+    write_post("p5.md", title="Edited", date="2024-01-01", tags="[t5]", body="Palabra nueva.")
+    first.reload_everywhere()
+    first.warm_up().join()
+    assert second.catch_up()
+    _settle(second)
+    for worker in (first, second):
+        _serve_everything(worker)
+        assert worker.index.by_slug["p5"].title == "Edited"
+    done = work.take()
+    # One file changed: one parse per worker, and with the shared files one analysis, one
+    # render and one search row for both; in memory, one of each per worker. Nothing else.
+    assert done == (
+        {"parsed": 2, "analysed": 1, "rendered": 1, "indexed": 1}
+        if shared
+        else {"parsed": 2, "analysed": 2, "rendered": 2, "indexed": 2}
+    )
