@@ -155,3 +155,26 @@ def test_changes_without_a_secret_key_tokens_last_for_this_app(write_post, make_
     assert client.get(f"/api/v1/changes?since={token}").get_json()["reset"] is False
     other = make_app(secret_key="").test_client()
     assert other.get(f"/api/v1/changes?since={token}").get_json()["reset"] is True
+
+
+def test_changes_since_a_token_does_the_same_python_work_at_200_and_2000_posts(tmp_path):
+    """The diff since a token is made once per version, moment and token: a sync costs the
+    posts it lists, not every post (it made a snapshot of all of them on each request)."""
+    from conftest import post_text
+    from test_views_posts import _python_steps, _site
+
+    steps = {}
+    for count in (200, 2000):
+        folder = tmp_path / str(count)
+        client = _site(folder, count)
+        token = client.get("/api/v1/changes").get_json()["token"]
+        (folder / "p00001.md").write_text(post_text(title="Edited", date="2020-01-01T01:00"))
+        (folder / "new.md").write_text(post_text(title="New", date="2020-02-01"))
+        client.application.extensions["contentapi"].reload()
+        url = f"/api/v1/changes?since={token}"
+        first = client.get(url).get_json()
+        assert (_slugs(first["added"]), _slugs(first["updated"])) == (["new"], ["p00001"])
+        steps[count] = _python_steps(lambda url=url: client.get(url))
+    (ours, every), (ours_10x, every_10x) = steps[200], steps[2000]
+    assert ours_10x == ours
+    assert every_10x < every * 1.05

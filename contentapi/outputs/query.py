@@ -175,6 +175,11 @@ def snapshot(posts: Iterable[Post]) -> Snapshot:
     return {post.slug: (post.digest, post.date, post.draft) for post in posts}
 
 
+def index_snapshot(index: Index) -> Snapshot:
+    """`snapshot` of every post of `index`, made once per index (`Index.memo`)."""
+    return index.memo(("snapshot",), lambda: snapshot(index.posts))
+
+
 @dataclass(frozen=True)
 class Changes:
     added: tuple[str, ...]
@@ -281,6 +286,11 @@ class Published:
             while len(self._lists) > LIST_MEMO:
                 self._lists.popitem(last=False)
         return value
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A value that is a pure function of what this moment shows and `key` (the changes
+        since a sync token, say), computed once and kept like `select`'s lists."""
+        return self._kept(("remembered", key), compute)
 
     def neighbours(self, post: Post) -> tuple[Post | None, Post | None]:
         """(older, newer) next to `post` among the visible posts, None at the ends."""

@@ -25,7 +25,14 @@ from contentapi.engine.index import Index
 from contentapi.engine.loader import load_index
 from contentapi.engine.model import Analysis, ContentIssue, Post
 from contentapi.engine.render import render_html
-from contentapi.outputs.query import Changes, Published, Snapshot, changes, published, snapshot
+from contentapi.outputs.query import (
+    Changes,
+    Published,
+    Snapshot,
+    changes,
+    index_snapshot,
+    published,
+)
 from contentapi.outputs.search import Searchable, SearchIndex, backend, loader, refresh
 from contentapi.service import search_files
 from contentapi.service.artifact_db import open_artifacts
@@ -427,13 +434,13 @@ class ContentStore:
             if self.settings.strict and errors:
                 raise ContentError(errors)
             self._index = index
-            self._history[index.version] = snapshot(index.posts)
+            self._history[index.version] = index_snapshot(index)
             self._history.move_to_end(index.version)
             while len(self._history) > HISTORY:
                 self._history.popitem(last=False)
         now = self.clock()
-        before = snapshot(previous.posts) if previous else {}
-        diff = changes(before, now, snapshot(index.posts), now)
+        before = index_snapshot(previous) if previous else {}
+        diff = changes(before, now, index_snapshot(index), now)
         result = Reload(
             previous.version if previous else None,
             index.version,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify
 
-from contentapi.outputs.query import changes, snapshot
+from contentapi.outputs.query import changes, index_snapshot, published
 from contentapi.outputs.serialize import change
 from contentapi.web.auth import sign, signed
 from contentapi.web.errors import InvalidParameters
@@ -71,13 +71,21 @@ def changes_view() -> Response:
         raise InvalidParameters(
             [{"parameter": "since", "message": "Not a token returned by this endpoint."}]
         )
-    now_state = snapshot(ctx.index.posts)
+    # Both diffs depend on the index, the publication moment and the token only: computed
+    # once for each and kept with what the moment shows, so a request costs what it lists.
+    now_state = index_snapshot(ctx.index)
+    shown = published(ctx.index, ctx.now)
     then = _issued(match) if match else None
     before = ctx.store.snapshot(match.group(1)) if match and then else None
-    if then is not None and before is not None:
-        found, reset = changes(before, then, now_state, ctx.now), False
+    if match and then is not None and before is not None:
+        since_then = (match.group(1), then)
+        found = shown.remember(
+            ("changes", since_then), lambda: changes(before, then, now_state, ctx.now)
+        )
+        reset = False
     else:
-        found, reset = changes({}, ctx.now, now_state, ctx.now), True
+        found = shown.remember(("changes", None), lambda: changes({}, ctx.now, now_state, ctx.now))
+        reset = True
     return jsonify(
         {
             "since": since or None,
