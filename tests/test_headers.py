@@ -155,3 +155,24 @@ def test_headers_hidden_admin_404_looks_like_any_404(site, make_client, headers)
         hidden = client.get(url, headers=headers)
         assert hidden.status_code == unknown.status_code == 404
         assert _shape(hidden) == _shape(unknown)
+
+
+def test_headers_content_version_is_the_roots_version_on_answers_from_the_content(
+    site, make_client
+):
+    client = make_client()
+    version = client.get("/api/v1").get_json()["version"]
+    for url in (
+        "/api/v1",
+        "/api/v1/posts",
+        "/api/v1/posts?per_page=1",  # a miss, then the same from the cache
+        "/api/v1/posts?per_page=1",
+        "/api/v1/search?q=a",
+        "/feeds/rss.xml",
+        "/api/v1/tags",
+        "/api/v1/posts/no-such-post",
+    ):
+        response = client.get(url)
+        assert response.headers["X-Content-Version"] == version, url
+    assert "X-Content-Version" not in client.get("/healthz").headers
+    assert "X-Content-Version" not in client.get("/no/such/route").headers

@@ -378,3 +378,29 @@ def test_response_cache_redis_holds_each_coding_once_for_every_worker(
     version = second.extensions["contentapi"].index.version
     keys = redis.Redis.from_url(redis_url).keys(f"*contentapi:{version}:*")
     assert sorted(key.decode().rsplit(":", 1)[1] for key in keys) == ["br", "gzip"]
+
+
+def test_response_cache_a_reload_mid_request_never_pairs_versions(site, write_post, make_app):
+    """The watcher swaps the index between the cache's lookup and the view: the answer, its
+    `X-Content-Version` and the key it is stored under all stay of the version the request
+    started with, and the next request gets the new version."""
+    app = make_app()
+    client = app.test_client()
+    store = app.extensions["contentapi"]
+    old = client.get("/api/v1").get_json()["version"]
+    armed = [True]
+
+    def reload_between_lookup_and_view() -> None:
+        if armed.pop() if armed else False:
+            write_post("a.md", title="Edited", date="2024-01-01")
+            store.reload()
+
+    app.before_request_funcs.setdefault(None, []).append(reload_between_lookup_and_view)
+    during = client.get("/api/v1/posts/a")
+    assert during.get_json()["title"] == "A"
+    assert during.headers["X-Content-Version"] == old
+    after = client.get("/api/v1/posts/a")
+    assert after.get_json()["title"] == "Edited"
+    new = client.get("/api/v1").get_json()["version"]
+    assert new != old
+    assert after.headers["X-Content-Version"] == new

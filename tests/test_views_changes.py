@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 from conftest import assert_problem
@@ -174,7 +175,7 @@ def test_changes_since_a_token_does_the_same_python_work_at_200_and_2000_posts(t
         url = f"/api/v1/changes?since={token}"
         first = client.get(url).get_json()
         assert (_slugs(first["added"]), _slugs(first["updated"])) == (["new"], ["p00001"])
-        steps[count] = _python_steps(lambda url=url: client.get(url))
+        steps[count] = _python_steps(functools.partial(client.get, url))
     (ours, every), (ours_10x, every_10x) = steps[200], steps[2000]
     assert ours_10x == ours
     assert every_10x < every * 1.05

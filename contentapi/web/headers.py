@@ -20,9 +20,10 @@ from contentapi.settings import Settings
 from contentapi.web import compression
 from contentapi.web.auth import carries_credentials, preview_requested
 from contentapi.web.errors import InvalidParameters
+from contentapi.web.request_state import content_version
 from contentapi.web.routes import current_facts
 
-EXPOSED = ["ETag", "Link", "X-Total-Count", "Last-Modified", "Location"]
+EXPOSED = ["ETag", "Link", "X-Total-Count", "Last-Modified", "Location", "X-Content-Version"]
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
 
 
@@ -61,6 +62,9 @@ def finish(response: Response) -> Response:
         response.headers.setdefault(
             "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
         )
+    version = content_version(store_of(current_app))
+    if version is not None:  # a stored answer has its own, of the version it was made from
+        response.headers.setdefault("X-Content-Version", version)
     if request.method not in {"GET", "HEAD"} or response.direct_passthrough:
         return response
     g.validated = True

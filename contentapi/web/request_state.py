@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, request, url_for
+from flask import current_app, g, request, url_for
 
 from contentapi.engine.assets import absolute
 from contentapi.engine.index import Index
 from contentapi.engine.model import Post
+from contentapi.outputs.query import published
 from contentapi.outputs.serialize import TermKind
 from contentapi.service.store import ContentStore, store_of
 from contentapi.settings import Settings
@@ -81,10 +82,36 @@ class RequestState:
         return self.store.html(self.index, post, self.base_url)
 
 
+_PINNED = "contentapi_index"  # `g` attribute: the index this request is answered from
+
+
+def request_index(store: ContentStore) -> Index:
+    """The index this request is answered from: the store's current one when first asked
+    (the response cache's key, then the view), then that one until the request ends, so a
+    reload in the middle of a request can never pair one version's key or header with another
+    version's body."""
+    found: Index | None = g.get(_PINNED)
+    if found is None:
+        found = store.index
+        setattr(g, _PINNED, found)
+    return found
+
+
+def content_version(store: ContentStore) -> str | None:
+    """The version of what this request's answer shows (`GET /api/v1`'s `version`: a draft's
+    edit leaves it, preview has its own), or None when the answer read no index."""
+    index: Index | None = g.get(_PINNED)
+    if index is None:
+        return None
+    preview = preview_requested(store.settings)
+    return published(index, store.now(request.environ), preview).version
+
+
 def current() -> RequestState:
     store = store_of(current_app)
     settings = store.settings
     base_url = settings.base_url or (request.host_url.rstrip("/") + request.script_root + "/")
     preview = preview_requested(settings)
     now = store.now(request.environ)
-    return RequestState(store, store.index, settings, now, RequestLinks(base_url), preview)
+    index = request_index(store)
+    return RequestState(store, index, settings, now, RequestLinks(base_url), preview)

@@ -38,6 +38,7 @@ from contentapi.web import compression
 from contentapi.web.auth import preview_requested
 from contentapi.web.compression import Coding
 from contentapi.web.params import Query
+from contentapi.web.request_state import request_index
 from contentapi.web.routes import canonical_query, current_facts
 
 cache = Cache()
@@ -142,8 +143,9 @@ def cache_key(store: ContentStore, query: Query) -> str:
     facts = [base, request.endpoint, request.view_args or {}, query]
     encoded = json.dumps(facts, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(encoded.encode()).hexdigest()
-    published = store.index.published_count(store.now(request.environ))
-    return f"contentapi:{store.index.version}:{published}:{digest}"
+    index = request_index(store)
+    published = index.published_count(store.now(request.environ))
+    return f"contentapi:{index.version}:{published}:{digest}"
 
 
 def _variant(key: str, coding: Coding) -> str:
@@ -167,7 +169,7 @@ def _timeout(store: ContentStore) -> int:
     """`CONTENTAPI_CACHE_TIMEOUT`, or less: never past the next scheduled post."""
     timeout = store.settings.cache_timeout
     now = store.now(request.environ)
-    upcoming = store.index.next_publication(now)
+    upcoming = request_index(store).next_publication(now)
     if upcoming is not None:
         timeout = min(timeout, math.ceil((upcoming - now).total_seconds()))
     return timeout
