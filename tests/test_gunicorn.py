@@ -1,7 +1,9 @@
 """Production serving: gunicorn with `gunicorn.conf.py` and 2 workers, started here.
 
 After a post is edited on disk, every worker serves the new body within 2 seconds, and the
-shared cache never hands out the old one once a worker has the new version. An admin reload
+shared cache never hands out the old one once a worker has the new version. Under load, while
+files are edited, added, deleted and broken and the shared store files are deleted, every
+answer is of one version the files were really in, and none is older than a settled change. An admin reload
 reaches every worker with the watcher off. Nobody can poison a worker's response cache with an
 encoded query, and a 1,000-character accented `q` fits in gunicorn's request line.
 """
@@ -252,3 +254,273 @@ def test_gunicorn_boots_and_serves_despite_hostile_content(tmp_path):
     assert set(errors) == {("posts/risas.md", "lol5"), ("posts/enorme.md", None)}
     assert "larger than 64 KiB" in errors["posts/risas.md", "lol5"]
     assert "larger than 2 MiB" in errors["posts/enorme.md", None]
+
+
+# Nothing gets staler: edits, additions, deletions and broken files under load
+
+
+class Site:
+    """The content folder and every state the mutator left it in: `states[k]` is what the
+    posts say (slug: generation) after step k; each post's title and body name both."""
+
+    def __init__(self, folder: Path, posts: int) -> None:
+        self.folder = folder
+        self.states: list[dict[str, int]] = [{f"p{n}": 0 for n in range(posts)}]
+        for slug, generation in self.states[0].items():
+            self.write(slug, generation)
+
+    @staticmethod
+    def title(slug: str, generation: int) -> str:
+        return f"{slug} g{generation}"
+
+    @staticmethod
+    def marker(slug: str, generation: int) -> str:
+        return f"m{slug}g{generation}"
+
+    def write(self, slug: str, generation: int | None, text: str | None = None) -> None:
+        """Replace the file in one rename, as editors and `git` do (a hidden temporary name,
+        which neither the loader nor the watcher looks at)."""
+        if text is None:
+            day = 1 + int(slug.lstrip("pn")) % 28
+            text = post_text(
+                title=self.title(slug, generation or 0),
+                date=f"2024-01-{day:02d}",
+                body=f"Palabra {self.marker(slug, generation or 0)}.",
+            )
+        temporary = self.folder / f".{slug}.partial"
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(self.folder / f"{slug}.md")
+
+    def step(self, action: str, slug: str) -> dict[str, int]:
+        """Do one change; returns the posts the site should serve now."""
+        state = dict(self.states[-1])
+        if action in {"edit", "add", "fix"}:
+            state[slug] = state.get(slug, -1) + 1
+            self.write(slug, state[slug])
+        elif action == "delete":
+            del state[slug]
+            (self.folder / f"{slug}.md").unlink()
+        elif action == "break":  # an invalid date: the last good version keeps being served
+            self.write(slug, None, text=post_text(title="Rota", date="not a date"))
+        self.states.append(state)
+        return state
+
+    def titles(self, state: dict[str, int]) -> dict[str, str]:
+        return {slug: self.title(slug, generation) for slug, generation in state.items()}
+
+
+STEPS = [
+    ("edit", "p1"),
+    ("add", "n1"),
+    ("edit", "p2"),
+    ("delete", "p3"),
+    ("break", "p4"),
+    ("edit", "p5"),
+    ("fix", "p4"),
+    ("drop files", ""),  # the artifact store and the search files deleted mid-run
+    ("edit", "p1"),
+    ("add", "n2"),
+    ("delete", "n1"),
+    ("drop files", ""),
+    ("edit", "n2"),
+]
+
+
+class Answers:
+    """Every answer the clients got: (kind, slug, started at step k after it settled,
+    version, status, body)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, int | None, str, int, Any]] = []
+        self.failures: list[str] = []
+
+    def add(self, *item: Any) -> None:
+        self.items.append(item)  # list.append is atomic under the GIL
+
+
+def _fetch(port: int, path: str) -> tuple[int, str, Any]:
+    """(status, X-Content-Version, JSON body) on a new connection."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Connection": "close"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return (
+                response.status,
+                response.headers.get("X-Content-Version", ""),
+                json.load(response),
+            )
+    except urllib.error.HTTPError as error:
+        body = error.read()
+        return error.code, error.headers.get("X-Content-Version", ""), body
+
+
+def _clients(port: int, slugs: list[str], answers: Answers, epoch: list[int | None], stop):  # type: ignore[no-untyped-def]
+    import random
+    import threading
+
+    paths = [
+        ("list", "", "/api/v1/posts?per_page=100"),
+        ("search", "", "/api/v1/search?q=palabra&per_page=100"),
+        ("feed", "", "/feeds/feed.json"),
+        ("root", "", "/api/v1"),
+    ]
+
+    def run(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(4000):  # bounded; the mutator's end stops it sooner
+            if stop.is_set():
+                return
+            if rng.random() < 0.5:
+                slug = rng.choice(slugs)
+                kind, path = "detail", f"/api/v1/posts/{slug}"
+            else:
+                kind, slug, path = rng.choice(paths)
+            settled = epoch[0]
+            try:
+                status, version, body = _fetch(port, path)
+            except (OSError, ValueError) as error:
+                answers.failures.append(f"{path}: {error!r}")
+                continue
+            answers.add(kind, slug, settled, version, status, body)
+
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _workers(port: int) -> set[str] | None:
+    status, body = _request(port, "/api/v1/admin/diagnostics", Authorization=f"Bearer {ADMIN}")
+    if status != 200 or len(body["workers"]) != 2:
+        return None
+    return {worker["version"] for worker in body["workers"]}
+
+
+def _settle(port: int, before: str, deadline: float) -> str:
+    """Wait until both workers report one index version other than `before`; returns it."""
+    while time.monotonic() < deadline:
+        versions = _workers(port)
+        if versions is not None and len(versions) == 1 and before not in versions:
+            return versions.pop()
+        time.sleep(0.02)
+    raise AssertionError(f"the workers never settled on a version after {before}")
+
+
+def _check(site: Site, answers: Answers) -> dict[str, int]:
+    """Every answer is of one version, that version is one of the site's states, and after
+    each change settled every answer is of that change's state. Returns answers by kind."""
+    problems: list[str] = list(answers.failures)
+    lists: dict[str, dict[str, str]] = {}  # version: slug -> title, from the lists
+    for kind, _, _, version, status, body in answers.items:
+        if kind == "list" and status == 200:
+            shown = {post["slug"]: post["title"] for post in body["data"]}
+            if body["meta"]["pagination"]["total"] != len(shown):
+                problems.append(f"{version}: a list total disagrees with its items")
+            if lists.setdefault(version, shown) != shown:
+                problems.append(f"{version}: two lists of one version differ")
+    states = [site.titles(state) for state in site.states]
+    state_of = {}
+    for version, shown in lists.items():
+        matching = [k for k, titles in enumerate(states) if titles == shown]
+        if not matching:
+            problems.append(f"{version}: its list is no state the files were ever in: {shown}")
+        state_of[version] = matching
+    counts: dict[str, int] = {}
+    for kind, slug, settled, version, status, body in answers.items:
+        counts[kind] = counts.get(kind, 0) + 1
+        if status >= 500 or not version:
+            problems.append(f"{kind} {slug}: {status} without a version ({version!r})")
+            continue
+        shown = lists.get(version)
+        if shown is None:
+            continue  # no list answered from this version: nothing to compare with
+        if settled is not None and settled not in state_of[version]:
+            problems.append(f"{kind} {slug}: step {settled} had settled, got {version}")
+        if kind == "detail":
+            if status == 404:
+                if slug in shown:
+                    problems.append(f"{version}: {slug} listed, yet its detail is a 404")
+                continue
+            generation = int(body["title"].rsplit("g", 1)[1])
+            if (
+                body["title"] != shown.get(slug)
+                or site.marker(slug, generation) not in body["html"]
+            ):
+                problems.append(
+                    f"{version}: {slug} detail {body['title']!r} (listed {shown.get(slug)!r}): "
+                    "another title, or HTML of an older body"
+                )
+        elif kind == "search":
+            found = {hit["slug"]: hit["title"] for hit in body["data"]}
+            if found != shown:
+                problems.append(f"{version}: search {sorted(found)} != list {sorted(shown)}")
+        elif kind == "feed":
+            titles = {item["title"] for item in body["items"]}
+            if titles != set(shown.values()):
+                problems.append(f"{version}: feed {sorted(titles)} != list")
+            for item in body["items"]:
+                slug, generation = item["title"].rsplit(" g", 1)
+                if site.marker(slug, int(generation)) not in item["content_html"]:
+                    problems.append(f"{version}: feed item {item['title']} has an old body")
+        elif kind == "root" and (
+            body["version"] != version or body["counts"]["posts"] != len(shown)
+        ):
+            problems.append(f"{version}: root {body['version']} {body['counts']}")
+    assert not problems, "\n".join(problems[:20]) + f"\n({len(problems)} problems)"
+    return counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("watching", [True, False], ids=["watcher", "admin-reload"])
+def test_gunicorn_nothing_gets_staler_while_files_change_under_load(tmp_path, watching):
+    """Two workers, three clients asking for lists, details, search, a feed and the root while
+    posts are edited, added, deleted, broken and fixed, and the artifact store and search
+    files are deleted: every answer is of one version that the files were in (a list's total,
+    each post's title and HTML, search, the feed and the root agree), and once a change has
+    reached both workers no answer is older than it. No 5xx, no failed request."""
+    import threading
+
+    content = tmp_path / "content"
+    content.mkdir()
+    site = Site(content, posts=12)
+    store, search = tmp_path / "store" / "artifacts.sqlite", tmp_path / "search"
+    settings = {
+        "content_dir": str(content),
+        "watch": "true" if watching else "false",
+        "admin_token": ADMIN,
+        "store_path": str(store),
+        "search_cache": str(search),
+    }
+    slugs = ["p0", "p1", "p2", "p3", "p4", "p5", "n1", "n2", "gone"]
+    with gunicorn(tmp_path, **settings) as (port, log):
+        _both_workers(port, log, "/api/v1/posts", "/api/v1/posts")
+        answers, epoch, stop = Answers(), [None], threading.Event()
+        version = _settle(port, "", time.monotonic() + 30)
+        epoch[0] = 0
+        clients = _clients(port, slugs, answers, epoch, stop)
+        try:
+            for number, (action, slug) in enumerate(STEPS, start=1):
+                if action == "drop files":
+                    for path in (*store.parent.glob("artifacts.sqlite*"), *search.glob("*")):
+                        path.unlink(missing_ok=True)
+                    site.states.append(dict(site.states[-1]))
+                    epoch[0] = number
+                    time.sleep(0.3)
+                    continue
+                epoch[0] = None  # answers started now may be of either state
+                site.step(action, slug)
+                if not watching:
+                    status, reloaded = _request(
+                        port, "/api/v1/admin/reload", "POST", Authorization=f"Bearer {ADMIN}"
+                    )
+                    assert status == 200, reloaded
+                version = _settle(port, version, time.monotonic() + 20)
+                epoch[0] = number
+                time.sleep(0.3)  # answers from the settled state
+        finally:
+            stop.set()
+            for thread in clients:
+                thread.join(timeout=30)
+    counts = _check(site, answers)
+    assert min(counts.get(kind, 0) for kind in ("list", "detail", "search", "feed", "root")) > 5
