@@ -1,11 +1,12 @@
 """Production serving: gunicorn with `gunicorn.conf.py` and 2 workers, started here.
 
 After a post is edited on disk, every worker serves the new body within 2 seconds, and the
-shared cache never hands out the old one once a worker has the new version. Under load, while
-files are edited, added, deleted and broken and the shared store files are deleted, every
-answer is of one version the files were really in, and none is older than a settled change. An admin reload
+shared cache never hands out the old one once a worker has the new version. An admin reload
 reaches every worker with the watcher off. Nobody can poison a worker's response cache with an
-encoded query, and a 1,000-character accented `q` fits in gunicorn's request line.
+encoded query, and a 1,000-character accented `q` fits in gunicorn's request line. Under load,
+while files are edited, added, deleted and broken and the shared store files are deleted,
+every answer is of one version the files were really in, and none is older than a settled
+change.
 """
 
 from __future__ import annotations
