@@ -28,7 +28,7 @@ from pathlib import Path
 from contentapi.engine.model import Analysis, Post, Section
 from contentapi.outputs.search import Entry, Hit, Results, Snippet
 from contentapi.outputs.search.language import Language, Stemmed, language_key, stem_query
-from contentapi.outputs.search.parse import ParsedQuery, QueryError, parse
+from contentapi.outputs.search.parse import ParsedQuery, QueryError, explain, parse
 from contentapi.outputs.search.snippets import highlight
 
 # bm25 weights of the columns: lang (never ranked), title, description, terms, headings, body.
@@ -242,11 +242,7 @@ class Fts5Index:
         return int(pages * size)
 
     def explain(self, query: str) -> str | None:
-        try:
-            parse(query)
-        except QueryError as error:
-            return error.message
-        return None
+        return explain(query)
 
     def search(
         self,

@@ -109,3 +109,13 @@ def _check_size(parsed: ParsedQuery) -> None:
         raise QueryError(f"the query has more than {MAX_WORDS} words")
     if parsed.empty and parsed.excluded:
         raise QueryError("the query only excludes words: add a word to search for")
+
+
+def explain(query: str) -> str | None:
+    """Why `query` cannot be searched for (a message for a 400), or None if it can; the same
+    for every backend, since every backend searches the same parsed query."""
+    try:
+        parse(query)
+    except QueryError as error:
+        return error.message
+    return None

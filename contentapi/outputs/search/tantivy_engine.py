@@ -27,7 +27,7 @@ from contentapi.engine.model import Section
 from contentapi.outputs.search import Entry, Hit, Results, Snippet
 from contentapi.outputs.search.fts5 import _columns, _rowid
 from contentapi.outputs.search.language import Language, Stemmed, language_key, stem_query
-from contentapi.outputs.search.parse import ParsedQuery, QueryError, parse
+from contentapi.outputs.search.parse import ParsedQuery, QueryError, explain, parse
 from contentapi.outputs.search.snippets import highlight
 
 FIELDS = ("title", "description", "terms", "headings", "body")
@@ -130,11 +130,7 @@ class TantivyIndex:
         return len(self._docs)
 
     def explain(self, query: str) -> str | None:
-        try:
-            parse(query)
-        except QueryError as error:
-            return error.message
-        return None
+        return explain(query)
 
     def search(
         self,
