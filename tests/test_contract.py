@@ -14,23 +14,21 @@ import copy
 import functools
 import itertools
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import referencing
 import referencing.jsonschema
-from conftest import ROOT, ContractClient, assert_problem
+from conftest import ROOT, assert_problem, build_app, clear_response_cache, spec
 from flask import Flask
 from flask.testing import FlaskClient
-from openapi_core import Config, OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
-from openapi_core.deserializing.media_types.util import json_loads
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
-from contentapi import create_app
 from contentapi.engine.schema import FIELDS
 from contentapi.outputs.query import SORTS
 from contentapi.web.params import FORMATS, SUMMARY_FIELDS
@@ -60,14 +58,6 @@ SAMPLE = {
 def spec_dict() -> dict[str, Any]:
     document, _ = read_from_filename(str(SPEC_PATH))
     return document
-
-
-@functools.cache
-def strict_spec() -> OpenAPI:
-    """openapi.yaml as conftest loads it, but reading problem+json and feed+json as JSON."""
-    json_types = ("application/problem+json", "application/feed+json")
-    config = Config(extra_media_type_deserializers=dict.fromkeys(json_types, json_loads))
-    return OpenAPI.from_file_path(str(SPEC_PATH), config=config)
 
 
 def operations() -> list[tuple[str, str]]:
@@ -141,14 +131,25 @@ class RequestAs(WerkzeugOpenAPIRequest):
 
 
 def check_as(response: Any, method: str | None = None, path: str | None = None) -> None:
-    """Validate a response against openapi.yaml, as if sent with this method or path."""
+    """Validate a response against openapi.yaml, as if sent with this method or path.
+
+    Unlike the ContractClient, it fails for a path or method the contract does not name. Each
+    response is checked once: by `check_as` on a `plain_client`, or by the ContractClient.
+    """
     request = RequestAs(response.request, method, path)
-    strict_spec().validate_response(request, WerkzeugOpenAPIResponse(response))
+    spec().validate_response(request, WerkzeugOpenAPIResponse(response))
 
 
-def split_sitemap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Five URLs per sitemap file, so the bundled content needs a sitemap index."""
+@pytest.fixture
+def split_sitemap(monkeypatch, bundled_app, token_app):
+    """Five URLs per sitemap file, so the bundled content needs a sitemap index. The shared
+    apps' response caches are emptied before and after, so no other test sees either sitemap."""
     monkeypatch.setattr(feed_views, "SITEMAP_LIMIT", 5)
+    for app in (bundled_app, token_app):
+        clear_response_cache(app)
+    yield
+    for app in (bundled_app, token_app):
+        clear_response_cache(app)
 
 
 def plain_client(app: Flask) -> FlaskClient:
@@ -259,19 +260,23 @@ OTHER_CASES = [
 ]
 
 
-@pytest.fixture
-def token_app() -> Flask:
+def make_token_app(runtime: Path) -> Flask:
     """The bundled content with preview and admin tokens set, held to the contract."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "CONTENTAPI_CONTENT_DIR": str(ROOT / "content"),
-            "CONTENTAPI_PREVIEW_TOKEN": PREVIEW,
-            "CONTENTAPI_ADMIN_TOKEN": ADMIN,
-        }
+    return build_app(
+        ROOT / "content", runtime_dir=str(runtime), preview_token=PREVIEW, admin_token=ADMIN
     )
-    app.test_client_class = ContractClient
-    return app
+
+
+@pytest.fixture(scope="module")
+def token_app(tmp_path_factory) -> Flask:
+    """`make_token_app()`, shared by the tests that only read from it."""
+    return make_token_app(tmp_path_factory.mktemp("runtime"))
+
+
+@pytest.fixture
+def fresh_token_app(tmp_path) -> Flask:
+    """`make_token_app()` for one test that changes it (a hook, a reload)."""
+    return make_token_app(tmp_path / "runtime")
 
 
 def get_operations() -> list[tuple[str, str]]:
@@ -399,7 +404,7 @@ def test_contract_post_schemas_agree_with_the_field_table():
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_contract_response_matches_spec(bundled_app, case):
     url, status, _ = case
-    response = bundled_app.test_client().get(url)  # the ContractClient validates it
+    response = plain_client(bundled_app).get(url)
     assert response.status_code == status, response.get_data(as_text=True)[:500]
     check_as(response)
     if status >= 400:
@@ -458,8 +463,8 @@ def test_contract_unknown_route_is_a_not_found_problem(bundled_app):
 
 
 @pytest.mark.parametrize(("path", "method"), get_operations(), ids=lambda value: value)
-def test_contract_current_copy_is_not_modified(token_app, monkeypatch, path, method):
-    split_sitemap(monkeypatch)
+@pytest.mark.usefixtures("split_sitemap")
+def test_contract_current_copy_is_not_modified(token_app, path, method):
     client = plain_client(token_app)
     url = SAMPLE.get(path, path)
     first = client.get(url, headers=ADMIN_AUTH)
@@ -501,13 +506,13 @@ def test_contract_unknown_parameter_is_a_bad_request(token_app, path, method):
 
 
 @pytest.mark.parametrize(("path", "method"), operations(), ids=lambda value: value)
-def test_contract_unexpected_failure_is_an_internal_error(token_app, path, method):
+def test_contract_unexpected_failure_is_an_internal_error(fresh_token_app, path, method):
     def fail() -> None:
         raise RuntimeError("boom")
 
-    token_app.before_request(fail)
+    fresh_token_app.before_request(fail)
     url = SAMPLE.get(path, path)
-    response = plain_client(token_app).open(url, method=method.upper(), headers=ADMIN_AUTH)
+    response = plain_client(fresh_token_app).open(url, method=method.upper(), headers=ADMIN_AUTH)
     body = assert_problem(response, 500)
     assert "boom" not in body["detail"]
     check_as(response)
@@ -516,13 +521,13 @@ def test_contract_unexpected_failure_is_an_internal_error(token_app, path, metho
 def test_contract_not_ready_is_service_unavailable(bundled_app, monkeypatch):
     store = bundled_app.extensions["contentapi"]
     monkeypatch.setattr(type(store), "ready", property(lambda self: False))
-    response = bundled_app.test_client().get("/readyz")
+    response = plain_client(bundled_app).get("/readyz")
     assert_problem(response, 503)
     check_as(response)
 
 
-def test_contract_split_sitemap_has_an_index_and_files(bundled_app, monkeypatch):
-    split_sitemap(monkeypatch)
+@pytest.mark.usefixtures("split_sitemap")
+def test_contract_split_sitemap_has_an_index_and_files(bundled_app):
     client = bundled_app.test_client()
     index = client.get("/sitemap.xml")
     assert index.status_code == 200
@@ -535,18 +540,22 @@ def test_contract_split_sitemap_has_an_index_and_files(bundled_app, monkeypatch)
 
 
 def test_contract_changes_token_round_trip(bundled_app):
-    client = bundled_app.test_client()
-    first = client.get("/api/v1/changes").get_json()
+    client = plain_client(bundled_app)
+    response = client.get("/api/v1/changes")
+    check_as(response)
+    first = response.get_json()
     assert first["reset"] is True
     assert first["added"]
     again = client.get(f"/api/v1/changes?since={first['token']}")
     check_as(again)
     assert again.get_json()["reset"] is False
-    assert_problem(client.get("/api/v1/changes?since=yesterday"), 400, "since")
+    bad = client.get("/api/v1/changes?since=yesterday")
+    check_as(bad)
+    assert_problem(bad, 400, "since")
 
 
 def test_contract_admin_is_not_found_without_a_token(bundled_app):
-    client = bundled_app.test_client()
+    client = plain_client(bundled_app)
     for response in (
         client.post("/api/v1/admin/reload"),
         client.get("/api/v1/admin/diagnostics", headers=ADMIN_AUTH),
@@ -556,7 +565,7 @@ def test_contract_admin_is_not_found_without_a_token(bundled_app):
 
 
 def test_contract_admin_needs_the_token(token_app):
-    client = token_app.test_client()
+    client = plain_client(token_app)
     wrong = {"Authorization": "Bearer not-the-admin-token"}
     for response in (
         client.post("/api/v1/admin/reload"),
@@ -567,8 +576,8 @@ def test_contract_admin_needs_the_token(token_app):
         check_as(response)
 
 
-def test_contract_admin_reload_and_diagnostics(token_app):
-    client = token_app.test_client()
+def test_contract_admin_reload_and_diagnostics(fresh_token_app):
+    client = plain_client(fresh_token_app)
     reload = client.post("/api/v1/admin/reload", headers=ADMIN_AUTH)
     assert reload.status_code == 200
     check_as(reload)
@@ -581,7 +590,7 @@ def test_contract_admin_reload_and_diagnostics(token_app):
 
 def test_contract_admin_strict_reload_refused_is_a_conflict(write_post, make_app):
     write_post("good.md", title="Good", date="2024-01-01")
-    client = make_app(strict="true", admin_token=ADMIN).test_client()
+    client = plain_client(make_app(strict="true", admin_token=ADMIN))
     write_post("bad.md", title="Bad", date="not a date")
     response = client.post("/api/v1/admin/reload", headers=ADMIN_AUTH)
     body = assert_problem(response, 409)
@@ -593,7 +602,7 @@ def test_contract_admin_strict_reload_refused_is_a_conflict(write_post, make_app
 
 
 def test_contract_preview_adds_status_and_shows_hidden_posts(token_app):
-    client = token_app.test_client()
+    client = plain_client(token_app)
     auth = {"Authorization": f"Bearer {PREVIEW}"}
     listed = client.get("/api/v1/posts?per_page=100", headers=auth)
     check_as(listed)
@@ -607,15 +616,19 @@ def test_contract_preview_adds_status_and_shows_hidden_posts(token_app):
     draft = client.get(f"/api/v1/posts/{DRAFT}", headers=auth)
     check_as(draft)
     assert draft.get_json()["status"] == "draft"
-    assert "status" not in client.get(f"/api/v1/posts/{CANONICAL}").get_json()
+    public = client.get(f"/api/v1/posts/{CANONICAL}")
+    check_as(public)
+    assert "status" not in public.get_json()
 
 
 def test_contract_pretty_json_is_the_same_document(bundled_app):
-    client = bundled_app.test_client()
+    client = plain_client(bundled_app)
     pretty = client.get("/api/v1/posts?per_page=2&pretty=1")
     check_as(pretty)
     assert b'\n  "data": [' in pretty.data
-    assert pretty.get_json()["data"] == client.get("/api/v1/posts?per_page=2").get_json()["data"]
+    compact = client.get("/api/v1/posts?per_page=2")
+    check_as(compact)
+    assert pretty.get_json()["data"] == compact.get_json()["data"]
     problem = client.get("/api/v1/posts/no-such-post?pretty=1")
     check_as(problem)
     assert b'\n  "status": 404' in problem.data

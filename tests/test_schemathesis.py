@@ -14,6 +14,7 @@ from contentapi import create_app
 APP = create_app(
     {
         "TESTING": True,
+        "SEARCH_WARM_UP": False,  # the first generated search builds the index
         "CONTENTAPI_CONTENT_DIR": str(ROOT / "content"),
         "CONTENTAPI_PARSE_CACHE": "off",
         "CONTENTAPI_CACHE_TYPE": "NullCache",

@@ -108,7 +108,7 @@ def test_search_bad_queries_are_400_or_empty_never_500(site, make_client):
 
 
 def test_search_index_is_built_in_the_background_after_start_and_reload(site, write_post, make_app):
-    store = make_app(admin_token="admin-token-0123456789").extensions["contentapi"]
+    store = make_app(warm_up=True, admin_token="admin-token-0123456789").extensions["contentapi"]
     deadline = time.monotonic() + 10
     while not store.searchable and time.monotonic() < deadline:
         time.sleep(0.02)

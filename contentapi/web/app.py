@@ -23,7 +23,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings from `CONTENTAPI_*` (or `test_config`), then the content index.
 
     `test_config` keys starting with `CONTENTAPI_` override the environment; others go to
-    `app.config` as in Flask's tutorial.
+    `app.config` as in Flask's tutorial. `SEARCH_WARM_UP: False` there skips building the search
+    index in the background at start (tests that never search; the first search builds it).
     """
     config = dict(test_config or {})
     settings = Settings.from_env(
@@ -38,7 +39,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = store
     store.reload()
     if not watch.DEFERRED:  # under gunicorn's preload, workers do this after the fork
-        store.warm_up()
+        if app.config.get("SEARCH_WARM_UP", True):
+            store.warm_up()
         if settings.watching:
             store.watcher = Watcher(store).start()
     app.extensions[auth.SIGNING_KEY] = settings.secret_key.encode() or secrets.token_bytes(32)
