@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from conftest import build_app, post_text
 from flask.testing import FlaskClient
 
 from contentapi.engine import loader
@@ -34,11 +35,16 @@ def _frozen(monkeypatch):
     monkeypatch.setattr(loader, "datetime", FrozenDatetime)
 
 
-@pytest.fixture
-def corpus(write_post, content_dir):
+def write_corpus(content: Path) -> None:
     """Five published posts over two categories and tags, a draft, a scheduled post, media."""
+
+    def write(path: str, text: str | None = None, **fields: str) -> None:
+        target = content / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text if text is not None else post_text(**fields), encoding="utf-8")
+
     for day in range(1, 6):
-        write_post(
+        write(
             f"posts/2024-01-0{day}-post-{day}.md",
             title=f"'Publicado {day}: ñandú'",
             date=f"2024-01-0{day}",
@@ -46,30 +52,46 @@ def corpus(write_post, content_dir):
             tags="[pan, lectura]" if day < 3 else "[pan]",
             body=f"Texto {day}.\n\n![foto](../images/foto%20é.png)",
         )
-    write_post(
-        "draft.md", title="Borrador secreto", date="2024-02-01", draft="true", category="Secreta"
-    )
-    write_post("later.md", title="Futuro secreto", date="2999-01-01", tags="[futuro]")
-    write_post("bad.md", text="---\ntitle: Roto\ndate: nunca\n---\n")
-    (content_dir / "images").mkdir()
-    (content_dir / "images" / "foto é.png").write_bytes(PNG)
-    (content_dir / "notes.txt").write_text("hola\n", encoding="utf-8")
+    write("draft.md", title="Borrador secreto", date="2024-02-01", draft="true", category="Secreta")
+    write("later.md", title="Futuro secreto", date="2999-01-01", tags="[futuro]")
+    write("bad.md", text="---\ntitle: Roto\ndate: nunca\n---\n")
+    (content / "images").mkdir()
+    (content / "images" / "foto é.png").write_bytes(PNG)
+    (content / "notes.txt").write_text("hola\n", encoding="utf-8")
 
 
 @pytest.fixture
-def app_at_now(make_app):
-    """An app over the corpus whose clock says NOW, 2 posts a page. Its test client does not
+def corpus(content_dir):
+    write_corpus(content_dir)
+
+
+def at_now(content: Path, contract: bool = False, **settings):
+    """An app over `content` whose clock says NOW, 2 posts a page. Its test client does not
     check the contract (views' own tests do) unless `contract=True`: exports stay fast."""
+    settings.setdefault("default_per_page", 2)
+    app = build_app(content, **settings)
+    app.extensions["contentapi"].clock = lambda: NOW
+    if not contract:
+        app.test_client_class = FlaskClient
+    return app
 
-    def make(contract: bool = False, **settings):
-        settings.setdefault("default_per_page", 2)
-        app = make_app(**settings)
-        app.extensions["contentapi"].clock = lambda: NOW
-        if not contract:
-            app.test_client_class = FlaskClient
-        return app
 
-    return make
+@pytest.fixture
+def app_at_now(content_dir):
+    return lambda contract=False, **settings: at_now(content_dir, contract, **settings)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """(CLI result, OUTDIR) of one export of the corpus with default settings, shared by the
+    tests that only read what it wrote."""
+    root = tmp_path_factory.mktemp("export")
+    write_corpus(root / "content")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loader, "datetime", FrozenDatetime)
+        result = export(at_now(root / "content"), root / "site")
+    assert result.exit_code == 0, result.output
+    return result, root / "site"
 
 
 def export(app, outdir: Path, *args: str):
@@ -139,10 +161,8 @@ def test_export_every_file_equals_a_live_get_byte_for_byte(corpus, app_at_now, t
     assert not any("search" in name for name in written)
 
 
-def test_export_prints_a_summary(corpus, app_at_now, tmp_path):
-    outdir = tmp_path / "site"
-    result = export(app_at_now(), outdir)
-    assert result.exit_code == 0, result.output
+def test_export_prints_a_summary(exported):
+    result, outdir = exported
     written = files(outdir)
     match = re.search(r"Exported (\d+) files, ([\d,]+) bytes, in [\d.]+ s to ", result.stdout)
     assert match, result.output
@@ -153,9 +173,8 @@ def test_export_prints_a_summary(corpus, app_at_now, tmp_path):
     assert manifest["files"] == sorted(written)
 
 
-def test_export_never_includes_drafts_or_scheduled_posts(corpus, app_at_now, tmp_path):
-    outdir = tmp_path / "site"
-    assert export(app_at_now(), outdir).exit_code == 0
+def test_export_never_includes_drafts_or_scheduled_posts(exported):
+    _, outdir = exported
     written = files(outdir)
     assert not any(re.search(r"/(draft|later|secreta|futuro)(/|$)", name) for name in written)
     for name, body in written.items():
@@ -166,9 +185,8 @@ def test_export_never_includes_drafts_or_scheduled_posts(corpus, app_at_now, tmp
     assert posts == {f"post-{day}" for day in range(1, 6)}
 
 
-def test_export_writes_every_page_of_every_listing(corpus, app_at_now, tmp_path):
-    outdir = tmp_path / "site"
-    assert export(app_at_now(), outdir).exit_code == 0
+def test_export_writes_every_page_of_every_listing(exported):
+    _, outdir = exported
     written = files(outdir)
     listings = {
         "api/v1/posts": 3,  # 5 posts, 2 a page
@@ -194,9 +212,8 @@ def test_export_writes_every_page_of_every_listing(corpus, app_at_now, tmp_path)
     assert slugs == ["post-5", "post-4", "post-3", "post-2", "post-1"]
 
 
-def test_export_copies_media_bytes(corpus, app_at_now, content_dir, tmp_path):
-    outdir = tmp_path / "site"
-    assert export(app_at_now(), outdir).exit_code == 0
+def test_export_copies_media_bytes(exported):
+    _, outdir = exported
     assert (outdir / "media" / "images" / "foto é.png").read_bytes() == PNG
     assert (outdir / "media" / "notes.txt").read_bytes() == b"hola\n"
     detail = json.loads((outdir / "api/v1/posts/post-1/index.json").read_bytes())
