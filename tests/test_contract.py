@@ -275,7 +275,7 @@ def token_app(tmp_path_factory) -> Flask:
 
 @pytest.fixture
 def fresh_token_app(tmp_path) -> Flask:
-    """`make_token_app()` for one test that changes it (a hook, a reload)."""
+    """`make_token_app()` for one test that changes it (a reload)."""
     return make_token_app(tmp_path / "runtime")
 
 
@@ -506,13 +506,16 @@ def test_contract_unknown_parameter_is_a_bad_request(token_app, path, method):
 
 
 @pytest.mark.parametrize(("path", "method"), operations(), ids=lambda value: value)
-def test_contract_unexpected_failure_is_an_internal_error(fresh_token_app, path, method):
+def test_contract_unexpected_failure_is_an_internal_error(token_app, monkeypatch, path, method):
     def fail() -> None:
         raise RuntimeError("boom")
 
-    fresh_token_app.before_request(fail)
+    # A hook that fails every request, run first (before the response cache could answer);
+    # set on the shared app for this test only (Flask's `before_request` is for setup time).
+    hooks = token_app.before_request_funcs
+    monkeypatch.setitem(hooks, None, [fail, *hooks.get(None, [])])
     url = SAMPLE.get(path, path)
-    response = plain_client(fresh_token_app).open(url, method=method.upper(), headers=ADMIN_AUTH)
+    response = plain_client(token_app).open(url, method=method.upper(), headers=ADMIN_AUTH)
     body = assert_problem(response, 500)
     assert "boom" not in body["detail"]
     check_as(response)
