@@ -69,6 +69,7 @@ def at_now(content: Path, contract: bool = False, **settings):
     """An app over `content` whose clock says NOW, 2 posts a page. Its test client does not
     check the contract (views' own tests do) unless `contract=True`: exports stay fast."""
     settings.setdefault("default_per_page", 2)
+    settings.setdefault("runtime_dir", str(content.parent / "runtime"))
     app = build_app(content, **settings)
     app.extensions["contentapi"].clock = lambda: NOW
     if not contract:

@@ -25,14 +25,10 @@ import contentapi
 PACKAGE = Path(contentapi.__file__).parent
 LAYERS = ("settings", "engine", "outputs", "service", "web")  # each may import those before it
 WEB_STACK = ("flask", "werkzeug")
-# Modules known to import the web stack, with why; `strict` makes the mark fail once they do
-# not, so it is removed when the work lands.
-NOT_PURE_YET = {
-    "contentapi.outputs.serialize": (
-        "serialize shapes JSON through the Flask-bound view Context; making it a pure function "
-        "of (index, post, URL builder) is issue 9 item 4, in progress in another branch"
-    ),
-}
+# Engine or outputs modules known to import the web stack, by name, with why: each is marked
+# xfail(strict), so the mark fails (and must go) once the module is pure. None today:
+# outputs/serialize.py became a pure function of (index, post, links) in issue 9 item 4.
+NOT_PURE_YET: dict[str, str] = {}
 PROBE = (
     "import importlib, json, sys; importlib.import_module(sys.argv[1]); "
     f"print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in {WEB_STACK!r})))"
