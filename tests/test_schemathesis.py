@@ -4,6 +4,8 @@ runs the same cases every time."""
 
 from __future__ import annotations
 
+import tempfile
+
 import schemathesis
 from conftest import ROOT
 from hypothesis import HealthCheck, seed, settings
@@ -11,12 +13,16 @@ from schemathesis.checks import CHECKS, load_all_checks
 
 from contentapi import create_app
 
+# Its own runtime folder: the generated admin reloads must not signal a `make run` serving the
+# same content folder (nor other test apps) to reload.
+RUNTIME = tempfile.TemporaryDirectory(prefix="contentapi-schemathesis-")
 APP = create_app(
     {
         "TESTING": True,
         "SEARCH_WARM_UP": False,  # the first generated search builds the index
         "CONTENTAPI_CONTENT_DIR": str(ROOT / "content"),
         "CONTENTAPI_PARSE_CACHE": "off",
+        "CONTENTAPI_RUNTIME_DIR": RUNTIME.name,
         "CONTENTAPI_CACHE_TYPE": "NullCache",
         "CONTENTAPI_ADMIN_TOKEN": "admin-token-0123456789",
     }
