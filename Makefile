@@ -51,7 +51,7 @@ readme: $(RUNTIME)
 # The whole service under load (bench/service.py): POSTS=100000, or POSTS="1000 10000 100000"
 # for a growth table. Uses both cores: run it on a quiet machine.
 POSTS ?= 10000
-bench: $(RUNTIME)
+bench: $(TESTING)
 	$(BIN)/python bench/service.py --posts $(POSTS)
 
 clean:
