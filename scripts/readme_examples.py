@@ -22,6 +22,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -215,6 +216,7 @@ def _build(content: Path) -> Any:
                 "SEARCH_WARM_UP": False,
                 "CONTENTAPI_CONTENT_DIR": str(content),
                 "CONTENTAPI_PARSE_CACHE": "off",
+                "CONTENTAPI_STORE_PATH": "off",  # nothing written to the user's cache
                 "CONTENTAPI_WATCH": "false",
                 "CONTENTAPI_LOG_LEVEL": "WARNING",
                 "CONTENTAPI_PREVIEW_TOKEN": PREVIEW_TOKEN,
@@ -300,7 +302,21 @@ def differences(readme: str, fresh: str | None = None) -> str:
     return "\n".join(diff)
 
 
+def _settle() -> None:
+    """Let background work an example started (the reload's warm-up) finish before exit."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread():
+            thread.join(timeout=30)
+
+
 def main(argv: list[str]) -> int:
+    try:
+        return _main(argv)
+    finally:
+        _settle()
+
+
+def _main(argv: list[str]) -> int:
     readme = README.read_text(encoding="utf-8")
     if argv[1:] == ["--check"]:
         diff = differences(readme)
