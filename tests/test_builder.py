@@ -32,6 +32,13 @@ def wait_for_warm_up() -> None:
 
 
 @pytest.fixture
+def make_app(make_app):
+    """conftest's, with the warm-up on: these apps fill the store in the background at start,
+    as a served app does."""
+    return lambda **settings: make_app(warm_up=True, **settings)
+
+
+@pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "store" / "artifacts.sqlite"
 
