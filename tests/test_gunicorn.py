@@ -436,7 +436,9 @@ def _check(site: Site, answers: Answers) -> dict[str, int]:
         shown = lists.get(version)
         if shown is None:
             continue  # no list answered from this version: nothing to compare with
-        if settled is not None and settled not in state_of[version]:
+        # Older than what had settled when the request started is stale; newer is fine (the
+        # next change may have landed while the request was in flight).
+        if settled is not None and max(state_of[version], default=-1) < settled:
             problems.append(f"{kind} {slug}: step {settled} had settled, got {version}")
         if kind == "detail":
             if status == 404:
