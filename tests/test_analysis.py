@@ -10,7 +10,9 @@ import pytest
 from contentapi.engine.analysis import (
     HeadingIds,
     analyse,
+    atx_heading,
     build_toc,
+    emphasis_depth,
     excerpt,
     heading_id,
     inline_text,
@@ -335,3 +337,186 @@ def test_analysis_strip_title_heading_removes_repeated_title(body: str, title: s
 )
 def test_analysis_strip_title_heading_keeps_other_headings(body: str) -> None:
     assert strip_title_heading(body, "Pan de masa madre") == body
+
+
+# images as WordPress and Hugo write them
+
+
+@pytest.mark.parametrize(
+    ("tag", "alt"),
+    [
+        ('<img src="a.png" alt="">', ""),  # WordPress writes this constantly
+        ("<img src='a.png' alt=''>", ""),
+        ('<img src="a.png">', ""),
+        ("<img src=a.png alt=Horno>", "Horno"),
+        ('<img alt="Horno &amp; pan" src="a.png" />', "Horno & pan"),
+        ('<img data-src="lazy.png" src="a.png" alt="x">', "x"),  # the src the HTML shows
+    ],
+)
+def test_analysis_html_image_alt_forms(tag: str, alt: str) -> None:
+    (image,) = analyse(f"Texto.\n\n{tag}\n").images
+    assert (image.url, image.alt) == ("a.png", alt)
+
+
+def test_analysis_images_in_code_are_not_images() -> None:
+    body = '```html\n<img src="ejemplo.png" alt="">\n![no](no.png)\n```\n\n![sí](si.png)\n'
+    assert [image.url for image in analyse(body).images] == ["si.png"]
+
+
+def test_analysis_image_url_with_parentheses() -> None:
+    body = "![Foto](https://example.org/wiki/Pan_(alimento).jpg)\n"
+    assert [image.url for image in analyse(body).images] == [
+        "https://example.org/wiki/Pan_(alimento).jpg"
+    ]
+
+
+# excerpts
+
+
+def test_analysis_more_marker_ends_the_excerpt() -> None:
+    body = "Primer párrafo.\n\nSegundo **párrafo**.\n\n<!--more-->\n\nEl resto del post.\n"
+    analysis = analyse(body, excerpt_length=10)
+    assert analysis.excerpt == "Primer párrafo.\n\nSegundo párrafo."  # whole, as the author cut it
+    assert "more" not in analysis.plaintext
+    assert analysis.plaintext.endswith("El resto del post.")
+
+
+@pytest.mark.parametrize("marker", ["<!--more-->", "<!-- more -->", "<!--More-->"])
+def test_analysis_more_marker_inside_a_paragraph(marker: str) -> None:
+    assert analyse(f"Antes del corte. {marker} Después.\n").excerpt == "Antes del corte."
+
+
+def test_analysis_more_marker_in_code_is_code() -> None:
+    analysis = analyse("Intro.\n\n```html\n<!--more-->\n```\n\nFin.\n")
+    assert analysis.excerpt == "Intro."
+    assert "<!--more-->" in analysis.plaintext
+
+
+PODCAST = (
+    '<audio controls="controls"><source src="https://cdn.example.org/ep171.mp3" '
+    'type="audio/mpeg" /><a href="https://cdn.example.org/ep171.mp3">'
+    "https://cdn.example.org/ep171.mp3</a></audio>\n"
+    "[Descargar](https://cdn.example.org/ep171.mp3)\n\n"
+    "En este episodio hablamos de fermentación.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "lead",
+    [
+        PODCAST.rsplit("\n\n", 1)[0],
+        "[Descargar el episodio](https://cdn.example.org/ep.mp3)",
+        "https://example.org/un/enlace",
+        "<https://example.org/un/enlace>",
+        "[![Portada](portada.png)](https://example.org)",
+        '<iframe src="https://www.youtube.com/embed/x" title="Vídeo"></iframe>',
+        '<video src="v.mp4" controls>Tu navegador no puede reproducirlo.</video>',
+        '<p><a href="https://example.org">https://example.org</a></p>',
+        "![Sólo una imagen](imagen.png)",
+    ],
+)
+def test_analysis_excerpt_skips_paragraphs_of_only_links_or_media(lead: str) -> None:
+    body = f"{lead}\n\nEn este episodio hablamos de fermentación.\n"
+    assert analyse(body).excerpt == "En este episodio hablamos de fermentación."
+
+
+def test_analysis_excerpt_keeps_a_paragraph_with_words_around_a_link() -> None:
+    body = "Descarga el episodio: [mp3](https://cdn.example.org/ep.mp3)\n\nOtro.\n"
+    assert analyse(body).excerpt == "Descarga el episodio: mp3"
+
+
+def test_analysis_excerpt_of_only_links_is_the_first_of_them() -> None:
+    assert analyse("[Uno](https://a.example)\n\n[Dos](https://b.example)\n").excerpt == "Uno"
+
+
+def test_analysis_plaintext_leaves_out_a_players_fallback_content() -> None:
+    analysis = analyse(PODCAST)
+    assert "ep171.mp3" not in analysis.plaintext
+    assert analysis.plaintext == "Descargar\n\nEn este episodio hablamos de fermentación."
+
+
+def test_analysis_excerpt_is_plain_text_even_when_the_source_escapes_html() -> None:
+    body = "Usa `<script>` con cuidado &lt;b&gt; y `<img src=x onerror=alert(1)>`.\n"
+    result = analyse(body).excerpt
+    # Plain text: what a reader sees, markup characters and all; feeds escape it as text.
+    assert result == "Usa <script> con cuidado <b> y <img src=x onerror=alert(1)>."
+
+
+# markup that never closes is text, and costs one pass
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("![a](![a](![a](", "![a](![a](![a]("),
+        ("[a](b", "[a](b"),
+        ("*a *a *a", "*a *a *a"),
+        ("``a`", "``a`"),
+        ("``a`b``", "a`b"),
+        ("`a``b`", "a``b"),
+        ("<img src=x", "<img src=x"),
+        ("**negrita *y cursiva***", "negrita y cursiva"),
+        ("2 * 3 * 4", "2 * 3 * 4"),
+        (
+            "<mailto:ana@example.org> y <ana@example.org>",
+            "mailto:ana@example.org y ana@example.org",
+        ),
+    ],
+)
+def test_analysis_inline_text_of_unclosed_and_nested_markup(markdown: str, expected: str) -> None:
+    assert inline_text(markdown) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Antes <script>alert(1)</script> después.\n", "Antes después."),
+        ("Antes <style>p{}</style><!-- nota --> después.\n", "Antes después."),
+        ("El elemento <script> sin cierre.\n", "El elemento sin cierre."),
+        ("Antes <!-- una nota\nen dos líneas --> después.\n", "Antes después."),
+        ("Uno.\n<!-- nota -->\nDos.\n", "Uno.\n\nDos."),  # a comment block ends a paragraph
+        ("Uno.\n\n<script>\nvar a = 1;\n\nvar b = 2;\n</script>\nDos.\n", "Uno.\n\nDos."),
+        # As in the rendered HTML, a comment block without its end runs to the end.
+        ("Uno.\n\n<!-- sin cierre\n\nTexto.\n", "Uno."),
+        ("Usa `<!-- -->` o `<script>`.\n", "Usa <!-- --> o <script>."),
+    ],
+)
+def test_analysis_scripts_styles_and_comments_are_not_text(body: str, expected: str) -> None:
+    assert analyse(body).plaintext == expected
+
+
+def test_analysis_script_in_fenced_code_is_code() -> None:
+    body = '```html\n<script src="app.js"></script>\n<!-- nota -->\n```\n'
+    assert analyse(body).plaintext == '<script src="app.js"></script>\n<!-- nota -->'
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("sin marcas", 0),
+        ("*a*", 1),
+        ("*a **b** c*", 2),
+        ("*a " * 50 + "b*" * 50, 50),
+        ("*a* *b* *c*", 1),
+        ("snake_case_name", 0),
+    ],
+)
+def test_analysis_emphasis_depth(text: str, depth: int) -> None:
+    assert emphasis_depth(text) == depth
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("# Título", (1, "Título")),
+        ("### Cerrado ###", (3, "Cerrado")),
+        ("## C# y F#", (2, "C# y F#")),
+        ("# ###", (1, "")),
+        ("#", (1, "")),
+        ("#Pegado", None),
+        ("####### Siete", None),
+        ("# a" + " " * 5000 + "x", (1, "a" + " " * 5000 + "x")),
+    ],
+)
+def test_analysis_atx_heading(line: str, expected: tuple[int, str] | None) -> None:
+    assert atx_heading(line) == expected

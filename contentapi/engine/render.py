@@ -16,6 +16,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from contentapi.engine import bounds
 from contentapi.engine.analysis import HeadingIds, inline_text
 from contentapi.engine.assets import (
     HTML_URL,
@@ -261,7 +262,7 @@ def sanitize(markup: str, iframe_hosts: tuple[str, ...] = ()) -> str:
 
 def render_html(body: str, directory: str, options: RenderOptions) -> str:
     """A post body as HTML; pure, so it can be cached by its inputs."""
-    markdown = mistune.create_markdown(
+    markdown = bounds.create_markdown(
         escape=options.raw_html == "escape",
         renderer=_Renderer(directory, options),
         plugins=list(PLUGINS),
@@ -271,7 +272,7 @@ def render_html(body: str, directory: str, options: RenderOptions) -> str:
     markup = str(markdown(body))
     if options.raw_html == "allow":
         return markup
-    return sanitize(markup, options.iframe_hosts)
+    return sanitize(bounds.cap_html_depth(markup), options.iframe_hosts)
 
 
 def highlight_css(style: str = "default") -> str:
