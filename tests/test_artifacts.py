@@ -265,11 +265,11 @@ def test_artifacts_an_added_image_is_not_served_from_before_it_existed():
     before = index_of(*files, store=Artifacts(backend))
     post = before.by_slug["p"]
     assert 'src="foto.jpg"' in Artifacts(backend).html(before, post, BASES[0])
-    assert before.derived(post).warnings
+    assert before.derived(post).issues
     after = index_of(*files, assets=frozenset({"foto.jpg"}), store=Artifacts(backend))
     html = Artifacts(backend).html(after, after.by_slug["p"], BASES[0])
     assert 'src="http://localhost:5000/media/foto.jpg"' in html
-    assert after.derived(after.by_slug["p"]).warnings == ()
+    assert after.derived(after.by_slug["p"]).issues == ()
     assert after.derived(after.by_slug["p"]).images[0].url == "/media/foto.jpg"
 
 

@@ -237,15 +237,24 @@ def test_cli_list_empty_folder_says_so(make_app):
     assert "No posts" in result.output
 
 
-def test_cli_list_a_slug_clash_is_listed_as_invalid(write_post, make_app):
+def test_cli_list_a_slug_clash_lists_both_posts(write_post, make_app):
     write_post("a.md", title="A", slug="same")
-    write_post("b.md", title="B", slug="same")
+    write_post("b.md", title="B", slug="same", date="2024-02-03")
     entries = json.loads(_cli(make_app(), "list", "--json").output)
-    assert [(e["path"], e["status"]) for e in entries] == [
-        ("a.md", "published"),
-        ("b.md", "invalid"),
+    assert sorted((e["path"], e["slug"], e["status"]) for e in entries) == [
+        ("a.md", "same", "published"),
+        ("b.md", "same-2024-02-03", "published"),
     ]
-    assert "already the slug of a.md" in entries[1]["error"]
+
+
+def test_cli_check_reports_a_slug_clash_as_an_error_naming_both_files(write_post, make_app):
+    write_post("a.md", title="A", slug="same")
+    write_post("b.md", title="B", slug="same", date="2024-02-03")
+    result = _cli(make_app(), "check")
+    assert result.exit_code == 1
+    (line,) = [line for line in result.output.splitlines() if ": error: " in line]
+    assert line.startswith("b.md: error: slug:")
+    assert "a.md" in line and "'same-2024-02-03'" in line
 
 
 # --- content new ----------------------------------------------------------------------------

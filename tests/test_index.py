@@ -78,10 +78,13 @@ def test_index_parse_source_turns_bad_files_into_issues(
     assert fragment in issue.message
 
 
-def test_index_parse_source_category_without_letters_is_issue() -> None:
+def test_index_parse_source_tag_without_letters_is_left_out_with_a_warning() -> None:
     result = parse_source(source("a.md", "title: A\ndate: 2024-01-01\ntags: [ok, '!!!']"), OPTIONS)
-    assert result.post is None
-    assert [(i.field, "!!!" in i.message) for i in result.issues] == [("tags", True)]
+    assert result.post is not None
+    assert [ref.slug for ref in result.post.tags] == ["ok"]
+    assert [(i.field, i.severity, "!!!" in i.message) for i in result.issues] == [
+        ("tags", "warning", True)
+    ]
 
 
 def test_index_parse_source_reads_post_fields() -> None:
@@ -110,18 +113,19 @@ def test_index_invalid_files_reported_and_valid_posts_kept() -> None:
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_index_duplicate_slug_first_path_wins(reverse: bool) -> None:
+def test_index_duplicate_slug_both_served_newer_gets_its_date(reverse: bool) -> None:
     files = [
-        source("a/hola.md", "title: Primero\ndate: 2020-01-01"),
+        source("z/hola.md", "title: Primero\ndate: 2020-01-01"),
         source("b/2024-05-01-hola.md", "title: Segundo\ndate: 2024-05-01"),
     ]
     index = build(*(reversed(files) if reverse else files))
-    assert index.by_slug["hola"].path == "a/hola.md"
-    assert [p.path for p in index.posts] == ["a/hola.md"]
+    assert index.by_slug["hola"].path == "z/hola.md"
+    assert index.by_slug["hola-2024-05-01"].path == "b/2024-05-01-hola.md"
+    assert [p.slug for p in index.posts] == ["hola-2024-05-01", "hola"]
     (issue,) = index.issues
-    assert (issue.path, issue.field) == ("b/2024-05-01-hola.md", "slug")
-    assert "a/hola.md" in issue.message
-    assert "'hola'" in issue.message
+    assert (issue.path, issue.field, issue.severity) == ("b/2024-05-01-hola.md", "slug", "error")
+    assert "z/hola.md" in issue.message
+    assert "'hola-2024-05-01'" in issue.message
 
 
 def test_index_duplicate_slug_from_slug_field() -> None:
@@ -130,7 +134,24 @@ def test_index_duplicate_slug_from_slug_field() -> None:
         source("b.md", "title: B\ndate: 2024-01-02\nslug: mismo"),
     )
     assert index.by_slug["mismo"].path == "a.md"
+    assert index.by_slug["mismo-2024-01-02"].path == "b.md"
     assert [(i.path, "a.md" in i.message) for i in index.issues] == [("b.md", True)]
+
+
+def test_index_three_posts_on_one_slug_and_one_day_get_numbers() -> None:
+    index = build(
+        source("a.md", "title: A\ndate: 2024-01-01\nslug: mismo"),
+        source("b.md", "title: B\ndate: 2024-01-02\nslug: mismo"),
+        source("c.md", "title: C\ndate: 2024-01-02\nslug: mismo"),
+        source("d.md", "title: D\ndate: 2023-01-01\nslug: mismo-2024-01-02"),
+    )
+    assert {slug: post.path for slug, post in index.by_slug.items()} == {
+        "mismo": "a.md",
+        "mismo-2024-01-02": "d.md",  # its own slug: a qualified one never takes it
+        "mismo-2024-01-02-2": "b.md",
+        "mismo-2024-01-02-3": "c.md",
+    }
+    assert [i.path for i in index.issues] == ["b.md", "c.md"]
 
 
 def test_index_aliases_map_to_slug() -> None:
@@ -149,6 +170,7 @@ def test_index_alias_colliding_with_slug_names_both_files() -> None:
     assert (issue.path, issue.field) == ("b/nuevo.md", "aliases")
     assert "a/viejo.md" in issue.message
     assert index.by_slug["viejo"].path == "a/viejo.md"
+    assert index.by_slug["nuevo"].path == "b/nuevo.md"  # still served, without the alias
     assert "viejo" not in index.aliases
 
 
@@ -161,6 +183,72 @@ def test_index_alias_colliding_with_alias_names_both_files() -> None:
     assert (issue.path, issue.field) == ("b.md", "aliases")
     assert "a.md" in issue.message
     assert dict(index.aliases) == {"antiguo": "a"}
+
+
+def test_index_old_names_of_a_file_lead_to_its_post() -> None:
+    index = build(
+        source("posts/introducción-a-svelte.md", "title: Svelte\ndate: 2021-03-01"),
+        source("_posts/2019-05-02-%c2%bfes-bueno.md", "title: ¿Es bueno?\ndate: 2019-05-02"),
+    )
+    assert index.issues == ()
+    assert set(index.by_slug) == {"introduccion-a-svelte", "es-bueno"}
+    for old, slug in [
+        ("introducción-a-svelte", "introduccion-a-svelte"),
+        ("Introducción-A-Svelte", "introduccion-a-svelte"),
+        ("introducci%C3%B3n-a-svelte", "introduccion-a-svelte"),  # encoded twice on the way
+        ("2019-05-02-¿es-bueno", "es-bueno"),
+        ("¿es-bueno", "es-bueno"),
+        ("c2-bfes-bueno", "es-bueno"),  # what this API served before it decoded names
+        ("ES-BUENO", "es-bueno"),
+    ]:
+        assert index.canonical_slug(old) == slug, old
+    assert index.canonical_slug("es-bueno") is None  # a slug is served, not redirected
+    assert index.canonical_slug("otra-cosa") is None
+
+
+def test_index_slug_field_as_written_and_its_old_forms() -> None:
+    index = build(
+        source("a.md", "title: A\ndate: 2019-01-01\nslug: '%c2%bfes-bueno-el-open-source'"),
+        source("b.md", "title: B\ndate: 2019-01-02\nslug: gin_television"),
+        source("gin-television.md", "title: C\ndate: 2019-01-03"),
+    )
+    assert index.issues == ()
+    assert {slug: post.path for slug, post in index.by_slug.items()} == {
+        "es-bueno-el-open-source": "a.md",
+        "gin_television": "b.md",  # URL-safe as written: kept, and no clash with the next
+        "gin-television": "gin-television.md",
+    }
+    for old in ["%c2%bfes-bueno-el-open-source", "¿es-bueno-el-open-source"]:
+        assert index.canonical_slug(old) == "es-bueno-el-open-source"
+    assert index.canonical_slug("c2-bfes-bueno-el-open-source") == "es-bueno-el-open-source"
+    assert index.canonical_slug("Gin_Television") == "gin_television"
+
+
+def test_index_old_names_never_take_a_slug_or_written_alias() -> None:
+    index = build(
+        source("2019-01-01-receta.md", "title: A\ndate: 2019-01-01\nslug: pan"),
+        source("receta.md", "title: B\ndate: 2020-01-01"),
+        source("c.md", "title: C\ndate: 2021-01-01\naliases: [Pan-Viejo]"),
+        source("pan-viejo.md", "title: D\ndate: 2018-01-01\nslug: pan-nuevo"),
+    )
+    assert index.issues == ()
+    assert index.canonical_slug("receta") is None  # B's slug: served, not a redirect
+    assert index.aliases["pan-viejo"] == "c"  # written alias beats D's file name
+    assert index.canonical_slug("2019-01-01-receta") == "pan"
+
+
+def test_index_a_clash_keeps_both_posts_reachable_by_old_names() -> None:
+    index = build(
+        source("2013-11-11-satisfacción.md", "title: Nueva\ndate: 2013-11-11"),
+        source("2010-02-01-satisfacción.md", "title: Vieja\ndate: 2010-02-01"),
+    )
+    assert index.by_slug["satisfaccion"].title == "Vieja"
+    assert index.by_slug["satisfaccion-2013-11-11"].title == "Nueva"
+    assert index.canonical_slug("2013-11-11-satisfacción") == "satisfaccion-2013-11-11"
+    assert index.canonical_slug("2010-02-01-satisfacción") == "satisfaccion"
+    (issue,) = index.issues
+    assert issue.path == "2013-11-11-satisfacción.md"
+    assert "2010-02-01-satisfacción.md" in issue.message
 
 
 # terms
@@ -379,7 +467,7 @@ def test_index_derive_cover_is_front_matter_image_first() -> None:
     post = parsed_post("extra-keys.md", "posts/extra-keys.md")
     derived = derive(post, OPTIONS, AssetMap(frozenset({"posts/images/portada.png"})))
     assert derived.cover == "/media/posts/images/portada.png"
-    assert derived.warnings == ()
+    assert derived.issues == ()
 
 
 def test_index_derive_cover_falls_back_to_first_body_image() -> None:
@@ -394,7 +482,7 @@ def test_index_derive_cover_none_without_images() -> None:
 
 def test_index_derive_missing_images_warn_with_field() -> None:
     body_post = parsed_post("images.md", "posts/2024/images.md")
-    warnings = derive(body_post, OPTIONS, AssetMap()).warnings
+    warnings = derive(body_post, OPTIONS, AssetMap()).issues
     assert [(w.path, w.field, w.severity) for w in warnings] == [
         ("posts/2024/images.md", "body", "warning")
     ] * 3
@@ -402,7 +490,7 @@ def test_index_derive_missing_images_warn_with_field() -> None:
     assert all(url in w.message for url, w in zip(written, warnings, strict=True))
 
     cover_post = parsed_post("extra-keys.md", "posts/extra-keys.md")
-    (warning,) = derive(cover_post, OPTIONS, AssetMap()).warnings
+    (warning,) = derive(cover_post, OPTIONS, AssetMap()).issues
     assert (warning.field, warning.severity) == ("image", "warning")
     assert "images/portada.png" in warning.message
 
@@ -416,7 +504,7 @@ def test_index_derive_existing_images_resolve_to_media() -> None:
     }
     assets = AssetMap(frozenset(files))
     derived = derive(post, OPTIONS, assets)
-    assert derived.warnings == ()
+    assert derived.issues == ()
     assert [i.url for i in derived.images] == [
         "/media/posts/2024/images/horno.png",
         "/media/images/blog/cabecera.jpg",
@@ -428,7 +516,7 @@ def test_index_derive_existing_images_resolve_to_media() -> None:
 def test_index_derive_asset_base_url_makes_missing_images_absolute() -> None:
     post = parsed_post("images.md", "posts/2024/images.md")
     derived = derive(post, OPTIONS, AssetMap(base_url="https://cdn.example.com/"))
-    assert derived.warnings == ()
+    assert derived.issues == ()
     assert [i.url for i in derived.images] == [
         "https://cdn.example.com/posts/2024/images/horno.png",
         "https://cdn.example.com/images/blog/cabecera.jpg",
@@ -441,7 +529,7 @@ def test_index_corpus_image_in_assets_resolves_without_warning() -> None:
     index = build_index(read_sources(CORPUS), OPTIONS, BUILT_AT)
     derived = index.derived(index.by_slug["hola-mundo"])
     assert derived.cover == "/media/images/pixel.png"
-    assert derived.warnings == ()
+    assert derived.issues == ()
     assert index.derived(index.by_slug["hola-mundo"]) is derived
 
 
@@ -479,7 +567,7 @@ def test_index_real_shaped_post_without_asset_base_url() -> None:
     derived = index.derived(post)
     assert derived.analysis.toc[0].as_dict()["id"] == "introduccion"
     assert derived.analysis.toc[0].text == "Introducción"
-    (warning,) = derived.warnings
+    (warning,) = derived.issues
     assert (warning.field, warning.severity) == ("body", "warning")
     assert "/images/blog/header.jpg" in warning.message
     assert derived.cover == "/images/blog/header.jpg"
@@ -491,7 +579,7 @@ def test_index_real_shaped_post_with_asset_base_url_setting() -> None:
     sources = Sources((fixture_source("real-shaped-es.md", "blog/2023/real-shaped-es.md"),))
     index = build_index(sources, options, BUILT_AT)
     derived = index.derived(index.by_slug["real-shaped-es"])
-    assert derived.warnings == ()
+    assert derived.issues == ()
     assert [i.url for i in derived.images] == ["https://cdn.example.com/images/blog/header.jpg"]
     assert derived.cover == "https://cdn.example.com/images/blog/header.jpg"
 
@@ -513,7 +601,7 @@ def test_index_shortcode_warnings_name_the_file_line() -> None:
     index = build(file)
     lines = file.data.decode().splitlines()
     expected = [lines.index("{{< desconocido >}}") + 1, lines.index("{% assign x = 1 %}") + 1]
-    warnings = [(w.path, w.line, w.field) for w in index.derived(index.posts[0]).warnings]
+    warnings = [(w.path, w.line, w.field) for w in index.derived(index.posts[0]).issues]
     assert warnings == [("a.md", line, "body") for line in expected]
 
 
@@ -526,7 +614,7 @@ def test_index_shortcode_images_count_in_images_and_cover_and_are_checked() -> N
     derived = index.derived(index.posts[0])
     assert [image.url for image in derived.images] == ["/media/posts/img/uno.png", "/img/falta.png"]
     assert derived.cover == "/media/posts/img/uno.png"
-    assert [w.message for w in derived.warnings] == [
+    assert [w.message for w in derived.issues] == [
         "image '/img/falta.png' is not in the content folder"
     ]
 
@@ -576,7 +664,7 @@ def test_index_images_follow_the_url_policy_with_one_warning_each() -> None:
         lines.index("![a](javascript:alert(1))") + 1,
         lines.index('<img src="file:///I:/x.png">') + 1,
     ]
-    assert sorted(w.line or 0 for w in derived.warnings) == expected
+    assert sorted(w.line or 0 for w in derived.issues) == expected
 
 
 def test_index_links_to_posts_and_missing_refs() -> None:
@@ -586,7 +674,7 @@ def test_index_links_to_posts_and_missing_refs() -> None:
         source("b.md", "title: B\ndate: 2024-01-02"),
     )
     assert dict(index.assets.posts) == {"a.md": "a", "b.md": "b"}
-    [warning] = index.derived(index.by_slug["a"]).warnings
+    [warning] = index.derived(index.by_slug["a"]).issues
     assert "'c.md' names no post" in warning.message
     assert warning.line == 6  # ---, title, date, ---, blank line, then the body
 
@@ -614,7 +702,7 @@ def test_index_unusable_template_is_a_warning_of_the_index() -> None:
 def test_index_reload_recomputes_derived_values_when_a_template_changes() -> None:
     post = source("a.md", "title: A\ndate: 2024-01-01", "{{< caja >}}\n")
     first = build_index(Sources((post,)), OPTIONS, BUILT_AT)
-    assert len(first.derived(first.posts[0]).warnings) == 1  # unknown shortcode
+    assert len(first.derived(first.posts[0]).issues) == 1  # unknown shortcode
     sources = Sources((post,), frozenset(), (SourceFile("_shortcodes/caja.html", b"<b>x</b>"),))
     second = build_index(sources, OPTIONS, BUILT_AT, previous=first)
-    assert second.derived(second.posts[0]).warnings == ()
+    assert second.derived(second.posts[0]).issues == ()

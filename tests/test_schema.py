@@ -271,11 +271,12 @@ def test_schema_dates_use_schema_time_zone() -> None:
     assert data["updated"] == datetime(2024, 7, 2, 10, 0, tzinfo=madrid)
 
 
-def test_schema_slug_without_letters_is_error() -> None:
+def test_schema_slug_without_letters_is_error_and_post_served_by_file_name() -> None:
     data = b"---\ntitle: Hola\ndate: 2024-01-01\nslug: '!!!'\n---\nText.\n"
     parsed = parse_source(SourceFile("hola.md", data), OPTIONS)
-    assert parsed.post is None
-    assert [(i.field, i.line) for i in parsed.issues] == [("slug", 4)]
+    assert parsed.post is not None
+    assert parsed.post.slug == "hola"
+    assert [(i.field, i.line, i.severity) for i in parsed.issues] == [("slug", 4, "error")]
 
 
 # The field table
@@ -293,7 +294,7 @@ def test_schema_field_table_front_matter_keys_are_validated() -> None:
     declared = set(SCHEMA.declared_fields)
     assert {field.name for field in FIELDS if field.front is not None} <= declared
     assert declared == {f.name for f in FIELDS if f.front is not None} | set(SYNONYMS)
-    assert [field.name for field in FIELDS if field.front is None] == ["extra"]
+    assert [field.name for field in FIELDS if field.front is None] == ["extra", "old_names"]
 
 
 def test_schema_field_table_values_round_trip_through_cache_and_json() -> None:

@@ -9,7 +9,14 @@ import pytest
 
 from contentapi.engine.index import BuildOptions, parse_source
 from contentapi.engine.model import SourceFile
-from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify
+from contentapi.engine.slugs import (
+    alias_key,
+    fallback_slug,
+    old_names,
+    post_slug,
+    slug_from_path,
+    slugify,
+)
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -100,3 +107,64 @@ def test_slugs_post_slug_never_empty() -> None:
     parsed = parse_source(SourceFile("!!!.md", data), BuildOptions(timezone=ZoneInfo("UTC")))
     assert parsed.post is not None
     assert SLUG.match(parsed.post.slug)
+
+
+# keeping old URLs alive
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("%c2%bfes-bueno-el-open-source", "es-bueno-el-open-source"),  # WordPress's `¿`
+        ("%C2%BFES-BUENO", "es-bueno"),
+        ("%f0%9f%8e%84-feliz-navidad", "feliz-navidad"),  # an encoded emoji is dropped
+        ("gin_television", "gin_television"),  # already URL-safe: kept as written
+        ("mi-post_2", "mi-post_2"),
+        ("Gin_Television", "gin-television"),
+        ("Introducción a Svelte", "introduccion-a-svelte"),
+        ("100% natural", "100-natural"),
+        ("%%%", ""),
+    ],
+)
+def test_slugs_post_slug(written: str, expected: str) -> None:
+    assert post_slug(written) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("posts/introducción-a-svelte.md", "introduccion-a-svelte"),
+        ("_posts/2013-11-11-gin_television.markdown", "gin_television"),
+        ("%c2%bfes-bueno.md", "es-bueno"),
+    ],
+)
+def test_slugs_slug_from_path_decodes_and_keeps_url_safe_names(path: str, expected: str) -> None:
+    assert slug_from_path(path) == expected
+
+
+def test_slugs_old_names_cover_what_old_urls_said() -> None:
+    names = old_names("_posts/2013-11-11-%c2%bfes-bueno.md", "%c2%bfes-bueno-el-open-source")
+    assert set(names) == {
+        "2013-11-11-%c2%bfes-bueno",
+        "2013-11-11-¿es-bueno",
+        "2013-11-11-c2-bfes-bueno",
+        "%c2%bfes-bueno",
+        "¿es-bueno",
+        "c2-bfes-bueno",
+        "%c2%bfes-bueno-el-open-source",
+        "¿es-bueno-el-open-source",
+        "c2-bfes-bueno-el-open-source",  # what this API served before it decoded them
+    }
+
+
+@pytest.mark.parametrize(
+    "requested",
+    [
+        "Introducción-a-Svelte",
+        "introducci%C3%B3n-a-svelte",
+        "INTRODUCCIÓN-A-SVELTE",
+        "introduccio\u0301n-a-svelte",  # decomposed, as macOS writes file names
+    ],
+)
+def test_slugs_alias_key_meets_every_spelling(requested: str) -> None:
+    assert alias_key(requested) == "introducción-a-svelte"

@@ -221,7 +221,7 @@ def test_urls_unsafe_urls_skip_code_and_name_lines() -> None:
     )
     found = [(line, url) for line, url, _ in unsafe_urls(body)]
     assert found == [
-        (1, "javascript:alert(1"),
+        (1, "javascript:alert(1)"),  # the whole destination, parentheses and all
         (5, "javascript:d"),
         (6, "file:///etc/hosts"),
         (7, "vbscript:e"),

@@ -6,6 +6,7 @@ import functools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from conftest import assert_problem
 
 
@@ -195,6 +196,32 @@ def test_posts_detail_alias_redirects_permanently(write_post, make_client):
     assert response.headers["Location"] == (
         "http://localhost/api/v1/posts/new-name?formats=markdown"
     )
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        "introducci%C3%B3n-a-svelte",  # the old site's URL, accent and all
+        "Introducci%C3%B3n-A-Svelte",
+        "introduccio%CC%81n-a-svelte",  # decomposed accent
+        "introducci%25C3%25B3n-a-svelte",  # encoded twice on the way
+    ],
+)
+def test_posts_detail_old_urls_of_a_file_redirect_permanently(write_post, make_client, old):
+    write_post("posts/introducción-a-svelte.md", title="Svelte")
+    response = make_client().get(f"/api/v1/posts/{old}")
+    assert response.status_code == 301
+    assert response.headers["Location"] == "http://localhost/api/v1/posts/introduccion-a-svelte"
+
+
+def test_posts_detail_old_wordpress_slug_redirects(write_post, make_client):
+    write_post("a.md", title="¿Es bueno?", slug="'%c2%bfes-bueno-el-open-source'")
+    client = make_client()
+    for old in ["%c2%bfes-bueno-el-open-source", "c2-bfes-bueno-el-open-source"]:
+        response = client.get(f"/api/v1/posts/{old}")
+        assert response.status_code == 301, old
+        assert response.headers["Location"].endswith("/api/v1/posts/es-bueno-el-open-source")
+    assert client.get("/api/v1/posts/es-bueno-el-open-source").status_code == 200
 
 
 def test_posts_detail_unknown_slug_is_json_404(write_post, make_client):

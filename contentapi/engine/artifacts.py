@@ -39,9 +39,9 @@ from urllib.parse import urlsplit
 
 from contentapi import __version__
 from contentapi.engine.assets import MEDIA_PREFIX, POSTS_PREFIX, AssetMap, absolute
-from contentapi.engine.index import BuildOptions, Index
+from contentapi.engine.index import BuildOptions, Index, render_options
 from contentapi.engine.model import Derived, Post
-from contentapi.engine.render import RenderOptions, render_html
+from contentapi.engine.render import render_html
 from contentapi.engine.shortcodes import Templates
 
 LAYOUT = 1  # of keys and values; the code fingerprint covers everything else
@@ -289,17 +289,6 @@ class _PostsProbe(Mapping[str, str]):
 
     def __iter__(self) -> Iterator[str]:  # pragma: no cover - resolution only looks up
         raise TypeError("artifacts record which posts they look up; iterate index.assets")
-
-
-def render_options(index: Index, media_base_url: str) -> RenderOptions:
-    """Everything besides the body that a post's HTML depends on, for this index."""
-    return RenderOptions(
-        raw_html=index.options.raw_html,
-        iframe_hosts=index.options.iframe_hosts,
-        assets=index.assets,
-        media_base_url=media_base_url,
-        shortcodes=index.shortcodes,
-    )
 
 
 def _compute_derived(index: Index, post: Post) -> Derived:

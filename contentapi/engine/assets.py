@@ -189,7 +189,8 @@ def url_problem(url: str, *, image: bool = False) -> str | None:
 # Where URLs are written: Markdown destinations, reference definitions, autolinks and HTML
 # attributes. Each pattern starts with a literal, so `re` skips ahead to it (a single alternation
 # costs 50x more), and none can backtrack far.
-_DESTINATION = re.compile(r"\]\(\s*<?([^\s)>]{1,2048})")
+# A destination may hold one level of parentheses (`Pan_(alimento).jpg`), as analysis reads it.
+_DESTINATION = re.compile(r"\]\(\s*<?((?:[^\s()<>]|\([^\s()<>]{0,256}\)){1,2048}+)")
 _DEFINITION = re.compile(r"\]:[ \t]*<?([^\s>]{1,2048})")
 _AUTOLINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>]{0,2048})>")
 _ATTRIBUTE_VALUE = re.compile(

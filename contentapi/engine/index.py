@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import html
+import logging
 import re
 import threading
 from bisect import bisect_right
@@ -27,6 +29,7 @@ from contentapi.engine.assets import (
     url_problem,
 )
 from contentapi.engine.model import (
+    Analysis,
     ContentIssue,
     Derived,
     Image,
@@ -37,6 +40,7 @@ from contentapi.engine.model import (
     TermRef,
 )
 from contentapi.engine.reader import ReadError, check_size, decode, load_yaml, split
+from contentapi.engine.render import RenderOptions, render_html
 from contentapi.engine.schema import FIELDS, FrontMatterSchema
 from contentapi.engine.shortcodes import (
     NO_TEMPLATES,
@@ -45,7 +49,17 @@ from contentapi.engine.shortcodes import (
     expand,
     load_templates,
 )
-from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify, sort_key
+from contentapi.engine.slugs import (
+    alias_key,
+    fallback_slug,
+    old_names,
+    post_slug,
+    slug_from_path,
+    slugify,
+    sort_key,
+)
+
+log = logging.getLogger("contentapi")
 
 T = TypeVar("T")
 MEMO_SIZE = 8  # values kept per index by `Index.memo`: a few publication moments, preview
@@ -135,7 +149,7 @@ class Index:
         if found is None or found.digest != post.digest:
             source = self.artifacts
             if source is None:
-                found = derive(post, self.options, self.assets, self.shortcodes)
+                found = derive_isolated(post, self.options, self.assets, self.shortcodes)
             else:
                 found = source.derived(self, post)
             self._derived[post.path] = found
@@ -148,8 +162,16 @@ class Index:
 
     def all_issues(self) -> tuple[ContentIssue, ...]:
         """Errors and every warning, deriving each post first (as `content check` does)."""
-        warnings = [w for post in self.posts for w in self.derived(post).warnings]
-        return tuple(sorted((*self.issues, *warnings), key=_issue_order))
+        derived = [issue for post in self.posts for issue in self.derived(post).issues]
+        return tuple(sorted((*self.issues, *derived), key=issue_order))
+
+    def canonical_slug(self, requested: str) -> str | None:
+        """The slug an old or alias URL segment stands for, if any (never `requested` itself):
+        an alias, or the slug written with other capitals, accents composed or encoded."""
+        key = alias_key(requested)
+        if key != requested and key in self.by_slug:
+            return key
+        return self.aliases.get(key)
 
     def published_count(self, now: datetime) -> int:
         """How many publication moments have passed: changes exactly when visibility does."""
@@ -167,7 +189,8 @@ class Index:
         return _find(self.tags, slug)
 
 
-def _issue_order(issue: ContentIssue) -> tuple[str, str, str, int]:
+def issue_order(issue: ContentIssue) -> tuple[str, str, str, int]:
+    """Reports list issues by file, errors before warnings, then by field and line."""
     return (issue.path, issue.severity, issue.field or "", issue.line or 0)
 
 
@@ -199,7 +222,8 @@ def _terms(names: Iterable[str], path: str, field_name: str) -> tuple[tuple[Term
     for name in names:
         slug = slugify(name)
         if not slug:
-            issues.append(ContentIssue(path, field_name, f"{name!r} has no letters or digits"))
+            message = f"{name!r} has no letters or digits, so it is left out"
+            issues.append(ContentIssue(path, field_name, message, severity="warning"))
         elif slug not in refs:
             refs[slug] = TermRef(name, slug)
     return tuple(refs.values()), issues
@@ -243,37 +267,40 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
     except ValidationError as exc:
         return Parsed(path, sha, None, _schema_issues(path, front, exc))
 
-    issues: list[ContentIssue] = []
-    if data["slug"] is not None:
-        slug = slugify(data["slug"])
-        if not slug:
-            issue = ContentIssue(path, "slug", "has no letters or digits", _key_line(front, "slug"))
-            return Parsed(path, sha, None, (issue,))
-    else:
-        slug = slug_from_path(path) or fallback_slug(data["title"])
+    slug, issues = _slug(path, front, data["slug"], data["title"])
     categories, problems = _terms(data["categories"], path, "category")
     tags, more = _terms(data["tags"], path, "tags")
     issues += problems + more
-    if issues:
-        return Parsed(path, sha, None, tuple(issues))
-    values = {field.name: field.to_post(data[field.name]) for field in FIELDS}
+    values = {field.name: field.to_post(data[field.name]) for field in FIELDS if field.name in data}
     values.update(  # the fields whose values follow rules of their own
         slug=slug,
         categories=categories,
         tags=tags,
         aliases=tuple(dict.fromkeys(a for a in map(slugify, data["aliases"]) if a and a != slug)),
+        old_names=tuple(name for name in old_names(path, data["slug"]) if name != slug),
     )
-    warnings = []
     problem = url_problem(values["image"], image=True) if values["image"] else None
     if problem:  # one URL policy: `cover: javascript:...` never reaches JSON
         key = "image" if metadata.get("image") else "cover"
         message = f"{values['image']!r} is not used: {problem}"
-        warnings.append(ContentIssue(path, key, message, _key_line(front, key), "warning"))
+        issues.append(ContentIssue(path, key, message, _key_line(front, key), "warning"))
         values["image"] = None
     served = post_body(body, data["title"], options)
     line = body_line(body, served, first_line)
     post = Post(path=path, digest=sha, body=served, body_line=line, **values)
-    return Parsed(path, sha, post, tuple(warnings))
+    return Parsed(path, sha, post, tuple(issues))
+
+
+def _slug(path: str, front: str, written: str | None, title: str) -> tuple[str, list]:
+    """The post's slug: its `slug` field (kept as written when URL-safe), else its file
+    name's, else its title's; a `slug` with no letters or digits is an error, not a loss."""
+    slug = post_slug(written) if written else ""
+    issues = []
+    if written and not slug:
+        slug = slug_from_path(path) or fallback_slug(title)
+        message = f"{written!r} has no letters or digits; served as {slug!r}"
+        issues.append(ContentIssue(path, "slug", message, _key_line(front, "slug")))
+    return slug or slug_from_path(path) or fallback_slug(title), issues
 
 
 def _keep_last_good(result: Parsed, earlier: Parsed | None) -> Parsed:
@@ -356,6 +383,73 @@ def _body_warnings(
     return warnings
 
 
+def derive_isolated(
+    post: Post, options: BuildOptions, assets: AssetMap, shortcodes: Templates = NO_TEMPLATES
+) -> Derived:
+    """`derive`, where a failure (a bug meeting content nobody foresaw) is an error on this
+    post, logged, while the post is still listed with an empty analysis."""
+    try:
+        return derive(post, options, assets, shortcodes)
+    except Exception as error:  # one post must never take a listing, feed or search down
+        issue = failure(post.path, "analysis", error)
+        log_failure(issue, error)
+        return Derived(post.digest, EMPTY_ANALYSIS, (), None, (issue,))
+
+
+def log_failure(issue: ContentIssue, error: BaseException) -> None:
+    """The issue as an error line; the traceback, for a bug report, only at DEBUG level."""
+    log.error("%s", issue, extra={"event": "content-failure"})
+    log.debug("traceback of %s", issue.path, exc_info=error)
+
+
+def failure(path: str, step: str, error: BaseException) -> ContentIssue:
+    """The content issue for a step that failed on one file: what failed and how."""
+    detail = f"{type(error).__name__}: {error}"[:300]
+    message = f"{step} failed ({detail}); the post is served without it. Please report it."
+    return ContentIssue(path, "body", message)
+
+
+EMPTY_ANALYSIS = Analysis("", "", 0, 0, (), (), (), ())
+
+Render = Callable[[str, str, RenderOptions], str]
+
+
+def render_options(index: Index, media_base_url: str = "/") -> RenderOptions:
+    """Everything besides the body that a post's HTML depends on, for this index."""
+    return RenderOptions(
+        raw_html=index.options.raw_html,
+        iframe_hosts=index.options.iframe_hosts,
+        assets=index.assets,
+        media_base_url=media_base_url,
+        shortcodes=index.shortcodes,
+    )
+
+
+def render_isolated(
+    post: Post, options: RenderOptions, render: Render | None = None
+) -> tuple[str, ContentIssue | None]:
+    """The post's HTML and None; if rendering fails, `""` and the issue that says so."""
+    try:
+        return (render or render_html)(post.body, post.directory, options), None
+    except Exception as error:  # one post must never take a response down
+        issue = failure(post.path, "rendering", error)
+        log_failure(issue, error)
+        return "", issue
+
+
+def plain_html(plaintext: str) -> str:
+    """Plain text as HTML paragraphs: what a post whose rendering failed is served as."""
+    paragraphs = (html.escape(text) for text in plaintext.split("\n\n") if text)
+    return "".join(f"<p>{text}</p>\n" for text in paragraphs)
+
+
+def render_failures(index: Index, render: Render | None = None) -> tuple[ContentIssue, ...]:
+    """Render every post once, as `content check` does: the posts whose rendering fails."""
+    options = render_options(index)
+    found = (render_isolated(post, options, render)[1] for post in index.posts)
+    return tuple(issue for issue in found if issue is not None)
+
+
 def _canonical_terms(post: Post, names: Mapping[str, Mapping[str, str]]) -> Post:
     """The post with each category and tag spelled the one way the index shows it."""
     categories, tags = names["categories"], names["tags"]
@@ -370,34 +464,55 @@ def _canonical_terms(post: Post, names: Mapping[str, Mapping[str, str]]) -> Post
     )
 
 
-def _claim_slugs(posts: list[Post]) -> tuple[dict[str, Post], dict[str, str], list[ContentIssue]]:
-    """Slugs, then aliases, in path order: the first file keeps a name, a later one is an error."""
-    by_slug: dict[str, Post] = {}
-    issues: list[ContentIssue] = []
-    for post in posts:
-        owner = by_slug.get(post.slug)
-        if owner is None:
-            by_slug[post.slug] = post
+def _claim_slugs(posts: list[Post]) -> tuple[list[Post], dict[str, str], list[ContentIssue]]:
+    """Every post served under a slug of its own, then the aliases that lead to them.
+
+    The oldest post (then the first path) keeps a slug several claim; each newer one is served
+    as `<slug>-<its date>` (`-2`, `-3` if that is taken too), reported as an error naming both
+    files. Written aliases come next, each refused (an error) when it is another post's slug
+    or alias; the old names of every post (raw file stem, raw `slug`) last, silently skipped
+    where taken, since they only keep old links alive.
+    """
+    order = sorted(posts, key=lambda post: (post.date, post.path))
+    owners: dict[str, Post] = {}
+    losers: list[Post] = []
+    for post in order:
+        if post.slug in owners:
+            losers.append(post)
         else:
-            issues.append(
-                ContentIssue(
-                    post.path, "slug", f"{post.slug!r} is already the slug of {owner.path}"
-                )
-            )
+            owners[post.slug] = post
+    issues: list[ContentIssue] = []
+    for post in losers:
+        owner = owners[post.slug]
+        slug = base = f"{post.slug}-{post.date:%Y-%m-%d}"
+        number = 1
+        while slug in owners:
+            number += 1
+            slug = f"{base}-{number}"
+        owners[slug] = replace(post, slug=slug)
+        message = (
+            f"{post.slug!r} is also the slug of {owner.path}, which is older; "
+            f"this post is served as {slug!r}: give one of them another slug"
+        )
+        issues.append(ContentIssue(post.path, "slug", message))
     aliases: dict[str, str] = {}
-    for post in list(by_slug.values()):
+    claimed = sorted(owners.values(), key=lambda post: (post.date, post.path))
+    for post in claimed:
         for alias in post.aliases:
-            clash = by_slug.get(alias) or by_slug.get(aliases.get(alias, ""))
-            if clash is not None and clash is not post:
-                what = "slug" if clash.slug == alias else "alias"
-                message = f"{alias!r} is already the {what} of {clash.path}"
+            key = alias_key(alias)
+            other = owners.get(key) or owners.get(aliases.get(key, ""))
+            if other is not None and other is not post:
+                what = "slug" if other.slug == key else "alias"
+                message = f"{alias!r} is already the {what} of {other.path}"
                 issues.append(ContentIssue(post.path, "aliases", message))
-                del by_slug[post.slug]
-                for name in [k for k, v in aliases.items() if v == post.slug]:
-                    del aliases[name]
-                break
-            aliases[alias] = post.slug
-    return by_slug, aliases, issues
+            else:
+                aliases[key] = post.slug
+    for post in claimed:
+        for name in post.old_names:
+            key = alias_key(name)
+            if key not in owners:
+                aliases.setdefault(key, post.slug)
+    return sorted(owners.values(), key=lambda post: post.path), aliases, issues
 
 
 def _group(posts: tuple[Post, ...], attr: str) -> tuple[Term, ...]:
@@ -442,17 +557,17 @@ def build_index(
 
     issues = [issue for result in parsed.values() for issue in result.issues]
     valid = [result.post for result in parsed.values() if result.post is not None]
-    by_slug, aliases, clashes = _claim_slugs(valid)
+    served, aliases, clashes = _claim_slugs(valid)
     issues += clashes
     shortcodes, template_issues = load_templates(sources.shortcodes)
     issues += template_issues
-    paths = PostPaths((post.path, post.slug) for post in by_slug.values())
+    paths = PostPaths((post.path, post.slug) for post in served)
     assets = AssetMap(sources.assets, options.asset_base_url, paths)
     names = {
-        "categories": _canonical_names(by_slug.values(), "categories"),
-        "tags": _canonical_names(by_slug.values(), "tags"),
+        "categories": _canonical_names(served, "categories"),
+        "tags": _canonical_names(served, "tags"),
     }
-    posts = newest_first(_canonical_terms(post, names) for post in by_slug.values())
+    posts = newest_first(_canonical_terms(post, names) for post in served)
     derived: Any = artifacts.memo() if artifacts is not None else {}
     same_inputs = previous is not None and (
         previous.options,
@@ -473,7 +588,7 @@ def build_index(
         aliases=MappingProxyType(dict(sorted(aliases.items()))),
         categories=_group(posts, "categories"),
         tags=_group(posts, "tags"),
-        issues=tuple(sorted(issues, key=_issue_order)),
+        issues=tuple(sorted(issues, key=issue_order)),
         assets=assets,
         options=options,
         parsed=MappingProxyType(parsed),

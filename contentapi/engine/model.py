@@ -173,6 +173,7 @@ class Post:
     aliases: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     body_line: int = 1  # the file line `body` starts on, so body warnings name file lines
+    old_names: tuple[str, ...] = ()  # what old URLs may end in: the raw file stem and `slug`
 
     @property
     def category(self) -> TermRef | None:
@@ -198,13 +199,17 @@ class Post:
 
 @dataclass(frozen=True)
 class Derived:
-    """What a post's body yields besides HTML, with image URLs resolved; computed on demand."""
+    """What a post's body yields besides HTML, with image URLs resolved; computed on demand.
+
+    `issues` are what deriving found: missing images (warnings), or the error that analysis
+    failed, in which case `analysis` is empty and the post is still served.
+    """
 
     digest: str
     analysis: Analysis
     images: tuple[Image, ...]
     cover: str | None
-    warnings: tuple[ContentIssue, ...]
+    issues: tuple[ContentIssue, ...]
 
 
 @dataclass(frozen=True)

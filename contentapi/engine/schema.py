@@ -165,6 +165,8 @@ FIELDS: tuple[Field, ...] = (
     Field("aliases", TEXTS, TextList(allow_none=True, load_default=list), shown="detail"),
     Field("image", OPTIONAL_TEXT, Text(allow_none=True, load_default=None), shown=None),
     Field("draft", FLAG, fields.Boolean(load_default=False, allow_none=True), shown=None),
+    # What old URLs of the post may end in (raw file stem, raw `slug`): aliases the index adds.
+    Field("old_names", TEXTS, None, shown=None),
 )
 # Other keys authors write for a field of the table; `_collect` folds each into its field.
 SYNONYMS: Mapping[str, fields.Field[Any]] = {

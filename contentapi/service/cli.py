@@ -19,11 +19,12 @@ import yaml
 from flask import current_app
 from flask.cli import AppGroup
 
-from contentapi.engine.index import Index, parse_source
+from contentapi.engine.index import Index, issue_order, parse_source, render_failures
 from contentapi.engine.loader import build_options, is_hidden, load_index
 from contentapi.engine.model import ContentIssue, SourceFile
 from contentapi.engine.slugs import fallback_slug, slug_from_path, slugify
 from contentapi.outputs.query import invalid_files
+from contentapi.outputs.search import backend, isolated
 from contentapi.service.builder import build as build_artifacts
 from contentapi.service.builder import prune as prune_artifacts
 from contentapi.service.export import export
@@ -46,19 +47,51 @@ def _settings() -> Settings:
     return _store().settings
 
 
+def checks_content_itself() -> bool:
+    """Whether the app is being built for a `flask` command other than `run`.
+
+    Such a command deals with invalid content itself (`content check` reports it, `content
+    export` refuses it in strict mode), so strict mode, or a missing content folder, must not
+    stop the app from being built with a traceback before the command can say so.
+    """
+    context = click.get_current_context(silent=True)
+    return context is not None and context.info_name != "run"
+
+
 @content.command("check")
 @click.option("--warnings-as-errors", is_flag=True, help="Exit non-zero on warnings too.")
-def check(warnings_as_errors: bool) -> None:
-    """Validate every post; list each problem with file, line and field; exit 1 on errors."""
-    index = load_index(_settings())
-    issues = index.all_issues()
+@click.option(
+    "--no-render",
+    "skip_render",
+    is_flag=True,
+    help="Do not render every post to HTML (faster for thousands of posts; a post whose "
+    "rendering fails then goes unnoticed until it is requested).",
+)
+def check(warnings_as_errors: bool, skip_render: bool) -> None:
+    """Validate every post; list each problem with file, line and field; exit 1 on errors.
+
+    Each post is read, validated, analysed, indexed for search and rendered, as the API
+    would; a step that fails on one post is an error on that post. The report is printed
+    whole in every case (strict mode too), never a traceback.
+    """
+    settings = _settings()
+    try:
+        index = load_index(settings)
+        issues = [*index.all_issues(), *([] if skip_render else render_failures(index))]
+        entries = [(post, index.derived(post).analysis) for post in index.posts]
+        build = backend(settings.search_backend)
+        issues += isolated(lambda found: build(found, settings.site_language), entries)[1]
+    except Exception as error:  # the report says what went wrong, never a traceback
+        click.echo(f"error: cannot check {settings.content_dir}: {error}", err=True)
+        raise SystemExit(1) from None
+    issues.sort(key=issue_order)
     for issue in issues:
         click.echo(str(issue), err=issue.severity == "error")
     errors = sum(issue.severity == "error" for issue in issues)
     warnings = len(issues) - errors
     click.echo(
         f"{len(index.posts)} valid post(s), {errors} error(s), {warnings} warning(s) "
-        f"in {_settings().content_dir}"
+        f"in {settings.content_dir}"
     )
     if errors or (warnings_as_errors and warnings):
         raise SystemExit(1)

@@ -261,7 +261,14 @@ def export(outdir: Path, base_url: str, force: bool) -> None:
     if store.watcher is not None:  # one index for every file: no reload half-way through
         store.watcher.stop()
         store.watcher = None
+    if not store.ready:
+        raise ExportError(f"cannot read {settings.content_dir}; see `flask content check`")
     index = store.index
+    errors = [issue for issue in index.issues if issue.severity == "error"]
+    if settings.strict and errors:
+        raise ExportError(
+            f"strict mode: {len(errors)} error(s) in the content; see `flask content check`"
+        )
     now = store.clock()
     access = logging.getLogger("contentapi.access")
     level = access.level

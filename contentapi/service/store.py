@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from contentapi.engine.artifacts import render_options
-from contentapi.engine.index import Index
+from contentapi.engine.index import Index, failure, issue_order, log_failure, plain_html
 from contentapi.engine.loader import load_index
 from contentapi.engine.model import Analysis, ContentIssue, Post
 from contentapi.engine.render import render_html
@@ -206,6 +206,7 @@ class ContentStore:
         self._search_backend = backend(settings.search_backend)
         size = settings.render_cache_size
         self._render = lru_cache(maxsize=size)(render_html) if size else render_html
+        self._failed: dict[tuple[str, str], tuple[str, ContentIssue]] = {}  # (path, digest)
         self.signal = ReloadSignal(runtime_folder(settings))
         self._seen = self.signal.stamp()  # reload requests before this process started are done
         self._catch_up_lock = threading.Lock()
@@ -356,16 +357,49 @@ class ContentStore:
                 return made, "built"
             search_files.prune(where, name)
             loaded = load(path, language, entry_of)
-        return (Searchable(loaded, by_slug), f"built into {path}") if loaded else (made, "built")
+        return (
+            (Searchable(loaded, by_slug, made.issues), f"built into {path}")
+            if loaded
+            else (made, "built")
+        )
 
     def html(self, index: Index, post: Post, media_base_url: str) -> str:
         """The post's HTML: from the artifact store (rendered and stored on a miss), else
-        rendered on first request and kept in this process (keyed by body and options)."""
-        if self.artifacts is not None:
-            found = self.artifacts.html(index, post, media_base_url)
-            if found is not None:
-                return found
-        return self._render(post.body, post.directory, render_options(index, media_base_url))
+        rendered on first request and kept in this process (keyed by body and options).
+
+        A post whose rendering fails is served as its plain text, and the failure is logged
+        once and listed in diagnostics; the response never fails with it.
+        """
+        key = (post.path, post.digest)
+        failed = self._failed.get(key)
+        if failed is not None:
+            return failed[0]
+        try:
+            if self.artifacts is not None:
+                found = self.artifacts.html(index, post, media_base_url)
+                if found is not None:
+                    return found
+            return self._render(post.body, post.directory, render_options(index, media_base_url))
+        except Exception as error:  # one post must never take a response down
+            issue = failure(post.path, "rendering", error)
+            log_failure(issue, error)
+            markup = plain_html(index.derived(post).analysis.plaintext)
+            self._failed[key] = (markup, issue)
+            return markup
+
+    def all_issues(self, index: Index) -> tuple[ContentIssue, ...]:
+        """Every issue of `index`, and the failures met while serving it (a post that could
+        not be rendered or indexed for search)."""
+        current = {(post.path, post.digest) for post in index.posts}
+        rendering = [issue for key, (_, issue) in self._failed.items() if key in current]
+        searching = [
+            issue
+            for key, made in self._search.values()
+            if key[0] == index.version
+            for issue in made.issues
+        ]
+        every = {*index.all_issues(), *rendering, *searching}
+        return tuple(sorted(every, key=issue_order))
 
     def reload_everywhere(self) -> Reload:
         """Reload here, then ask every other process serving this folder to do the same.
@@ -418,10 +452,11 @@ class ContentStore:
         except OSError as error:
             log.warning("could not record this worker's version: %s", error)
 
-    def reload(self) -> Reload:
+    def reload(self, strict: bool | None = None) -> Reload:
         """Build a new index (reusing unchanged files) and swap it in with one assignment.
 
-        In strict mode an index with errors is refused and the current one stays.
+        In strict mode (the setting, unless `strict` says otherwise) an index with errors is
+        refused and the current one stays.
         """
         with self._lock:
             previous = self._index
@@ -431,9 +466,11 @@ class ContentStore:
             for issue in index.issues:
                 log.warning("%s", issue)
             errors = tuple(issue for issue in index.issues if issue.severity == "error")
-            if self.settings.strict and errors:
+            if (self.settings.strict if strict is None else strict) and errors:
                 raise ContentError(errors)
             self._index = index
+            served = {(post.path, post.digest) for post in index.posts}
+            self._failed = {key: value for key, value in self._failed.items() if key in served}
             self._history[index.version] = index_snapshot(index)
             self._history.move_to_end(index.version)
             while len(self._history) > HISTORY:

@@ -37,8 +37,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logs.configure(app, settings)
     store = ContentStore(settings)
     app.extensions[EXTENSION] = store
-    store.reload()
-    if not watch.DEFERRED:  # under gunicorn's preload, workers do this after the fork
+    lenient = cli.checks_content_itself()  # `flask content ...` reports problems itself
+    try:
+        store.reload(strict=settings.strict and not lenient)
+    except OSError:
+        if not lenient:
+            raise
+    if store.ready and not watch.DEFERRED:  # under gunicorn's preload, workers do it later
         if app.config.get("SEARCH_WARM_UP", True):
             store.warm_up()
         if settings.watching:

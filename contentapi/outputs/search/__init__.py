@@ -15,12 +15,14 @@ May import the engine's model and the standard library; never Flask or the servi
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from contentapi.engine.model import Analysis, Post
+from contentapi.engine.index import failure, log_failure
+from contentapi.engine.model import Analysis, ContentIssue, Post
 from contentapi.outputs.search.parse import (
     MAX_QUERY_LENGTH,
     ParsedQuery,
@@ -29,6 +31,8 @@ from contentapi.outputs.search.parse import (
     parse_query,
     words,
 )
+
+log = logging.getLogger("contentapi")
 
 __all__ = [
     "BACKENDS",
@@ -43,6 +47,7 @@ __all__ = [
     "Snippet",
     "backend",
     "fold",
+    "highlighted",
     "loader",
     "parse_query",
     "refresh",
@@ -163,10 +168,53 @@ def loader(name: str) -> SearchLoader | None:
 
 @dataclass(frozen=True)
 class Searchable:
-    """A search index with the posts it holds, by slug: what `refresh` needs to update it."""
+    """A search index with the posts it holds, by slug: what `refresh` needs to update it;
+    and the posts whose text could not be indexed (left out, each an error naming its file)."""
 
     index: SearchIndex
     posts: Mapping[str, Post]
+    issues: tuple[ContentIssue, ...] = ()
+
+
+def isolated(
+    build: Callable[[Iterable[Entry]], SearchIndex], entries: Iterable[Entry]
+) -> tuple[SearchIndex, tuple[ContentIssue, ...]]:
+    """`build(entries)`. If one post's text makes it fail (a bug meeting content nobody
+    foresaw), each post is tried alone and those that fail are left out, each an issue naming
+    its file, so search still answers with every other post."""
+    entries = list(entries)
+    try:
+        return build(entries), ()
+    except Exception as error:  # the failing posts are found below, one by one
+        log.warning("search index: building failed (%s); trying post by post", error)
+    kept: list[Entry] = []
+    issues: list[ContentIssue] = []
+    for entry in entries:
+        try:
+            build([entry])
+        except Exception as error:
+            issue = failure(entry[0].path, "search indexing", error)
+            log_failure(issue, error)
+            issues.append(issue)
+        else:
+            kept.append(entry)
+    return build(kept), tuple(issues)
+
+
+def highlighted(index: SearchIndex, query: str | ParsedQuery, hits: Sequence[Hit]) -> list[Hit]:
+    """`index.highlight`; a hit whose snippets cannot be made is shown without them."""
+    try:
+        return index.highlight(query, hits)
+    except Exception as error:  # the failing hits are found below, one by one
+        log.warning("search snippets failed (%s); trying hit by hit", error)
+    shown = []
+    for hit in hits:
+        try:
+            shown += index.highlight(query, [hit])
+        except Exception as error:
+            log_failure(failure(hit.slug, "search snippets", error), error)
+            shown.append(Hit(hit.slug, hit.score))
+    return shown
 
 
 def refresh(
@@ -186,6 +234,10 @@ def refresh(
         if not put and not drop:
             return previous
         if len(put) + len(drop) <= rebuild_over * max(len(wanted), 1):
-            index = previous.index.updated(((post, analysis(post)) for post in put), drop)
-            return Searchable(index, wanted)
-    return Searchable(build((post, analysis(post)) for post in posts), wanted)
+            try:
+                index = previous.index.updated(((post, analysis(post)) for post in put), drop)
+                return Searchable(index, wanted, previous.issues)
+            except Exception as error:  # built anew below, a failing post left out
+                log_failure(failure(put[0].path if put else "", "search update", error), error)
+    index, issues = isolated(build, ((post, analysis(post)) for post in posts))
+    return Searchable(index, wanted, issues)

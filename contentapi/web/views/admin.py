@@ -72,7 +72,7 @@ def diagnostics() -> Response:
     each worker process serves."""
     store = store_of(current_app)
     index = store.index
-    issues = index.all_issues()
+    issues = store.all_issues(index)
     return jsonify(
         {
             "version": index.version,

@@ -9,7 +9,7 @@ from flask import Response, jsonify
 
 from contentapi.engine.model import Post
 from contentapi.outputs.query import Filters, Page, Scope, paginate, published
-from contentapi.outputs.search import Hit
+from contentapi.outputs.search import Hit, highlighted
 from contentapi.outputs.serialize import envelope, pagination_links, summary
 from contentapi.web.errors import InvalidParameters
 from contentapi.web.headers import last_modified
@@ -50,7 +50,7 @@ def listing(
     ]
     if hits:
         search = ctx.store.search(ctx.index, ctx.now, ctx.preview)
-        shown = search.highlight(q, [hits[post.slug] for post in page.items])
+        shown = highlighted(search, q, [hits[post.slug] for post in page.items])
         for item, hit in zip(items, shown, strict=True):
             item["score"] = float(f"{hit.score:.4g}")  # 4 significant digits: tiny scores stay > 0
             item["snippets"] = [

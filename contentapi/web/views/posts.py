@@ -38,7 +38,7 @@ def detail_view(slug: str) -> Response:
     shown = published(ctx.index, ctx.now, ctx.preview)
     post = shown.shows(slug)
     if post is None:
-        canonical = ctx.index.aliases.get(slug)
+        canonical = ctx.index.canonical_slug(slug)
         target = ctx.index.by_slug.get(canonical or "")
         if target is not None and shown.shows(target.slug) is not None:
             return redirect(ctx.url("posts.detail", ctx.query(), slug=target.slug), code=301)
