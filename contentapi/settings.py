@@ -182,6 +182,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest post file read, in bytes (2 MiB); a larger one is an error naming the file.",
         _positive_int,
     ),
+    Setting(
+        "PAGE_TYPES",
+        "page",
+        "Comma-separated values of a file's `type:` or `layout:` that make it a page "
+        "(`/api/v1/pages`: no date needed, never among posts).",
+        lambda raw: tuple(item.lower() for item in _csv(raw)),
+    ),
+    Setting(
+        "PAGE_FOLDERS",
+        "pages",
+        "Comma-separated folder names whose files are pages (`pages/about.md`).",
+        _csv,
+    ),
     Setting("SITE_TITLE", "contentapi", "Site title shown by `GET /api/v1`.", _text),
     Setting("SITE_DESCRIPTION", "", "Site description shown by `GET /api/v1`.", _text),
     Setting("DEFAULT_PER_PAGE", "10", "Page size when `per_page` is not given.", _positive_int),
@@ -366,6 +379,8 @@ class Settings:
     excerpt_length: int
     render_cache_size: int
     max_post_bytes: int
+    page_types: tuple[str, ...]
+    page_folders: tuple[str, ...]
     site_title: str
     site_description: str
     default_per_page: int

@@ -45,6 +45,7 @@ ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
 # A URL answering 200 for each documented path.
 SAMPLE = {
     "/api/v1/posts/{slug}": "/api/v1/posts/que-son-los-embeddings",
+    "/api/v1/pages/{page}": "/api/v1/pages/about",
     "/api/v1/search": "/api/v1/search?q=flask",
     "/api/v1/categories/{slug}": "/api/v1/categories/cocina",
     "/api/v1/tags/{slug}": "/api/v1/tags/python",
@@ -189,6 +190,12 @@ CASES: list[tuple[str, int, str]] = [
     (f"/api/v1/posts/{CANONICAL}?formats=markdown", 200, "/api/v1/posts/{slug}"),
     ("/api/v1/categories", 200, "/api/v1/categories"),
     ("/api/v1/tags", 200, "/api/v1/tags"),
+    ("/api/v1/pages", 200, "/api/v1/pages"),
+    ("/api/v1/pages/about", 200, "/api/v1/pages/{page}"),
+    ("/api/v1/pages/about?formats=html,markdown,plaintext", 200, "/api/v1/pages/{page}"),
+    ("/api/v1/pages/About?formats=markdown", 301, "/api/v1/pages/{page}"),
+    ("/api/v1/pages/about?formats=pdf", 400, "/api/v1/pages/{page}"),
+    ("/api/v1/pages/no-such-page", 404, "/api/v1/pages/{page}"),
     ("/api/v1/categories/cocina?per_page=1", 200, "/api/v1/categories/{slug}"),
     ("/api/v1/tags/python?fields=slug&sort=date", 200, "/api/v1/tags/{slug}"),
     ("/api/v1/archive", 200, "/api/v1/archive"),

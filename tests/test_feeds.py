@@ -541,3 +541,48 @@ def test_feeds_sitemap_entries_cover_home_posts_and_terms(posts: tuple[Post, ...
     ]
     assert len(by_loc) == len(entries)
     assert_valid(sitemap(entries), "sitemap.xsd")
+
+
+# --- front matter as the author meant it ------------------------------------------------------
+
+
+ENTITIES = """
+title: '#171 &#8211; Podcast &amp; más'
+date: 2024-05-01
+description: 'Episodio &#8220;especial&#8221; &hellip;'
+author: 'Ana &#38; Luis'
+tags: ['C&#43;&#43;', 'R&amp;D']
+"""
+
+
+@pytest.mark.parametrize("render", [rss, atom], ids=["rss", "atom"])
+def test_feeds_entities_written_in_front_matter_read_back_as_characters(render) -> None:
+    post = make_post("171.md", ENTITIES)
+    raw = render(SITE, [post], html_of, summary_of)
+    assert b"&amp;#" not in raw  # never escaped twice
+    (entry,) = feedparser.parse(raw).entries
+    assert entry.title == "#171 – Podcast & más"
+    assert entry.summary == "Episodio “especial” …"
+    assert entry.author == "Ana & Luis"
+    assert [tag.term for tag in entry.tags] == ["C++", "R&D"]
+
+
+def test_feeds_json_feed_entities_decoded() -> None:
+    (item,) = json_feed(SITE, [make_post("171.md", ENTITIES)], html_of, summary_of)["items"]
+    assert (item["title"], item["summary"]) == ("#171 – Podcast & más", "Episodio “especial” …")
+
+
+def test_feeds_rss_description_is_text_never_markup() -> None:
+    """Readers take RSS `<description>` as HTML: an excerpt about `<script>` or an `<img>` with
+    `onerror` must reach them as those characters, not as live markup (issue 12, item 11)."""
+    post = make_post("xss.md", "title: X\ndate: 2024-05-01")
+    text = "Usa <script>alert(1)</script> y <img src=x onerror=alert(2)> & más"
+    item = etree.fromstring(rss(SITE, [post], html_of, lambda _: text)).find("channel/item")
+    assert item.findtext("description") == (
+        "Usa &lt;script&gt;alert(1)&lt;/script&gt; y &lt;img src=x onerror=alert(2)&gt; &amp; más"
+    )
+    (entry,) = feedparser.parse(rss(SITE, [post], html_of, lambda _: text)).entries
+    assert "<script" not in entry.summary and "<img" not in entry.summary
+    assert "&lt;script&gt;" in entry.summary
+    (atom_entry,) = feedparser.parse(atom(SITE, [post], html_of, lambda _: text)).entries
+    assert atom_entry.summary == text  # Atom's summary is typed text: as it is

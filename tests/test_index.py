@@ -706,3 +706,88 @@ def test_index_reload_recomputes_derived_values_when_a_template_changes() -> Non
     sources = Sources((post,), frozenset(), (SourceFile("_shortcodes/caja.html", b"<b>x</b>"),))
     second = build_index(sources, OPTIONS, BUILT_AT, previous=first)
     assert second.derived(second.posts[0]).issues == ()
+
+
+# pages
+
+
+@pytest.mark.parametrize(
+    ("path", "front", "page"),
+    [
+        ("about.md", "title: A\ntype: page", True),
+        ("about.md", "title: A\nlayout: Page", True),
+        ("pages/about.md", "title: A", True),
+        ("blog/pages/about.md", "title: A", True),
+        ("about.md", "title: A\ndate: 2024-01-01\nlayout: post", False),
+        ("pages.md", "title: A\ndate: 2024-01-01", False),
+    ],
+)
+def test_index_what_makes_a_page(path: str, front: str, page: bool) -> None:
+    parsed = parse_source(source(path, front), OPTIONS)
+    assert parsed.post is not None, parsed.issues
+    assert parsed.post.page is page
+
+
+def test_index_page_types_and_folders_are_settings() -> None:
+    options = replace(OPTIONS, page_types=("static",), page_folders=("paginas",))
+    assert parse_source(source("paginas/a.md", "title: A"), options).post.page
+    assert parse_source(source("b.md", "title: B\ntype: static"), options).post.page
+    refused = parse_source(source("pages/c.md", "title: C"), options)
+    assert refused.post is None and refused.issues[0].field == "date"
+
+
+def test_index_pages_are_apart_from_posts() -> None:
+    index = build(
+        source("pages/sobre-mi.md", "title: Sobre mí"),
+        source("pages/aviso.md", "title: Aviso legal\ndate: 2020-01-01\ntags: [legal]"),
+        source("sobre-mi.md", "title: Un post\ndate: 2024-01-01"),
+    )
+    assert index.issues == ()
+    assert [p.slug for p in index.posts] == ["sobre-mi"]
+    assert [p.slug for p in index.pages] == ["aviso", "sobre-mi"]  # by title
+    assert index.pages_by_slug["sobre-mi"].date is None
+    assert index.tags == () and index.publications == (datetime(2024, 1, 1, tzinfo=UTC),)
+    assert index.derived(index.pages_by_slug["sobre-mi"]).analysis.plaintext == "Texto."
+
+
+def test_index_two_pages_on_one_slug_are_both_served() -> None:
+    index = build(source("pages/a/x.md", "title: A"), source("pages/b/x.md", "title: B"))
+    assert sorted(index.pages_by_slug) == ["x", "x-2"]
+    (issue,) = index.issues
+    assert issue.path == "pages/b/x.md" and "pages/a/x.md" in issue.message
+
+
+# files without front matter
+
+
+def test_index_no_front_matter_title_from_h1_date_from_file_name() -> None:
+    text = b"# Mi *primer* post\n\nHola.\n"
+    parsed = parse_source(SourceFile("_posts/2013-11-11-primero.md", text), OPTIONS)
+    post = parsed.post
+    assert post is not None, parsed.issues
+    assert (post.slug, post.title, post.date) == (
+        "primero",
+        "Mi primer post",
+        datetime(2013, 11, 11, tzinfo=ZoneInfo("UTC")),
+    )
+    assert post.body == "Hola.\n"  # the H1 was the title
+
+
+def test_index_no_front_matter_page_needs_only_its_h1() -> None:
+    post = parse_source(SourceFile("pages/contacto.md", b"# Contacto\n\nEscribe.\n"), OPTIONS).post
+    assert post is not None and post.page and post.date is None and post.title == "Contacto"
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("2013-11-11-sin-titulo.md", b"Hola sin titulo.\n"),
+        ("sin-fecha.md", b"# Con titulo\n\nPero sin fecha.\n"),
+        ("2013-11-11-h2.md", b"## Un H2 no es un titulo\n"),
+    ],
+)
+def test_index_no_front_matter_without_both_is_the_clear_error(path: str, text: bytes) -> None:
+    parsed = parse_source(SourceFile(path, text), OPTIONS)
+    assert parsed.post is None
+    (issue,) = parsed.issues
+    assert (issue.line, issue.message) == (1, "no front matter: a post starts with a line `---`")

@@ -208,13 +208,66 @@ def test_schema_json_safe_values(value: object, expected: object) -> None:
 def test_schema_summary_used_when_description_missing() -> None:
     data = load(summary="El resumen.")
     assert data["description"] == "El resumen."
-    assert "summary" not in data
+    assert data["summary"] == "El resumen."
 
 
 def test_schema_description_wins_over_summary() -> None:
     data = load(description="La descripción.", summary="El resumen.")
     assert data["description"] == "La descripción."
-    assert "summary" not in data
+    assert data["summary"] == "El resumen."
+
+
+@pytest.mark.parametrize("key", ["summary", "excerpt"])
+def test_schema_summary_or_excerpt_is_the_authors_excerpt_as_plain_text(key: str) -> None:
+    post = parse_source(
+        SourceFile(
+            "a.md",
+            f"---\ntitle: A\ndate: 2024-01-01\n{key}: |\n  Un **resumen** con "
+            "<em>marcas</em> &amp; [enlace](https://x.org).\n\n  Segundo.\n---\nTexto.\n".encode(),
+        ),
+        OPTIONS,
+    ).post
+    assert post is not None
+    assert post.summary == "Un resumen con marcas & enlace.\n\nSegundo."
+    assert "extra" not in post.extra and key not in post.extra
+
+
+@pytest.mark.parametrize(
+    ("written", "seen"),
+    [
+        ("'#171 &#8211; Podcast &amp; más'", "#171 – Podcast & más"),
+        ("'Comillas &#8220;curvas&#8221; y &hellip;'", "Comillas “curvas” y …"),
+        ("'&#150; de Windows-1252'", "– de Windows-1252"),
+        ('"Raya \\x96 en crudo"', "Raya – en crudo"),
+        ('"Con \\x08control\\x00es"', "Con controles"),
+        ("'Texto &amp;amp; doble'", "Texto &amp; doble"),  # decoded once, as written
+    ],
+)
+def test_schema_plain_text_fields_decode_entities(written: str, seen: str) -> None:
+    front = (
+        f"title: {written}\ndate: 2024-01-01\ndescription: {written}\nauthor: {written}\n"
+        f"tags: [{written}]\ncategory: {written}"
+    )
+    post = parse_source(SourceFile("a.md", f"---\n{front}\n---\nT.\n".encode()), OPTIONS).post
+    assert post is not None
+    assert (post.title, post.description, post.author) == (seen, seen, seen)
+    assert [ref.name for ref in (*post.tags, *post.categories)] == [seen, seen]
+
+
+def test_schema_a_title_of_only_control_characters_is_empty() -> None:
+    parsed = parse_source(
+        SourceFile("a.md", b'---\ntitle: "\\x08\\x00"\ndate: 2024-01-01\n---\nT.\n'), OPTIONS
+    )
+    assert parsed.post is None
+    assert [(i.field, i.message) for i in parsed.issues] == [("title", "must not be empty")]
+
+
+def test_schema_a_page_needs_no_date_a_post_does() -> None:
+    assert "date" in FrontMatterSchema(ZoneInfo("UTC")).validate({"title": "A"})
+    page = FrontMatterSchema(ZoneInfo("UTC"), page=True)
+    assert page.validate({"title": "A"}) == {}
+    assert page.load({"title": "A"})["date"] is None
+    assert "date" in page.validate({"title": "A", "date": "ayer"})  # a date given must be one
 
 
 def test_schema_cover_used_as_image() -> None:
@@ -294,7 +347,7 @@ def test_schema_field_table_front_matter_keys_are_validated() -> None:
     declared = set(SCHEMA.declared_fields)
     assert {field.name for field in FIELDS if field.front is not None} <= declared
     assert declared == {f.name for f in FIELDS if f.front is not None} | set(SYNONYMS)
-    assert [field.name for field in FIELDS if field.front is None] == ["extra", "old_names"]
+    assert [f.name for f in FIELDS if f.front is None] == ["extra", "old_names", "page"]
 
 
 def test_schema_field_table_values_round_trip_through_cache_and_json() -> None:

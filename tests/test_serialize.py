@@ -23,6 +23,8 @@ from contentapi.outputs.serialize import (
     detail,
     envelope,
     excerpt,
+    page_detail,
+    page_summary,
     pagination_links,
     summary,
     term_count,
@@ -254,3 +256,42 @@ def test_serialize_summary_is_what_the_api_serves(client) -> None:
     item = client.get("/api/v1/posts?per_page=1").get_json()["data"][0]
     assert list(item) == list(SUMMARY_FIELDS)
     assert item["url"].endswith(f"/api/v1/posts/{item['slug']}")
+
+
+def test_serialize_excerpt_is_the_authors_then_the_more_cut_then_the_description() -> None:
+    def post(front: str, body: str) -> tuple[Index, object]:
+        text = f"---\ntitle: T\ndate: 2024-01-01\n{front}\n---\n{body}"
+        index = build_index(
+            Sources((SourceFile("t.md", text.encode()),)), BuildOptions(timezone=UTC), NOW
+        )
+        return index, index.by_slug["t"]
+
+    body = "Primero.\n\n<!--more-->\n\nResto.\n"
+    assert excerpt(*post("excerpt: 'Mío &amp; *suyo*'\ndescription: D", body)) == "Mío & suyo"
+    assert excerpt(*post("summary: Resumen\ndescription: D", body)) == "Resumen"
+    assert excerpt(*post("description: D", body)) == "Primero."  # the author's cut
+    assert excerpt(*post("description: D", "Primero.\n")) == "D"
+    assert excerpt(*post("", "[mp3](https://x.org/a.mp3)\n\nPrimero.\n")) == "Primero."
+
+
+def test_serialize_page_summary_and_detail() -> None:
+    text = "---\ntitle: Sobre mí\ntype: page\n---\nHola.\n\n## Contacto\n\nAquí.\n"
+    index = build_index(
+        Sources((SourceFile("about.md", text.encode()),)), BuildOptions(timezone=UTC), NOW
+    )
+    (page,) = index.pages
+
+    class PageLinks(StaticLinks):
+        def page(self, slug: str) -> str:
+            return f"{self.base_url}pg/{slug}"
+
+    links = PageLinks()
+    listed = page_summary(index, page, links, now=NOW)
+    assert (listed["url"], listed["date"], listed["excerpt"]) == (
+        "https://api.example.org/v9/pg/about",
+        None,
+        "Hola.",
+    )
+    whole = page_detail(index, page, links, html=lambda p: "<p>x</p>", formats=["html"], now=NOW)
+    assert whole["html"] == "<p>x</p>" and whole["toc"][0]["id"] == "contacto"
+    assert not {"prev", "next", "related"} & set(whole)

@@ -652,4 +652,5 @@ def analyse(
         headings=tuple(found.headings),
         sections=tuple(found.sections),
         images=tuple(found.images),
+        more=bool(found.before_more),
     )

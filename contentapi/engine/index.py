@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from marshmallow import ValidationError
 
 from contentapi import __version__
-from contentapi.engine.analysis import analyse, strip_title_heading
+from contentapi.engine.analysis import analyse, atx_heading, inline_text, strip_title_heading
 from contentapi.engine.assets import (
     AssetMap,
     PostPaths,
@@ -29,6 +29,7 @@ from contentapi.engine.assets import (
     url_problem,
 )
 from contentapi.engine.model import (
+    EPOCH,
     Analysis,
     ContentIssue,
     Derived,
@@ -39,7 +40,14 @@ from contentapi.engine.model import (
     Term,
     TermRef,
 )
-from contentapi.engine.reader import ReadError, check_size, decode, load_yaml, split
+from contentapi.engine.reader import (
+    ReadError,
+    check_size,
+    decode,
+    has_front_matter,
+    load_yaml,
+    split,
+)
 from contentapi.engine.render import RenderOptions, render_html
 from contentapi.engine.schema import FIELDS, FrontMatterSchema
 from contentapi.engine.shortcodes import (
@@ -77,6 +85,8 @@ class BuildOptions:
     raw_html: str = "sanitize"
     iframe_hosts: tuple[str, ...] = ()
     max_post_bytes: int = 2 * 1024 * 1024
+    page_types: tuple[str, ...] = ("page",)  # `type:` or `layout:` values that make a page
+    page_folders: tuple[str, ...] = ("pages",)  # folders whose files are pages
 
     def fingerprint(self) -> str:
         """Every field, so a field added later can never be left out of the version."""
@@ -119,6 +129,9 @@ class Index:
     parsed: Mapping[str, Parsed] = field(repr=False)
     publications: tuple[datetime, ...] = ()
     shortcodes: Templates = field(default=NO_TEMPLATES, repr=False)
+    pages: tuple[Post, ...] = ()  # by title; never among posts, feeds, archive or counts
+    pages_by_slug: Mapping[str, Post] = field(default_factory=dict)
+    page_aliases: Mapping[str, str] = field(default_factory=dict)
     _derived: dict[str, Derived] = field(default_factory=dict, repr=False, compare=False)
     artifacts: ArtifactSource | None = field(default=None, repr=False, compare=False)
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -156,22 +169,31 @@ class Index:
         return found
 
     def derived_items(self) -> list[tuple[Post, Derived]]:
-        """Posts whose derived values are computed already."""
+        """Posts and pages whose derived values are computed already."""
         done = self._derived
-        return [(post, done[post.path]) for post in self.posts if post.path in done]
+        return [(post, done[post.path]) for post in self.everything if post.path in done]
+
+    @property
+    def everything(self) -> tuple[Post, ...]:
+        """Every post, then every page."""
+        return self.posts + self.pages
 
     def all_issues(self) -> tuple[ContentIssue, ...]:
         """Errors and every warning, deriving each post first (as `content check` does)."""
-        derived = [issue for post in self.posts for issue in self.derived(post).issues]
+        derived = [issue for post in self.everything for issue in self.derived(post).issues]
         return tuple(sorted((*self.issues, *derived), key=issue_order))
 
-    def canonical_slug(self, requested: str) -> str | None:
+    def canonical_slug(self, requested: str, *, page: bool = False) -> str | None:
         """The slug an old or alias URL segment stands for, if any (never `requested` itself):
-        an alias, or the slug written with other capitals, accents composed or encoded."""
+        an alias, or the slug written with other capitals, accents composed or encoded.
+        Pages (`page=True`) have slugs and aliases of their own."""
+        by_slug, aliases = (
+            (self.pages_by_slug, self.page_aliases) if page else (self.by_slug, self.aliases)
+        )
         key = alias_key(requested)
-        if key != requested and key in self.by_slug:
+        if key != requested and key in by_slug:
             return key
-        return self.aliases.get(key)
+        return aliases.get(key)
 
     def published_count(self, now: datetime) -> int:
         """How many publication moments have passed: changes exactly when visibility does."""
@@ -247,23 +269,59 @@ def body_line(text: str, served: str, first_line: int) -> int:
     return first_line + text.count("\n", 0, start)
 
 
-@lru_cache(maxsize=8)
-def _schema(timezone: tzinfo) -> FrontMatterSchema:
-    """Schemas are costly to make and safe to share, so one per time zone."""
-    return FrontMatterSchema(timezone)
+@lru_cache(maxsize=16)
+def _schema(timezone: tzinfo, page: bool = False) -> FrontMatterSchema:
+    """Schemas are costly to make and safe to share, so one per time zone (and kind)."""
+    return FrontMatterSchema(timezone, page=page)
+
+
+def is_page(path: str, metadata: Mapping[str, Any], options: BuildOptions) -> bool:
+    """A page: in a page folder (`pages/about.md`), or `type:`/`layout:` says so (`page`)."""
+    if any(folder in options.page_folders for folder in path.split("/")[:-1]):
+        return True
+    return any(
+        isinstance(metadata.get(key), str) and metadata[key].strip().lower() in options.page_types
+        for key in ("type", "layout")
+    )
+
+
+_FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})[-_]")
+
+
+def implicit_front_matter(path: str, text: str, options: BuildOptions) -> dict[str, Any] | None:
+    """What a file without front matter says of itself: its title from a leading `# H1`, its
+    date from a `YYYY-MM-DD-` name; None unless it has both (a page needs only the title)."""
+    heading = atx_heading(text.lstrip("\n").partition("\n")[0])
+    title = inline_text(heading[1]) if heading and heading[0] == 1 else ""
+    dated = _FILE_DATE.match(path.rpartition("/")[2])
+    if not title or not (dated or is_page(path, {}, options)):
+        return None
+    return {"title": title, "date": dated.group(1)} if dated else {"title": title}
+
+
+def _read(source: SourceFile, options: BuildOptions) -> tuple[str, str, int, dict[str, Any]]:
+    """Front matter text (empty when implicit), body, the file line the body starts on and
+    front matter of one file."""
+    check_size(source.data, options.max_post_bytes)
+    text = decode(source.data)
+    if not has_front_matter(text):
+        implicit = implicit_front_matter(source.path, text, options)
+        if implicit is not None:
+            return "", text, 1, implicit
+    front, body, first_line = split(text)
+    return front, body, first_line, load_yaml(front)
 
 
 def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
     """One file to a post, or to the issues that keep it out; never raises for bad content."""
     path, sha = source.path, source.digest
     try:
-        check_size(source.data, options.max_post_bytes)
-        front, body, first_line = split(decode(source.data))
-        metadata = load_yaml(front)
+        front, body, first_line, metadata = _read(source, options)
     except ReadError as exc:
         return Parsed(path, sha, None, (ContentIssue(path, exc.field, exc.message, exc.line),))
+    page = is_page(path, metadata, options)
     try:
-        data: dict[str, Any] = _schema(options.timezone).load(metadata)
+        data: dict[str, Any] = _schema(options.timezone, page).load(metadata)
     except ValidationError as exc:
         return Parsed(path, sha, None, _schema_issues(path, front, exc))
 
@@ -278,6 +336,7 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
         tags=tags,
         aliases=tuple(dict.fromkeys(a for a in map(slugify, data["aliases"]) if a and a != slug)),
         old_names=tuple(name for name in old_names(path, data["slug"]) if name != slug),
+        page=page,
     )
     problem = url_problem(values["image"], image=True) if values["image"] else None
     if problem:  # one URL policy: `cover: javascript:...` never reaches JSON
@@ -446,7 +505,7 @@ def plain_html(plaintext: str) -> str:
 def render_failures(index: Index, render: Render | None = None) -> tuple[ContentIssue, ...]:
     """Render every post once, as `content check` does: the posts whose rendering fails."""
     options = render_options(index)
-    found = (render_isolated(post, options, render)[1] for post in index.posts)
+    found = (render_isolated(post, options, render)[1] for post in index.everything)
     return tuple(issue for issue in found if issue is not None)
 
 
@@ -473,7 +532,7 @@ def _claim_slugs(posts: list[Post]) -> tuple[list[Post], dict[str, str], list[Co
     or alias; the old names of every post (raw file stem, raw `slug`) last, silently skipped
     where taken, since they only keep old links alive.
     """
-    order = sorted(posts, key=lambda post: (post.date, post.path))
+    order = sorted(posts, key=_claim_order)
     owners: dict[str, Post] = {}
     losers: list[Post] = []
     for post in order:
@@ -484,7 +543,7 @@ def _claim_slugs(posts: list[Post]) -> tuple[list[Post], dict[str, str], list[Co
     issues: list[ContentIssue] = []
     for post in losers:
         owner = owners[post.slug]
-        slug = base = f"{post.slug}-{post.date:%Y-%m-%d}"
+        slug = base = f"{post.slug}-{post.date:%Y-%m-%d}" if post.date else post.slug
         number = 1
         while slug in owners:
             number += 1
@@ -496,7 +555,7 @@ def _claim_slugs(posts: list[Post]) -> tuple[list[Post], dict[str, str], list[Co
         )
         issues.append(ContentIssue(post.path, "slug", message))
     aliases: dict[str, str] = {}
-    claimed = sorted(owners.values(), key=lambda post: (post.date, post.path))
+    claimed = sorted(owners.values(), key=_claim_order)
     for post in claimed:
         for alias in post.aliases:
             key = alias_key(alias)
@@ -515,6 +574,10 @@ def _claim_slugs(posts: list[Post]) -> tuple[list[Post], dict[str, str], list[Co
     return sorted(owners.values(), key=lambda post: post.path), aliases, issues
 
 
+def _claim_order(post: Post) -> tuple[datetime, str]:
+    return post.date or EPOCH, post.path
+
+
 def _group(posts: tuple[Post, ...], attr: str) -> tuple[Term, ...]:
     members: dict[str, list[Post]] = defaultdict(list)
     names: dict[str, str] = {}
@@ -528,7 +591,7 @@ def _group(posts: tuple[Post, ...], attr: str) -> tuple[Term, ...]:
 
 def newest_first(posts: Iterable[Post]) -> tuple[Post, ...]:
     """Date order, newest first; equal dates by slug so the order never depends on disk order."""
-    return tuple(sorted(posts, key=lambda post: (-post.date.timestamp(), post.slug)))
+    return tuple(sorted(posts, key=lambda post: (-(post.date or EPOCH).timestamp(), post.slug)))
 
 
 def build_index(
@@ -557,8 +620,9 @@ def build_index(
 
     issues = [issue for result in parsed.values() for issue in result.issues]
     valid = [result.post for result in parsed.values() if result.post is not None]
-    served, aliases, clashes = _claim_slugs(valid)
-    issues += clashes
+    served, aliases, clashes = _claim_slugs([post for post in valid if not post.page])
+    pages, page_aliases, page_clashes = _claim_slugs([post for post in valid if post.page])
+    issues += clashes + page_clashes
     shortcodes, template_issues = load_templates(sources.shortcodes)
     issues += template_issues
     paths = PostPaths((post.path, post.slug) for post in served)
@@ -592,7 +656,10 @@ def build_index(
         assets=assets,
         options=options,
         parsed=MappingProxyType(parsed),
-        publications=tuple(sorted(post.date for post in posts if not post.draft)),
+        publications=tuple(sorted(post.date for post in posts if post.date and not post.draft)),
+        pages=tuple(sorted(pages, key=lambda page: (sort_key(page.title), page.slug))),
+        pages_by_slug=MappingProxyType({page.slug: page for page in pages}),
+        page_aliases=MappingProxyType(dict(sorted(page_aliases.items()))),
         shortcodes=shortcodes,
         _derived=derived,
         artifacts=artifacts,

@@ -138,6 +138,8 @@ def build_options(settings: Settings) -> BuildOptions:
         raw_html=settings.raw_html,
         iframe_hosts=settings.iframe_hosts,
         max_post_bytes=settings.max_post_bytes,
+        page_types=settings.page_types,
+        page_folders=settings.page_folders,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Literal
 
@@ -40,6 +40,7 @@ class FrozenMap(Mapping[str, Any]):
 
 
 EMPTY: Mapping[str, Any] = FrozenMap()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -150,17 +151,21 @@ class Analysis:
     headings: tuple[Heading, ...]
     sections: tuple[Section, ...]
     images: tuple[Image, ...]
+    more: bool = False  # `excerpt` is the text before `<!--more-->`, as the author cut it
 
 
 @dataclass(frozen=True)
 class Post:
-    """One valid post: validated front matter, its body and where it came from."""
+    """One valid post, or page: validated front matter, its body and where it came from.
+
+    `date` is None only for a page written without one (posts always have a date).
+    """
 
     path: str
     digest: str
     slug: str
     title: str
-    date: datetime
+    date: datetime | None
     body: str
     updated: datetime | None = None
     categories: tuple[TermRef, ...] = ()
@@ -173,7 +178,9 @@ class Post:
     aliases: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     body_line: int = 1  # the file line `body` starts on, so body warnings name file lines
+    summary: str = ""  # the author's own excerpt, as plain text
     old_names: tuple[str, ...] = ()  # what old URLs may end in: the raw file stem and `slug`
+    page: bool = False
 
     @property
     def category(self) -> TermRef | None:
@@ -186,15 +193,16 @@ class Post:
 
     @property
     def modified(self) -> datetime:
-        return self.updated or self.date
+        """When the post last changed (a page without dates: the Unix epoch)."""
+        return self.updated or self.date or EPOCH
 
     def is_public(self, now: datetime) -> bool:
-        return not self.draft and self.date <= now
+        return not self.draft and (self.date is None or self.date <= now)
 
     def status(self, now: datetime) -> Literal["published", "draft", "scheduled"]:
         if self.draft:
             return "draft"
-        return "scheduled" if self.date > now else "published"
+        return "scheduled" if self.date is not None and self.date > now else "published"
 
 
 @dataclass(frozen=True)

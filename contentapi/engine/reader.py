@@ -91,6 +91,11 @@ def decode(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def has_front_matter(text: str) -> bool:
+    """Whether the text starts with a `---` line, as front matter does."""
+    return _OPENING.match(text) is not None
+
+
 def split(text: str) -> tuple[str, str, int]:
     """Front matter text, body, and the file line the body starts on."""
     opening = _OPENING.match(text)

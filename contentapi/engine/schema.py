@@ -10,7 +10,9 @@ entry and tests.
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -18,10 +20,38 @@ from typing import Any, ClassVar, Literal
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validates_schema
 
+from contentapi.engine.analysis import inline_text
 from contentapi.engine.dates import parse_date
 from contentapi.engine.model import FrozenMap, TermRef
 
 SCALARS = (str, int, float, bool)
+# Characters no reader should get: C0 controls (bar tab and newline), DEL, lone surrogates and
+# non-characters. C1 controls (U+0080-U+009F) are the Windows-1252 characters they stand for in
+# text from old WordPress databases (`\x96` is `–`), as HTML decodes `&#150;`.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_C1 = re.compile("[\x80-\x9f]")
+
+
+def _windows_1252(match: re.Match[str]) -> str:
+    try:
+        return bytes([ord(match.group())]).decode("cp1252")
+    except UnicodeDecodeError:  # five of them stand for nothing
+        return ""
+
+
+def plain_text(text: str, *, one_line: bool = True) -> str:
+    """Text as its author meant it: HTML entities decoded (WordPress exports write `&#8211;`
+    for `–`), control characters gone, and on one line unless `one_line` is False."""
+    if "&" in text:
+        text = html.unescape(text)
+    text = _C1.sub(_windows_1252, _CONTROL.sub("", text))
+    return " ".join(text.split()) if one_line else text.strip()
+
+
+def plain_markdown(text: str) -> str:
+    """Markdown or HTML someone wrote as a summary, as plain text paragraphs."""
+    paragraphs = (inline_text(_CONTROL.sub("", part)) for part in re.split(r"\n\s*\n", text))
+    return "\n\n".join(part for part in paragraphs if part)
 
 
 class Text(fields.Field):
@@ -35,6 +65,17 @@ class Text(fields.Field):
         if isinstance(value, (date, datetime)):
             return value.isoformat()
         raise ValidationError(f"expected text, got {_kind(value)}")
+
+
+class PlainText(Text):
+    """Text a reader sees as it is (a title, a name): entities decoded, controls removed."""
+
+    def __init__(self, *, one_line: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.one_line = one_line
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return plain_text(super()._deserialize(value, attr, data, **kwargs), one_line=self.one_line)
 
 
 class Date(fields.Field):
@@ -67,9 +108,14 @@ class TextList(fields.Field):
             if not isinstance(item, SCALARS):
                 raise ValidationError(f"each item must be text, got {_kind(item)}")
             text = (("true" if item else "false") if isinstance(item, bool) else str(item)).strip()
+            text = plain_text(text) if self.plain else text
             if text:
                 result.append(text)
         return result
+
+    def __init__(self, *, plain: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plain = plain  # items are text a reader sees (tags): entities decoded
 
 
 Memo = dict[Any, Any]
@@ -153,31 +199,39 @@ def _language(value: str | None) -> str | None:
 # `contentapi.outputs.serialize`), a whole post also the `detail` ones.
 FIELDS: tuple[Field, ...] = (
     Field("slug", TEXT, Text(allow_none=True, load_default=None)),
-    Field("title", TEXT, Text(required=True)),
-    Field("date", DATE, Date(required=True)),
+    Field("title", TEXT, PlainText(required=True)),
+    Field("date", DATE, Date(allow_none=True, load_default=None)),  # pages may have none
     Field("updated", OPTIONAL_DATE, Date(allow_none=True, load_default=None)),
-    Field("categories", TERMS, TextList(allow_none=True, load_default=list)),
-    Field("tags", TERMS, TextList(allow_none=True, load_default=list)),
-    Field("description", TEXT, Text(allow_none=True, load_default="")),
+    Field("categories", TERMS, TextList(plain=True, allow_none=True, load_default=list)),
+    Field("tags", TERMS, TextList(plain=True, allow_none=True, load_default=list)),
+    Field("description", TEXT, PlainText(one_line=False, allow_none=True, load_default="")),
     Field("lang", OPTIONAL_TEXT, Text(allow_none=True, load_default=None), clean=_language),
-    Field("author", OPTIONAL_TEXT, Text(allow_none=True, load_default=None)),
+    Field("author", OPTIONAL_TEXT, PlainText(allow_none=True, load_default=None)),
     Field("extra", MAPPING, None),  # every key the format does not define
     Field("aliases", TEXTS, TextList(allow_none=True, load_default=list), shown="detail"),
     Field("image", OPTIONAL_TEXT, Text(allow_none=True, load_default=None), shown=None),
     Field("draft", FLAG, fields.Boolean(load_default=False, allow_none=True), shown=None),
+    # The author's own excerpt (Hugo's `summary`, Jekyll's `excerpt`) as plain text; the JSON
+    # `excerpt` is this, else the body's (see `contentapi.outputs.serialize.excerpt`).
+    Field(
+        "summary", TEXT, Text(allow_none=True, load_default=""), clean=plain_markdown, shown=None
+    ),
     # What old URLs of the post may end in (raw file stem, raw `slug`): aliases the index adds.
     Field("old_names", TEXTS, None, shown=None),
+    # A page (about, contact): `type`/`layout: page` or a file in a `pages` folder.
+    Field("page", FLAG, None, shown=None),
 )
 # Other keys authors write for a field of the table; `_collect` folds each into its field.
 SYNONYMS: Mapping[str, fields.Field[Any]] = {
-    "category": Text(allow_none=True, load_default=None),  # -> categories
-    "summary": Text(allow_none=True, load_default=None),  # -> description
+    "category": PlainText(allow_none=True, load_default=None),  # -> categories
+    "excerpt": Text(allow_none=True, load_default=None),  # -> summary
     "cover": Text(allow_none=True, load_default=None),  # -> image
 }
 
 
 class FrontMatterSchema(Schema):
-    """Validates one post's front matter; unknown keys are kept in `extra`."""
+    """Validates one post's front matter; unknown keys are kept in `extra`. A page's schema
+    (`page=True`) does not need a date."""
 
     class Meta:
         unknown = INCLUDE
@@ -186,9 +240,12 @@ class FrontMatterSchema(Schema):
             **SYNONYMS,
         }
 
-    def __init__(self, timezone: tzinfo, **kwargs: Any) -> None:
+    def __init__(self, timezone: tzinfo, *, page: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.timezone = timezone
+        if not page:  # a post needs its date
+            self.fields["date"].required = True
+            self.fields["date"].allow_none = False
 
     @validates_schema
     def _check(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -201,7 +258,7 @@ class FrontMatterSchema(Schema):
     def _collect(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Empty keys (`tags:`) mean "not given"; unknown keys move to `extra`."""
         for name, schema_field in self.fields.items():
-            if data.get(name, 0) is None and name not in {"title", "date"}:
+            if data.get(name, 0) is None and name != "title":
                 default = schema_field.load_default
                 data[name] = default() if callable(default) else default
         declared = set(self.declared_fields)
@@ -210,9 +267,10 @@ class FrontMatterSchema(Schema):
         category = known.pop("category")
         if category:
             known["categories"] = [category]
-        if not known["description"] and known.pop("summary"):
-            known["description"] = data["summary"]
-        known.pop("summary", None)
+        known["summary"] = known["summary"] or known.pop("excerpt") or ""
+        known.pop("excerpt", None)
+        if known["summary"] and not known["description"]:
+            known["description"] = plain_markdown(known["summary"])
         known["image"] = known.pop("image") or known.pop("cover")
         known.pop("cover", None)
         return known

@@ -199,7 +199,10 @@ def _generator(
         content = _xml_text(_absolute_html(html_of(post), link))
         summary = _xml_text(summary_of(post))
         if summary:
-            entry.summary(summary)
+            entry.summary(summary)  # Atom: `<summary type="text">`
+            # RSS readers take `<description>` as HTML: the plain text is escaped for it, so
+            # `<script>` in an excerpt reads as text and never becomes markup.
+            entry.description(html.escape(summary, quote=False))
         else:
             # Without a summary feedgen would put the HTML in RSS <description> and leave out
             # <content:encoded>; with the HTML as description too, both are there.
@@ -223,7 +226,8 @@ def rss(
     *,
     updated: datetime | None = None,
 ) -> bytes:
-    """RSS 2.0: `description` is the summary (the HTML when empty), `content:encoded` the HTML.
+    """RSS 2.0: `description` is the summary as HTML-escaped text (the HTML when empty),
+    `content:encoded` the HTML.
 
     Each item has an absolute `link`, a `guid` (isPermaLink="false") from `post_id`, an RFC 822
     `pubDate`, `dc:creator` (the post's author, else the site's) and a `category` per category

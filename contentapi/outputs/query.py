@@ -208,7 +208,7 @@ def changes(before: Snapshot, then: datetime, after: Snapshot, now: datetime) ->
 
 def invalid_files(index: Index) -> dict[str, ContentIssue]:
     """Files that are not served, each with its first error (in `content check` order)."""
-    served = {post.path for post in index.posts}
+    served = {post.path for post in index.everything}
     first: dict[str, ContentIssue] = {}
     for issue in index.issues:  # sorted by path, then severity, field and line
         if issue.severity == "error" and issue.path not in served:

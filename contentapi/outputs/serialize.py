@@ -37,6 +37,10 @@ class Links(Protocol):
         """A category's or tag's posts in this API."""
         ...
 
+    def page(self, slug: str) -> str:
+        """The page in this API."""
+        ...
+
     def media(self, url: str) -> str:
         """A resolved image URL: `/media/...` made absolute, any other URL as it is."""
         ...
@@ -47,8 +51,13 @@ def term_ref(ref: TermRef | None) -> dict[str, str] | None:
 
 
 def excerpt(index: Index, post: Post) -> str:
-    """The description, or else the start of the first paragraph (summaries and feeds)."""
-    return post.description or index.derived(post).analysis.excerpt
+    """Plain text for summaries and feeds: the author's `excerpt` (or `summary`), else the text
+    before `<!--more-->`, else the description, else the start of the first paragraph with
+    words of its own."""
+    analysis = index.derived(post).analysis
+    return post.summary or (
+        analysis.excerpt if analysis.more else post.description or analysis.excerpt
+    )
 
 
 def cover(index: Index, post: Post, links: Links) -> str | None:
@@ -152,6 +161,44 @@ def detail(
     body["prev"] = brief(older) if older else None
     body["next"] = brief(newer) if newer else None
     body["related"] = [brief(other) for other in related]
+    return body
+
+
+def page_summary(
+    index: Index, page: Post, links: Links, *, now: datetime, preview: bool = False
+) -> dict[str, Any]:
+    """A page as `/api/v1/pages` lists it: a summary's fields, its own URL (`date` may be
+    null: a page needs none)."""
+    body = summary(index, page, links, now=now, preview=preview)
+    body["url"] = links.page(page.slug)
+    return body
+
+
+def page_detail(
+    index: Index,
+    page: Post,
+    links: Links,
+    *,
+    html: HtmlOf,
+    formats: Iterable[str],
+    now: datetime,
+    preview: bool = False,
+) -> dict[str, Any]:
+    """A whole page: as a whole post, without neighbours or related posts (a page has none)."""
+    body = detail(
+        index,
+        page,
+        links,
+        html=html,
+        formats=formats,
+        neighbours=(None, None),
+        related=(),
+        now=now,
+        preview=preview,
+    )
+    for key in ("prev", "next", "related"):
+        del body[key]
+    body["url"] = links.page(page.slug)
     return body
 
 

@@ -50,13 +50,15 @@ def _term_pages(index: Index, now: datetime) -> Values:
 
 # What the export requests for a route, by the names of its URL arguments: a route with none of
 # its own, or with these, is exported with no change here; one with other arguments is reported
-# and left out. `<slug>` alone names a published post; with `<kind>`, a category or tag.
+# and left out. `<slug>` alone names a published post; with `<kind>`, a category or tag;
+# `<page>` a published page.
 ARGUMENTS: dict[frozenset[str], Callable[[Index, datetime], Values]] = {
     frozenset(): lambda index, now: [{}],
     frozenset({"path"}): lambda index, now: ({"path": p} for p in sorted(index.assets.files)),
     frozenset({"kind"}): lambda index, now: ({"kind": kind} for kind in TERM_KINDS),
     frozenset({"kind", "slug"}): _term_pages,
     frozenset({"slug"}): lambda index, now: ({"slug": p.slug} for p in visible(index.posts, now)),
+    frozenset({"page"}): lambda index, now: ({"page": p.slug} for p in visible(index.pages, now)),
 }
 # Numbered files (`sitemap-<n>.xml`): requested from 1 up until the app answers 404.
 NUMBERED = frozenset({"number"})

@@ -390,7 +390,7 @@ class ContentStore:
     def all_issues(self, index: Index) -> tuple[ContentIssue, ...]:
         """Every issue of `index`, and the failures met while serving it (a post that could
         not be rendered or indexed for search)."""
-        current = {(post.path, post.digest) for post in index.posts}
+        current = {(post.path, post.digest) for post in index.everything}
         rendering = [issue for key, (_, issue) in self._failed.items() if key in current]
         searching = [
             issue
@@ -469,7 +469,7 @@ class ContentStore:
             if (self.settings.strict if strict is None else strict) and errors:
                 raise ContentError(errors)
             self._index = index
-            served = {(post.path, post.digest) for post in index.posts}
+            served = {(post.path, post.digest) for post in index.everything}
             self._failed = {key: value for key, value in self._failed.items() if key in served}
             self._history[index.version] = index_snapshot(index)
             self._history.move_to_end(index.version)

@@ -6,7 +6,7 @@ from flask import Flask
 
 from contentapi.web.params import QueryArgs
 from contentapi.web.routes import RouteFacts, declare_blueprint
-from contentapi.web.views import admin, changes, feeds, meta, posts, terms
+from contentapi.web.views import admin, changes, feeds, meta, pages, posts, terms
 
 
 def register(app: Flask) -> None:
@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
         meta.bp,
         posts.bp,
         posts.search_bp,
+        pages.bp,
         terms.bp,
         feeds.bp,
         changes.bp,
