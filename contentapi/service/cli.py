@@ -89,8 +89,9 @@ def check(warnings_as_errors: bool, skip_render: bool) -> None:
         click.echo(str(issue), err=issue.severity == "error")
     errors = sum(issue.severity == "error" for issue in issues)
     warnings = len(issues) - errors
+    pages = f", {len(index.pages)} page(s)" if index.pages else ""
     click.echo(
-        f"{len(index.posts)} valid post(s), {errors} error(s), {warnings} warning(s) "
+        f"{len(index.posts)} valid post(s){pages}, {errors} error(s), {warnings} warning(s) "
         f"in {settings.content_dir}"
     )
     if errors or (warnings_as_errors and warnings):
