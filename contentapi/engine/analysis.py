@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 import math
 import re
-import unicodedata
 from bisect import bisect_right
 from collections import defaultdict, deque
 from collections.abc import Iterable
@@ -65,9 +64,11 @@ _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*+)(?:[\s/][^<>]*+)?>")
 _BARE_URL = re.compile(r"(?:https?|ftp)://\S++|www\.\S++")
 _TICKS = re.compile(r"`++")
 _DELIMITERS = re.compile(r"\*++|_++|~~")
+_SIMPLE_STARS = re.compile(r"(\*{1,3}|~~)(?=[^\s*~])([^*~]+?)(?<=[^\s*~])\1")
+_SIMPLE_UNDERSCORES = re.compile(r"(?<!\w)(_{1,3})(?=[^\s_])([^_]+?)(?<=[^\s_])\1(?!\w)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~<>])")
 _SPACES = re.compile(r"\s++")
-_NOT_A_WORD = re.compile(r"(?<!\S)[^\w\s]++(?!\S)")  # a lone "-", "—" or "|" is no word
+_NOT_A_WORD = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")  # a lone "-", "—" or "|" is no word
 _WORD = re.compile(r"\w")
 
 # Elements whose content a reader does not see as text: fallback content of media players.
@@ -147,18 +148,8 @@ def _strip_tags(text: str, unseen: frozenset[str] = _FALLBACK) -> str:
 
 
 def _punctuation(char: str) -> bool:
-    return unicodedata.category(char)[0] in "PS"
-
-
-def _flanks(before: str, after: str) -> tuple[bool, bool]:
-    """Whether a delimiter run between these characters is left- and right-flanking."""
-    left = not after.isspace() and (
-        not _punctuation(after) or before.isspace() or _punctuation(before)
-    )
-    right = not before.isspace() and (
-        not _punctuation(before) or after.isspace() or _punctuation(after)
-    )
-    return left, right
+    """Unicode punctuation or symbol, as CommonMark's flanking rules mean it."""
+    return not (char.isalnum() or char.isspace())
 
 
 def _pair_delimiters(text: str) -> tuple[list[re.Match[str]], list[tuple[int, int]]]:
@@ -172,12 +163,19 @@ def _pair_delimiters(text: str) -> tuple[list[re.Match[str]], list[tuple[int, in
     runs = list(_DELIMITERS.finditer(text))
     stacks: dict[str, list[list[int]]] = {"*": [], "_": [], "~": []}  # [run number, chars left]
     pairs: list[tuple[int, int]] = []
+    last = len(text)
     for number, run in enumerate(runs):
         start, end = run.span()
         before = text[start - 1] if start else " "
-        after = text[end] if end < len(text) else " "
-        char = run.group()[0]
-        opens, closes = _flanks(before, after)
+        after = text[end] if end < last else " "
+        # left-flanking: can open; right-flanking: can close
+        opens = not after.isspace() and (
+            after.isalnum() or before.isspace() or not before.isalnum()
+        )
+        closes = not before.isspace() and (
+            before.isalnum() or after.isspace() or not after.isalnum()
+        )
+        char = text[start]
         if char == "_":
             opens, closes = (
                 opens and (not closes or _punctuation(before)),
@@ -214,7 +212,17 @@ def emphasis_depth(text: str) -> int:
 
 
 def _strip_emphasis(text: str) -> str:
-    """Delimiter runs that pair up removed (`**a**` -> `a`), the rest left as written."""
+    """Delimiter runs that pair up removed (`**a**` -> `a`), the rest left as written.
+
+    Most emphasis is simple (`**a**`, `_b_`, no marker inside): one pass of a pattern that
+    cannot scan past the next marker takes it away; only what is left is paired run by run.
+    """
+    if "*" in text or "~~" in text:
+        text = _SIMPLE_STARS.sub(r"\2", text)
+    if "_" in text:
+        text = _SIMPLE_UNDERSCORES.sub(r"\2", text)
+    if "*" not in text and "_" not in text and "~~" not in text:
+        return text
     runs, pairs = _pair_delimiters(text)
     if not pairs:
         return text
@@ -229,7 +237,7 @@ def _strip_emphasis(text: str) -> str:
 
 
 def _strip_markup(text: str) -> str:
-    """Images, links, footnote references, tags and emphasis reduced to their visible text."""
+    """Images, links, footnote references and tags reduced to their visible text."""
     if "![" in text:
         text = _IMAGE.sub("", text)
     if "<" in text:
@@ -240,8 +248,6 @@ def _strip_markup(text: str) -> str:
         text = _REF_LINK.sub(r"\1", text)
     if "[^" in text:
         text = _FOOTNOTE_REF.sub("", text)
-    if "*" in text or "_" in text or "~~" in text:
-        text = _strip_emphasis(text)
     return text
 
 
@@ -255,7 +261,10 @@ def inline_text(markdown: str) -> str:
     if "\\" in text:
         text, escaped = _hide_escapes(text)
         hidden = hidden or escaped
-    text = _strip_markup(text)
+    if "![" in text or "<" in text or "[" in text:
+        text = _strip_markup(text)
+    if "*" in text or "_" in text or "~~" in text:
+        text = _strip_emphasis(text)
     if hidden:
         text = text.translate(_SHOW)
     if "&" in text:
@@ -346,7 +355,7 @@ def _strip_hidden(line: str) -> str:
     """One line without its `<script>`/`<style>` elements and comments (outside code spans);
     `<!--more-->` becomes `MORE`. An opener without its end in the line is text as written;
     once one kind has no end after some point, no later opener of that kind looks again."""
-    if "<" not in line:
+    if "<!--" not in line and "<s" not in line and "<S" not in line:
         return line
     code = _code_spans(line) if "`" in line else []
     parts: list[str] = []
@@ -394,29 +403,12 @@ class _BlockScanner:
     def feed(self, line: str) -> None:
         if self.fence is not None:
             self._code_line(line)
-        elif self.hidden is not None or _HIDDEN_BLOCK.match(line):
-            self._hidden_line(line)
-        else:
-            self._line(line)
-
-    def _hidden_line(self, line: str) -> None:
-        """A line in or starting a script, style or comment block, which runs to the line
-        with its end tag (or the end of the body); what follows that tag is text."""
-        searched = 0
-        if self.hidden is None:
-            block = _HIDDEN_BLOCK.match(line)
-            assert block is not None
-            self.flush()  # such a block interrupts a paragraph
-            self.hidden, searched = (block.group(1) or "--").lower(), block.end()
-        closing = _HIDDEN_CLOSE[self.hidden].search(line, searched)
-        if closing is None:
             return
-        if self.hidden == "--" and _MORE.fullmatch(line, searched - 4, closing.end()):
-            self.blocks.append(_Block("more", ""))
-        self.hidden = None
-        self._line(line[closing.end() :])
-
-    def _line(self, line: str) -> None:
+        if self.hidden is not None or ("<" in line[:4] and _HIDDEN_BLOCK.match(line)):
+            rest = self._hidden_line(line)
+            if rest is None:
+                return
+            line = rest
         stripped = line.lstrip()
         if not stripped:
             self.flush()
@@ -430,6 +422,23 @@ class _BlockScanner:
         ):
             return
         self._text_line(line, first)
+
+    def _hidden_line(self, line: str) -> str | None:
+        """A line in or starting a script, style or comment block, which runs to the line
+        with its end tag (or the end of the body): what follows that tag, which is text."""
+        searched = 0
+        if self.hidden is None:
+            block = _HIDDEN_BLOCK.match(line)
+            assert block is not None
+            self.flush()  # such a block interrupts a paragraph
+            self.hidden, searched = (block.group(1) or "--").lower(), block.end()
+        closing = _HIDDEN_CLOSE[self.hidden].search(line, searched)
+        if closing is None:
+            return None
+        if self.hidden == "--" and _MORE.fullmatch(line, searched - 4, closing.end()):
+            self.blocks.append(_Block("more", ""))
+        self.hidden = None
+        return line[closing.end() :]
 
     def flush(self) -> None:
         if not self.paragraph:

@@ -277,11 +277,12 @@ def _schema(timezone: tzinfo, page: bool = False) -> FrontMatterSchema:
 
 def is_page(path: str, metadata: Mapping[str, Any], options: BuildOptions) -> bool:
     """A page: in a page folder (`pages/about.md`), or `type:`/`layout:` says so (`page`)."""
-    if any(folder in options.page_folders for folder in path.split("/")[:-1]):
+    folder = path.rpartition("/")[0]
+    if folder and not set(options.page_folders).isdisjoint(folder.split("/")):
         return True
+    kinds = (metadata.get("type"), metadata.get("layout"))
     return any(
-        isinstance(metadata.get(key), str) and metadata[key].strip().lower() in options.page_types
-        for key in ("type", "layout")
+        isinstance(kind, str) and kind.strip().lower() in options.page_types for kind in kinds
     )
 
 
@@ -555,7 +556,7 @@ def _claim_slugs(posts: list[Post]) -> tuple[list[Post], dict[str, str], list[Co
         )
         issues.append(ContentIssue(post.path, "slug", message))
     aliases: dict[str, str] = {}
-    claimed = sorted(owners.values(), key=_claim_order)
+    claimed = list(owners.values())  # oldest first, then the renamed ones oldest first
     for post in claimed:
         for alias in post.aliases:
             key = alias_key(alias)

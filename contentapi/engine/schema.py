@@ -42,14 +42,19 @@ def _windows_1252(match: re.Match[str]) -> str:
 def plain_text(text: str, *, one_line: bool = True) -> str:
     """Text as its author meant it: HTML entities decoded (WordPress exports write `&#8211;`
     for `–`), control characters gone, and on one line unless `one_line` is False."""
+    if "&" not in text and text.isprintable() and (not one_line or "  " not in text):
+        return text if one_line else text.strip()  # nothing to decode, remove or join
     if "&" in text:
         text = html.unescape(text)
-    text = _C1.sub(_windows_1252, _CONTROL.sub("", text))
+    if not text.isprintable():  # only then can it hold a control character
+        text = _C1.sub(_windows_1252, _CONTROL.sub("", text))
     return " ".join(text.split()) if one_line else text.strip()
 
 
 def plain_markdown(text: str) -> str:
     """Markdown or HTML someone wrote as a summary, as plain text paragraphs."""
+    if not text:
+        return ""
     paragraphs = (inline_text(_CONTROL.sub("", part)) for part in re.split(r"\n\s*\n", text))
     return "\n\n".join(part for part in paragraphs if part)
 

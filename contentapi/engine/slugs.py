@@ -67,12 +67,13 @@ def old_names(path: str, written_slug: str | None) -> tuple[str, ...]:
     prefix, and the `slug` as written, each raw, percent-decoded and slugified the way this
     API did before it decoded them (`c2-bfes-bueno`), so those links keep working too."""
     stem = file_stem(path)
-    raw = [stem, _DATE_PREFIX.sub("", stem)]
+    undated = _DATE_PREFIX.sub("", stem)
+    names = [stem, undated] if undated != stem else [stem]
     if written_slug:
-        raw.append(written_slug)
-    names: list[str] = []
-    for name in raw:
-        names += (name, percent_decoded(name), slugify(name))
+        names.append(written_slug)
+    for name in tuple(names):
+        if not _ALREADY_SLUG.fullmatch(name):  # else it is its own decoded form and slug
+            names += (percent_decoded(name), slugify(name))
     return tuple(dict.fromkeys(name for name in names if name))
 
 
