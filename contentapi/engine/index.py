@@ -525,25 +525,26 @@ def _canonical_terms(post: Post, names: Mapping[str, Mapping[str, str]]) -> Post
 
 
 def _claim_slugs(posts: list[Post]) -> tuple[list[Post], dict[str, str], list[ContentIssue]]:
-    """Every post served under a slug of its own, then the aliases that lead to them.
+    """Every post served under a slug of its own (by path), the aliases that lead to them, and
+    the clashes: see `_own_slugs` and `_aliases`."""
+    owners, issues = _own_slugs(posts)
+    aliases, refused = _aliases(owners)
+    return sorted(owners.values(), key=lambda post: post.path), aliases, issues + refused
 
-    The oldest post (then the first path) keeps a slug several claim; each newer one is served
-    as `<slug>-<its date>` (`-2`, `-3` if that is taken too), reported as an error naming both
-    files. Written aliases come next, each refused (an error) when it is another post's slug
-    or alias; the old names of every post (raw file stem, raw `slug`) last, silently skipped
-    where taken, since they only keep old links alive.
-    """
-    order = sorted(posts, key=_claim_order)
+
+def _own_slugs(posts: list[Post]) -> tuple[dict[str, Post], list[ContentIssue]]:
+    """Posts by slug. The oldest post (then the first path) keeps a slug several claim; each
+    newer one is served as `<slug>-<its date>` (`-2`, `-3` if that is taken too), an error
+    naming both files. The mapping lists the oldest first, then the renamed ones."""
     owners: dict[str, Post] = {}
     losers: list[Post] = []
-    for post in order:
+    for post in sorted(posts, key=_claim_order):
         if post.slug in owners:
             losers.append(post)
         else:
             owners[post.slug] = post
     issues: list[ContentIssue] = []
     for post in losers:
-        owner = owners[post.slug]
         slug = base = f"{post.slug}-{post.date:%Y-%m-%d}" if post.date else post.slug
         number = 1
         while slug in owners:
@@ -551,13 +552,20 @@ def _claim_slugs(posts: list[Post]) -> tuple[list[Post], dict[str, str], list[Co
             slug = f"{base}-{number}"
         owners[slug] = replace(post, slug=slug)
         message = (
-            f"{post.slug!r} is also the slug of {owner.path}, which is older; "
+            f"{post.slug!r} is also the slug of {owners[post.slug].path}, which is older; "
             f"this post is served as {slug!r}: give one of them another slug"
         )
         issues.append(ContentIssue(post.path, "slug", message))
+    return owners, issues
+
+
+def _aliases(owners: dict[str, Post]) -> tuple[dict[str, str], list[ContentIssue]]:
+    """Alias (looked up by `alias_key`) to slug. Written aliases first, each refused (an
+    error) when it is another post's slug or alias; then every post's old names (raw file
+    stem, raw `slug`), silently skipped where taken, since they only keep old links alive."""
     aliases: dict[str, str] = {}
-    claimed = list(owners.values())  # oldest first, then the renamed ones oldest first
-    for post in claimed:
+    issues: list[ContentIssue] = []
+    for post in owners.values():
         for alias in post.aliases:
             key = alias_key(alias)
             other = owners.get(key) or owners.get(aliases.get(key, ""))
@@ -567,12 +575,12 @@ def _claim_slugs(posts: list[Post]) -> tuple[list[Post], dict[str, str], list[Co
                 issues.append(ContentIssue(post.path, "aliases", message))
             else:
                 aliases[key] = post.slug
-    for post in claimed:
+    for post in owners.values():
         for name in post.old_names:
             key = alias_key(name)
             if key not in owners:
                 aliases.setdefault(key, post.slug)
-    return sorted(owners.values(), key=lambda post: post.path), aliases, issues
+    return aliases, issues
 
 
 def _claim_order(post: Post) -> tuple[datetime, str]:
