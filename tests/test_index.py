@@ -155,9 +155,9 @@ def test_index_three_posts_on_one_slug_and_one_day_get_numbers() -> None:
 
 
 def test_index_aliases_map_to_slug() -> None:
-    front = "title: Nuevo\ndate: 2024-01-01\naliases: [Viejo Nombre, viejo]"
+    front = "title: Nuevo\ndate: 2024-01-01\naliases: [Viejo Nombre, viejo, '/%c2%bfotro/']"
     index = build(source("nuevo.md", front))
-    assert dict(index.aliases) == {"viejo": "nuevo", "viejo-nombre": "nuevo"}
+    assert dict(index.aliases) == {"viejo": "nuevo", "viejo-nombre": "nuevo", "otro": "nuevo"}
     assert index.issues == ()
 
 

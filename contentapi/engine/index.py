@@ -61,6 +61,7 @@ from contentapi.engine.slugs import (
     alias_key,
     fallback_slug,
     old_names,
+    percent_decoded,
     post_slug,
     slug_from_path,
     slugify,
@@ -335,7 +336,9 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
         slug=slug,
         categories=categories,
         tags=tags,
-        aliases=tuple(dict.fromkeys(a for a in map(slugify, data["aliases"]) if a and a != slug)),
+        aliases=tuple(
+            dict.fromkeys(a for a in map(_alias_slug, data["aliases"]) if a and a != slug)
+        ),
         old_names=tuple(name for name in old_names(path, data["slug"]) if name != slug),
         page=page,
     )
@@ -349,6 +352,11 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
     line = body_line(body, served, first_line)
     post = Post(path=path, digest=sha, body=served, body_line=line, **values)
     return Parsed(path, sha, post, tuple(issues))
+
+
+def _alias_slug(written: str) -> str:
+    """A written alias as a slug, percent-decoded first (`/%c2%bfes-bueno/` is `es-bueno`)."""
+    return slugify(percent_decoded(written))
 
 
 def _slug(path: str, front: str, written: str | None, title: str) -> tuple[str, list]:
