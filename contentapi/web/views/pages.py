@@ -7,12 +7,12 @@ listings, feeds, archive, sitemap, search or counts.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, redirect, request
+from flask import Blueprint, Response, abort, jsonify, redirect
 
 from contentapi.outputs.query import visible
 from contentapi.outputs.serialize import page_detail, page_summary
 from contentapi.web.headers import last_modified
-from contentapi.web.params import DetailArgs, parser
+from contentapi.web.params import DetailArgs
 from contentapi.web.request_state import current
 from contentapi.web.routes import declare
 
@@ -37,13 +37,11 @@ def index() -> Response:
 def detail_view(page: str) -> Response:
     """One page whole; an old name of it answers 301 to its URL, like a post's alias."""
     ctx = current()
-    args = parser.parse(DetailArgs(), request, location="query")
     found = ctx.index.pages_by_slug.get(page)
     if found is None or not (ctx.preview or found.is_public(ctx.now)):
         target = ctx.index.pages_by_slug.get(ctx.index.canonical_slug(page, page=True) or "")
         if target is not None and (ctx.preview or target.is_public(ctx.now)):
-            query = request.query_string.decode()
-            return redirect(ctx.links.page(target.slug) + (f"?{query}" if query else ""), 301)
+            return redirect(ctx.url("pages.detail", ctx.query(), page=target.slug), code=301)
         abort(404, description=f"No page with slug {page!r}.")
     if found.date or found.updated:
         last_modified([found])
@@ -52,7 +50,7 @@ def detail_view(page: str) -> Response:
         found,
         ctx.links,
         html=ctx.html,
-        formats=args["formats"],
+        formats=ctx.args["formats"],
         now=ctx.now,
         preview=ctx.preview,
     )
