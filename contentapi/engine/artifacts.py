@@ -69,6 +69,9 @@ INDEX_FIELDS: Mapping[str, Literal["key", "deps", "none"]] = {
     "options": "key",
     "parsed": "none",
     "publications": "none",
+    "pages": "none",  # a page's artifacts are keyed like a post's; the list is not read
+    "pages_by_slug": "none",
+    "page_aliases": "none",
     "shortcodes": "key",
     "_derived": "none",
     "artifacts": "none",
@@ -343,6 +346,9 @@ def portable(index: Index) -> dict[str, Any]:
         issues=(),
         parsed={},
         publications=(),
+        pages=(),
+        pages_by_slug={},
+        page_aliases={},
         shortcodes=Templates(index.shortcodes),
     )
     return {f.name: getattr(lite, f.name) for f in fields(Index) if f.name not in PROCESS_LOCAL}
