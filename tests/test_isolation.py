@@ -30,7 +30,7 @@ from contentapi.engine import index as index_module
 from contentapi.engine.index import BuildOptions, build_index, derive, parse_source
 from contentapi.engine.model import SourceFile, Sources
 from contentapi.engine.render import RenderOptions, render_html
-from contentapi.outputs.search import backend
+from contentapi.outputs.search import Searchable, backend, highlighted, refresh
 from contentapi.service import store as store_module
 from contentapi.service.cli import check
 
@@ -363,3 +363,51 @@ def test_isolation_content_check_of_a_missing_folder_says_so(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
     assert "cannot check" in result.stderr and "missing" in result.stderr
+
+
+# search, by itself
+
+
+def _entries(*bodies: str) -> list:
+    index = build_index(
+        Sources(
+            tuple(
+                SourceFile(
+                    f"p{n}.md", f"---\ntitle: P{n}\ndate: 2024-01-0{n}\n---\n{body}".encode()
+                )
+                for n, body in enumerate(bodies, start=1)
+            )
+        ),
+        OPTIONS,
+        BUILT_AT,
+    )
+    return [(post, index.derived(post).analysis) for post in index.posts]
+
+
+def test_isolation_a_post_whose_snippets_fail_is_found_without_them(monkeypatch) -> None:
+    search = backend("fts5")(_entries("pan con BOOM", "pan sin nada"))
+    hits = search.search("pan").hits
+    real = type(search).highlight
+
+    def highlight(self, query, some):
+        if any(hit.slug == "p1" for hit in some):
+            raise ValueError("bad snippet")
+        return real(self, query, some)
+
+    monkeypatch.setattr(type(search), "highlight", highlight)
+    shown = {hit.slug: hit.snippets for hit in highlighted(search, "pan", hits)}
+    assert shown["p1"] == () and shown["p2"]  # the other hit keeps its snippets
+
+
+def test_isolation_a_failed_search_update_builds_anew_without_the_post() -> None:
+    entries = _entries(*[f"texto {n}" for n in range(1, 7)])
+    posts = [post for post, _ in entries]
+    analyses = {post.slug: analysis for post, analysis in entries}
+
+    class Broken:
+        def updated(self, put, drop):
+            raise RuntimeError("cannot update")
+
+    previous = Searchable(Broken(), {post.slug: post for post in posts[1:]})  # type: ignore[arg-type]
+    made = refresh(previous, posts, lambda post: analyses[post.slug], backend("fts5"))
+    assert len(made.index) == len(posts) and made.issues == ()
