@@ -47,6 +47,14 @@ def test_loader_skips_hidden_and_underscore_files_and_folders() -> None:
     assert not any(part.startswith((".", "_")) for path in paths for part in path.split("/"))
 
 
+def test_loader_reads_a_jekyll_sites_posts_folder_from_its_root(tmp_path: Path) -> None:
+    post = "---\ntitle: Hola\ndate: 2013-11-11\n---\nTexto.\n"
+    for folder in ("_posts", "_drafts", "_layouts", "_site"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "2013-11-11-hola.md").write_text(post)
+    assert [f.path for f in read_sources(tmp_path).files] == ["_posts/2013-11-11-hola.md"]
+
+
 def test_loader_lists_other_files_as_assets_with_posix_paths() -> None:
     assert read_sources(CORPUS).assets == frozenset({"images/pixel.png"})
 

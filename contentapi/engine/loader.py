@@ -20,10 +20,15 @@ DEFAULT_MAX_POST_BYTES = BuildOptions.max_post_bytes
 log = logging.getLogger("contentapi")
 
 
+# Jekyll keeps a site's posts in `_posts`: the one `_` folder that holds content, so pointing
+# the API at a Jekyll site's root serves its posts (and skips `_site`, `_layouts`, `_drafts`).
+CONTENT_UNDERSCORE_FOLDERS = frozenset({"_posts"})
+
+
 def is_hidden(name: str) -> bool:
     """A file or folder the loader skips (`.git`, `.obsidian`, `_drafts` style), and so do
     the watcher and `flask content new`."""
-    return name.startswith((".", "_"))
+    return name.startswith((".", "_")) and name not in CONTENT_UNDERSCORE_FOLDERS
 
 
 def _read_at_most(path: str, limit: int) -> bytes:
