@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import PIL.Image
 import pytest
 
 from contentapi.engine.index import BuildOptions, parse_source
@@ -129,7 +130,7 @@ def test_cli_check_warnings_as_errors_fails_on_warnings(write_post, check):
 
 
 def test_cli_check_warnings_as_errors_passes_a_clean_folder(write_post, content_dir, check):
-    (content_dir / "chart.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    PIL.Image.new("RGB", (4, 3)).save(content_dir / "chart.png")
     write_post("img.md", title="Img", image="chart.png", body="![a chart](chart.png)")
     result = check("--warnings-as-errors")
     assert result.exit_code == 0, result.output

@@ -12,7 +12,7 @@ import pytest
 from contentapi.engine.assets import AssetMap
 from contentapi.engine.index import BuildOptions, Index, build_index, derive, parse_source
 from contentapi.engine.loader import build_options, read_sources
-from contentapi.engine.model import Post, SourceFile, Sources
+from contentapi.engine.model import ImageFacts, ImageFile, ImageTable, Post, SourceFile, Sources
 from contentapi.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -791,3 +791,59 @@ def test_index_no_front_matter_without_both_is_the_clear_error(path: str, text: 
     assert parsed.post is None
     (issue,) = parsed.issues
     assert (issue.line, issue.message) == (1, "no front matter: a post starts with a line `---`")
+
+
+# image facts
+
+
+def _image(path: str, width: int, height: int, problem: str | None = None) -> ImageFile:
+    facts = ImageFacts(width, height, f"data:image/png;base64,{width}x{height}")
+    return ImageFile(path, 10, 1, f"digest-{path}-{width}", facts, problem)
+
+
+def test_index_derive_images_and_cover_carry_facts_of_content_files() -> None:
+    post = parsed_post("images.md", "posts/2024/images.md")
+    files = {"posts/2024/images/horno.png": _image("posts/2024/images/horno.png", 800, 600)}
+    assets = AssetMap(frozenset(files), images=ImageTable(files))
+    derived = derive(post, OPTIONS, assets)
+    by_url = {image.url: image.facts for image in derived.images}
+    assert (
+        by_url["/media/posts/2024/images/horno.png"] == files["posts/2024/images/horno.png"].facts
+    )
+    assert by_url["https://cdn.example.org/foto.jpg"] is None  # remote: never fetched
+    assert derived.cover_image is not None
+    assert derived.cover_image.url == derived.cover == "/media/posts/2024/images/horno.png"
+    assert derived.cover_image.facts is not None
+    assert derived.cover_image.facts.width == 800
+
+
+def test_index_front_matter_cover_carries_facts() -> None:
+    post = parsed_post("extra-keys.md", "posts/extra-keys.md")
+    files = {"posts/images/portada.png": _image("posts/images/portada.png", 1200, 630)}
+    derived = derive(post, OPTIONS, AssetMap(frozenset(files), images=ImageTable(files)))
+    assert derived.cover_image is not None
+    assert (derived.cover_image.url, derived.cover_image.alt) == (
+        "/media/posts/images/portada.png",
+        "",
+    )
+    assert derived.cover_image.facts == files["posts/images/portada.png"].facts
+
+
+def test_index_image_problems_are_warnings_and_image_bytes_change_the_version() -> None:
+    post = source("a.md", "title: A\ndate: 2024-01-01")
+    broken = ImageFile("bad.png", 3, 1, "x", None, "is not a readable image")
+    first = build_index(
+        Sources((post,), frozenset({"a.png", "bad.png"}), images=(_image("a.png", 10, 10), broken)),
+        OPTIONS,
+        BUILT_AT,
+    )
+    assert [(i.path, i.field, i.severity, i.message) for i in first.issues] == [
+        ("bad.png", None, "warning", "is not a readable image")
+    ]
+    assert first.assets.images.facts("a.png") == _image("a.png", 10, 10).facts
+    second = build_index(
+        Sources((post,), frozenset({"a.png", "bad.png"}), images=(_image("a.png", 11, 10), broken)),
+        OPTIONS,
+        BUILT_AT,
+    )
+    assert second.version != first.version

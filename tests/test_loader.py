@@ -6,10 +6,12 @@ import logging
 import os
 from pathlib import Path
 
+import PIL.Image
 import pytest
 
-from contentapi.engine import loader
+from contentapi.engine import images, loader
 from contentapi.engine.loader import build_options, load_index, read_sources
+from contentapi.engine.model import ImageFile
 from contentapi.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -281,3 +283,111 @@ def test_loader_skips_shortcode_templates_linked_from_outside(tmp_path: Path) ->
     (root / "_shortcodes").mkdir(parents=True)
     os.symlink(outside, root / "_shortcodes" / "fuera.html")
     assert read_sources(root).shortcodes == ()
+
+
+# --- image facts ----------------------------------------------------------------------------
+
+
+def _png(path: Path, size: tuple[int, int], colour: str = "red") -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PIL.Image.new("RGB", size, colour).save(path)
+    return path.read_bytes()
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every image the loader decodes."""
+    decoded: list[str] = []
+    real = images.describe
+
+    def describe(path: str, data: bytes, size: int, mtime_ns: int) -> ImageFile:
+        decoded.append(path)
+        return real(path, data, size, mtime_ns)
+
+    monkeypatch.setattr(images, "describe", describe)
+    return decoded
+
+
+def test_loader_learns_image_facts(tmp_path: Path) -> None:
+    _png(tmp_path / "img" / "a.png", (30, 20))
+    (tmp_path / "logo.svg").write_text("<svg/>")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    sources = read_sources(tmp_path)
+    assert sources.assets == frozenset({"img/a.png", "logo.svg", "notes.pdf"})
+    (image,) = sources.images
+    assert image.path == "img/a.png"
+    assert image.facts is not None
+    assert (image.facts.width, image.facts.height) == (30, 20)
+    assert image.problem is None
+
+
+def test_loader_unchanged_image_is_not_read_again(tmp_path: Path, monkeypatch) -> None:
+    _png(tmp_path / "a.png", (30, 20))
+    decoded = _counting(monkeypatch)
+    first = read_sources(tmp_path)
+    known = {image.path: image for image in first.images}
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"read {self}"))
+    again = read_sources(tmp_path, known_images=known)
+    assert again.images == first.images
+    assert decoded == ["a.png"]
+
+
+def test_loader_same_bytes_elsewhere_are_not_decoded_again(tmp_path: Path, monkeypatch) -> None:
+    data = _png(tmp_path / "a.png", (30, 20))
+    decoded = _counting(monkeypatch)
+    first = read_sources(tmp_path)
+    (tmp_path / "a.png").rename(tmp_path / "moved.png")
+    (tmp_path / "copy.png").write_bytes(data)
+    again = read_sources(tmp_path, known_images={image.path: image for image in first.images})
+    assert [image.path for image in again.images] == ["copy.png", "moved.png"]
+    assert {image.facts for image in again.images} == {first.images[0].facts}
+    assert decoded == ["a.png"]
+
+
+def test_loader_changed_image_is_decoded_again(tmp_path: Path) -> None:
+    _png(tmp_path / "a.png", (30, 20))
+    first = read_sources(tmp_path)
+    _png(tmp_path / "a.png", (40, 10), "blue")
+    again = read_sources(tmp_path, known_images={image.path: image for image in first.images})
+    facts = again.images[0].facts
+    assert facts is not None
+    assert (facts.width, facts.height) == (40, 10)
+    assert again.images[0].digest != first.images[0].digest
+
+
+def test_loader_broken_and_huge_images_are_warnings(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    _png(tmp_path / "big.png", (30, 20))
+    (tmp_path / "post.md").write_bytes(post_bytes("Post"))
+    monkeypatch.setattr(images, "MAX_BYTES", 50)
+    index = load_index(
+        Settings.from_env(
+            {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": "off"}
+        )
+    )
+    assert len(index.posts) == 1
+    warnings = {(i.path, i.severity): i.message for i in index.issues}
+    assert set(warnings) == {("big.png", "warning"), ("broken.jpg", "warning")}
+    assert "larger than" in warnings[("big.png", "warning")]
+    assert "not" in warnings[("broken.jpg", "warning")]
+    assert index.assets.images.facts("big.png") is None
+
+
+def test_loader_reload_reuses_image_facts_and_version_follows_image_bytes(
+    tmp_path: Path, monkeypatch
+) -> None:
+    _png(tmp_path / "a.png", (30, 20))
+    (tmp_path / "post.md").write_bytes(post_bytes("Post"))
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": "off"}
+    )
+    decoded = _counting(monkeypatch)
+    first = load_index(settings)
+    second = load_index(settings, previous=first)
+    assert decoded == ["a.png"]
+    assert second.version == first.version
+    _png(tmp_path / "a.png", (31, 20))
+    third = load_index(settings, previous=second)
+    assert decoded == ["a.png", "a.png"]
+    assert third.version != second.version
+    facts = third.assets.images.facts("a.png")
+    assert facts is not None and facts.width == 31

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import marshal
 
-from contentapi.engine import parsecache
+import PIL.Image
+import pytest
+
+from contentapi.engine import images, parsecache
 from contentapi.engine.loader import build_options, load_index, parse_cache_file, read_sources
 from contentapi.engine.schema import FIELDS, OPTIONAL_TEXT, Field
 from contentapi.settings import Settings
@@ -139,3 +142,27 @@ def test_parsecache_keeps_body_lines_and_url_policy_warnings(write_post, content
     assert second.posts[0].image is None
     assert second.issues == first.issues
     assert [(i.field, i.severity) for i in second.issues] == [("cover", "warning")]
+
+
+def test_parsecache_image_facts_survive_a_restart(write_post, content_dir, tmp_path, monkeypatch):
+    PIL.Image.new("RGB", (30, 20)).save(content_dir / "a.png")
+    write_post("uno.md", title="Uno", body="![a](a.png)")
+    settings = _settings(content_dir, tmp_path / "cache")
+    first = load_index(settings)
+    stored = parsecache.read_images(parse_cache_file(settings))
+    assert set(stored) == {"a.png"}
+    assert stored["a.png"] == first.assets.images["a.png"]
+    monkeypatch.setattr(images, "describe", lambda *args: pytest.fail("decoded again"))
+    second = load_index(settings)  # a restart: no previous index
+    assert second.assets.images == first.assets.images
+    assert second.version == first.version
+
+
+def test_parsecache_unreadable_image_cache_is_only_slower(write_post, content_dir, tmp_path):
+    PIL.Image.new("RGB", (30, 20)).save(content_dir / "a.png")
+    write_post("uno.md", title="Uno")
+    settings = _settings(content_dir, tmp_path / "cache")
+    first = load_index(settings)
+    parsecache.image_cache_file(parse_cache_file(settings)).write_bytes(b"garbage")
+    assert parsecache.read_images(parse_cache_file(settings)) == {}
+    assert load_index(settings).assets.images == first.assets.images

@@ -5,13 +5,24 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import mistune
 import pytest
 
 from contentapi.engine.analysis import analyse
 from contentapi.engine.assets import AssetMap, PostPaths
-from contentapi.engine.reader import read
-from contentapi.engine.render import RenderOptions, highlight_css, render_html, sanitize
+from contentapi.engine.reader import ReadError, read
+from contentapi.engine.render import (
+    PLUGINS,
+    RenderOptions,
+    _assign_heading_ids,
+    _Renderer,
+    highlight_css,
+    render_html,
+    sanitize,
+)
+from contentapi.engine.shortcodes import expand
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTS = FIXTURES / "posts"
 HEADING_ID = re.compile(r"<h[1-6] id=\"([^\"]+)\">")
@@ -396,3 +407,35 @@ def test_render_escape_mode_writes_embeds_as_links() -> None:
         r'<a href="https://www.youtube.com/watch\?v=w7Ft2ymGmfc"[^>]*>YouTube video', html
     )
     assert "&lt;div" not in html
+
+
+@pytest.mark.parametrize("raw_html", ["sanitize", "escape", "allow"])
+def test_render_from_tokens_is_mistune_one_pass_output(raw_html: str) -> None:
+    """`render_html` renders `parse`'s tokens (shared with the block tree); the result is
+    byte for byte what mistune renders in one pass with the same renderer and plugins, from
+    the same shortcode-expanded Markdown."""
+    options = RenderOptions(raw_html=raw_html, iframe_hosts=YOUTUBE, media_base_url="http://x/")
+    bodies = [fixture_body(path.name) for path in sorted(POSTS.glob("*.md")) if _readable(path)]
+    bodies += [read(path.read_bytes())[0] for path in sorted((ROOT / "content").rglob("*.md"))]
+    shortcodes = sorted((ROOT / "tests" / "fixtures" / "shortcodes").glob("*.md"))
+    bodies += [read(path.read_bytes())[0] for path in shortcodes if _readable(path)]
+    for body in bodies:
+        one_pass = mistune.create_markdown(
+            escape=raw_html == "escape",
+            renderer=_Renderer("posts", options),
+            plugins=list(PLUGINS),
+        )
+        one_pass.before_render_hooks.append(_assign_heading_ids)
+        expanded = expand(body, options.shortcodes, embeds=raw_html != "escape").markdown
+        expected = str(one_pass(expanded))
+        if raw_html != "allow":
+            expected = sanitize(expected, options.iframe_hosts)
+        assert render_html(body, "posts", options) == expected
+
+
+def _readable(path: Path) -> bool:
+    try:
+        read(path.read_bytes())
+    except ReadError:
+        return False
+    return True

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
+from contentapi.engine.model import ImageTable
+
 MEDIA_PREFIX = "/media/"
 # A URL attribute in raw HTML: (name, quote, value), for rendering and feeds alike.
 HTML_URL = re.compile(r"""(?<![\w-])(src|href|poster)\s*=\s*(["'])(.*?)\2""", re.I)
@@ -50,12 +52,13 @@ class PostPaths(Mapping[str, str]):
 
 @dataclass(frozen=True)
 class AssetMap:
-    """The non-post files of the content folder, and the base URL for what is not among them;
-    `posts` maps each post file to its slug."""
+    """The non-post files of the content folder, the base URL for what is not among them, and
+    what is known about the images among them; `posts` maps each post file to its slug."""
 
     files: frozenset[str] = frozenset()
     base_url: str = ""
     posts: PostPaths = field(default_factory=PostPaths)
+    images: ImageTable = field(default_factory=ImageTable)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from contentapi.engine.analysis import analyse, atx_heading, inline_text, strip_
 from contentapi.engine.assets import (
     AssetMap,
     PostPaths,
+    content_path,
     find_post,
     resolve,
     unsafe_urls,
@@ -34,6 +35,8 @@ from contentapi.engine.model import (
     ContentIssue,
     Derived,
     Image,
+    ImageFile,
+    ImageTable,
     Post,
     SourceFile,
     Sources,
@@ -408,12 +411,13 @@ def derive(
     flagged = unsafe_urls(post.body)
     warnings = _body_warnings(post, expanded, flagged, assets)
 
-    def locate(url: str, field_name: str) -> str:
+    def locate(url: str, alt: str, field_name: str) -> Image:
         resolved = resolve(url, post.directory, assets)
         if resolved.missing:
             message = f"image {url!r} is not in the content folder"
             warnings.append(ContentIssue(post.path, field_name, message, severity="warning"))
-        return resolved.url
+        facts = assets.images.facts(content_path(url, post.directory)) if resolved.local else None
+        return Image(resolved.url, alt, facts)
 
     removed = {url for _, url, _ in flagged}
     kept = []
@@ -424,9 +428,11 @@ def derive(
         elif image.url not in removed:
             message = f"{image.url!r}: {problem}"
             warnings.append(ContentIssue(post.path, "body", message, severity="warning"))
-    images = tuple(Image(locate(image.url, "body"), image.alt) for image in kept)
-    cover = locate(post.image, "image") if post.image else images[0].url if images else None
-    return Derived(post.digest, analysis, images, cover, tuple(warnings))
+    images = tuple(locate(image.url, image.alt, "body") for image in kept)
+    cover = locate(post.image, "", "image") if post.image else images[0] if images else None
+    return Derived(
+        post.digest, analysis, images, cover.url if cover else None, tuple(warnings), cover
+    )
 
 
 def _body_warnings(
@@ -643,7 +649,13 @@ def build_index(
     shortcodes, template_issues = load_templates(sources.shortcodes)
     issues += template_issues
     paths = PostPaths((post.path, post.slug) for post in served)
-    assets = AssetMap(sources.assets, options.asset_base_url, paths)
+    images = ImageTable({image.path: image for image in sources.images})
+    assets = AssetMap(sources.assets, options.asset_base_url, paths, images)
+    issues += [
+        ContentIssue(image.path, None, image.problem, severity="warning")
+        for image in sources.images
+        if image.problem
+    ]
     names = {
         "categories": _canonical_names(served, "categories"),
         "tags": _canonical_names(served, "tags"),
@@ -662,7 +674,7 @@ def build_index(
     if artifacts is None and previous is not None and same_inputs:
         derived = {p.path: d for p, d in previous.derived_items() if p.path in parsed}
     return Index(
-        version=_version(parsed.values(), sources.assets, options, shortcodes),
+        version=_version(parsed.values(), sources.assets, options, shortcodes, images),
         built_at=built_at,
         posts=posts,
         by_slug=MappingProxyType({post.slug: post for post in posts}),
@@ -688,13 +700,17 @@ def _version(
     assets: frozenset[str],
     options: BuildOptions,
     shortcodes: Templates = NO_TEMPLATES,
+    images: Mapping[str, ImageFile] | None = None,
 ) -> str:
-    """Changes whenever a source file, the set of assets, a shortcode template, a setting or
-    this package changes."""
+    """Changes whenever a source file, the set of assets, an image's bytes (its width, height
+    and placeholder are served), a shortcode template, a setting or this package changes."""
     hasher = hashlib.sha256(f"{__version__}\n{options.fingerprint()}\n".encode())
     hasher.update(f"shortcodes\0{shortcodes.digest}\n".encode())
     for result in parsed:
         hasher.update(f"{result.path}\0{result.digest}\n".encode())
+    images = images or {}
     for path in sorted(assets):
-        hasher.update(f"asset\0{path}\n".encode())
+        image = images.get(path)
+        digest = f"\0{image.digest}" if image else ""
+        hasher.update(f"asset\0{path}{digest}\n".encode())
     return hasher.hexdigest()[:16]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from contentapi.engine import parsecache
+from contentapi.engine import images, parsecache
 from contentapi.engine.index import ArtifactSource, BuildOptions, Index, build_index
-from contentapi.engine.model import SourceFile, Sources
+from contentapi.engine.model import ImageFile, SourceFile, Sources
 from contentapi.engine.shortcodes import FOLDER as SHORTCODES_FOLDER
 from contentapi.settings import Settings
 
@@ -38,8 +40,33 @@ def _read_at_most(path: str, limit: int) -> bytes:
         return file.read(limit + 1)
 
 
-def read_sources(root: Path, max_post_bytes: int = DEFAULT_MAX_POST_BYTES) -> Sources:
-    """Every post file's bytes and every other file's path under `root`, recursively.
+def read_image(
+    path: str, relative: str, known: Mapping[str, ImageFile], by_digest: Mapping[str, ImageFile]
+) -> ImageFile:
+    """An image file's facts, learned once per content: a file whose size and modification
+    time are unchanged is not read again, and bytes seen before (a moved or re-saved image)
+    are not decoded again."""
+    info = Path(path).stat()
+    earlier = known.get(relative)
+    if earlier is not None and (earlier.size, earlier.mtime_ns) == (info.st_size, info.st_mtime_ns):
+        return earlier
+    data = b"" if info.st_size > images.MAX_BYTES else _read_at_most(path, images.MAX_BYTES)
+    if info.st_size > images.MAX_BYTES or len(data) > images.MAX_BYTES:
+        return images.too_large(relative, max(info.st_size, len(data)), info.st_mtime_ns)
+    digest = hashlib.sha256(data).hexdigest()
+    same = by_digest.get(digest)
+    if same is not None:
+        return ImageFile(relative, len(data), info.st_mtime_ns, digest, same.facts, same.problem)
+    return images.describe(relative, data, len(data), info.st_mtime_ns)
+
+
+def read_sources(
+    root: Path,
+    max_post_bytes: int = DEFAULT_MAX_POST_BYTES,
+    known_images: Mapping[str, ImageFile] | None = None,
+) -> Sources:
+    """Every post file's bytes and every other file's path under `root`, recursively, with
+    the facts of the images among them (`known_images`: the last ones, reused if unchanged).
 
     Hidden files and folders (`.git`, `.obsidian`, `_drafts` style) are skipped. Links are
     followed only inside the folder: a link out of it, a dangling link, a link loop
@@ -49,6 +76,9 @@ def read_sources(root: Path, max_post_bytes: int = DEFAULT_MAX_POST_BYTES) -> So
     a `git pull`) is skipped with a warning: the watcher's next reload sees it again.
     `_shortcodes/*.html` at the top are the site's shortcode templates.
     """
+    known = known_images or {}
+    by_digest = {image.digest: image for image in known.values()}
+    found: list[ImageFile] = []
     root = Path(os.path.realpath(root))
     if not root.is_dir():
         raise FileNotFoundError(f"content folder {root} does not exist")
@@ -87,10 +117,18 @@ def read_sources(root: Path, max_post_bytes: int = DEFAULT_MAX_POST_BYTES) -> So
                     data = _read_at_most(entry.path, max_post_bytes)
                     files.append(SourceFile(path.relative_to(root).as_posix(), data))
                 else:
-                    assets.add(path.relative_to(root).as_posix())
+                    relative = path.relative_to(root).as_posix()
+                    assets.add(relative)
+                    if images.is_image(relative):
+                        found.append(read_image(entry.path, relative, known, by_digest))
             except OSError as exc:
                 _skip(root, path, f"cannot be read ({exc.strerror or exc})")
-    return Sources(tuple(files), frozenset(assets), _shortcode_templates(root, max_post_bytes))
+    return Sources(
+        tuple(files),
+        frozenset(assets),
+        _shortcode_templates(root, max_post_bytes),
+        tuple(sorted(found, key=lambda image: image.path)),
+    )
 
 
 def _shortcode_templates(root: Path, limit: int) -> tuple[SourceFile, ...]:
@@ -171,14 +209,20 @@ def load_index(
     is the store the index reads derived values from (see `engine.artifacts`).
     """
     options = build_options(settings)
-    sources = read_sources(settings.content_dir, options.max_post_bytes)
     cache = parse_cache_file(settings)
+    if previous is not None:
+        known_images: Mapping[str, ImageFile] = previous.assets.images
+    else:
+        known_images = parsecache.read_images(cache) if cache else {}
+    sources = read_sources(settings.content_dir, options.max_post_bytes, known_images)
     known = parsecache.read(cache, options, sources) if cache and previous is None else {}
     index = build_index(
         sources, options, datetime.now(UTC), previous, known=known, artifacts=artifacts
     )
     if cache is not None and any(known.get(p) is not r for p, r in index.parsed.items()):
         parsecache.write(cache, index.parsed, options)
+    if cache is not None and dict(known_images) != {i.path: i for i in sources.images}:
+        parsecache.write_images(cache, sources.images)
     return index
 
 

@@ -58,12 +58,14 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class Sources:
-    """Everything the loader read: post files, the relative paths of every other file, and the
-    site's shortcode templates (`_shortcodes/NAME.html`)."""
+    """Everything the loader read: post files, the relative paths of every other file, the
+    site's shortcode templates (`_shortcodes/NAME.html`), and what it learned about the image
+    files among the others."""
 
     files: tuple[SourceFile, ...]
     assets: frozenset[str] = frozenset()
     shortcodes: tuple[SourceFile, ...] = ()
+    images: tuple[ImageFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,11 +125,65 @@ class TocEntry:
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    """What a frontend needs to reserve an image's space and show something while it loads."""
+
+    width: int
+    height: int
+    placeholder: str | None = None  # a `data:image/png;base64,...` URI of a tiny preview
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An image file of the content folder as the loader last saw it (`facts` None: unreadable)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    digest: str
+    facts: ImageFacts | None
+    problem: str | None = None
+
+
+class ImageTable(FrozenMap):
+    """Image files by path inside the content folder; hashable, so it can be part of a cache key."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, files: Mapping[str, ImageFile] | None = None) -> None:
+        super().__init__(files)
+        self._hash: int | None = None
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ImageTable):
+            return self._data == other._data
+        return NotImplemented
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self._data
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._data = state
+        self._hash = None
+
+    def facts(self, path: str | None) -> ImageFacts | None:
+        found = self._data.get(path) if path is not None else None
+        return found.facts if found is not None else None
+
+
+@dataclass(frozen=True)
 class Image:
-    """An image in a post: its URL after resolution (absolute, or `/media/...`) and alt text."""
+    """An image in a post: its URL after resolution (absolute, or `/media/...`) and alt text;
+    `facts` for a file shipped in the content folder that could be read."""
 
     url: str
     alt: str
+    facts: ImageFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +274,7 @@ class Derived:
     images: tuple[Image, ...]
     cover: str | None
     issues: tuple[ContentIssue, ...]
+    cover_image: Image | None = None
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import hashlib
 import marshal
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from contentapi import __version__
 from contentapi.engine.index import BuildOptions, Parsed, body_line, post_body
-from contentapi.engine.model import ContentIssue, Post, Sources
+from contentapi.engine.model import ContentIssue, ImageFacts, ImageFile, Post, Sources
 from contentapi.engine.reader import decode, split
 from contentapi.engine.schema import FIELDS, Memo
 
@@ -109,4 +109,73 @@ def write(file: Path, parsed: Mapping[str, Parsed], options: BuildOptions) -> No
         handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=".parsed-")
         with os.fdopen(handle, "wb") as out:
             out.write(dump(parsed, options))
+        Path(temporary).replace(file)
+
+
+# Image facts do not depend on the settings, only on the bytes (and how this package reads
+# them), so they live in a file of their own beside the parse cache, under their own stamp.
+IMAGES_FORMAT = 1
+
+
+def image_cache_file(parse_cache: Path) -> Path:
+    return parse_cache.with_name(parse_cache.name.replace("parsed-", "images-", 1))
+
+
+def _image_stamp() -> str:
+    return f"{IMAGES_FORMAT}:{__version__}"
+
+
+def dump_images(images: Iterable[ImageFile]) -> bytes:
+    rows = [
+        (
+            image.path,
+            image.size,
+            image.mtime_ns,
+            image.digest,
+            _facts_row(image.facts),
+            image.problem,
+        )
+        for image in images
+    ]
+    return marshal.dumps((_image_stamp(), rows))
+
+
+def _facts_row(facts: ImageFacts | None) -> tuple[int, int, str | None] | None:
+    return None if facts is None else (facts.width, facts.height, facts.placeholder)
+
+
+def load_images(data: bytes) -> dict[str, ImageFile]:
+    """Image records by path; nothing when the file was made by another version or is broken."""
+    try:
+        stamp, rows = marshal.loads(data)  # noqa: S302 - our own file of plain data
+        if stamp != _image_stamp():
+            return {}
+        return {
+            path: ImageFile(
+                path, size, mtime, digest, None if facts is None else ImageFacts(*facts), problem
+            )
+            for path, size, mtime, digest, facts, problem in rows
+        }
+    except (EOFError, ValueError, TypeError):
+        return {}
+
+
+def read_images(parse_cache: Path) -> dict[str, ImageFile]:
+    try:
+        return load_images(image_cache_file(parse_cache).read_bytes())
+    except OSError:
+        return {}
+
+
+def write_images(parse_cache: Path, images: Iterable[ImageFile]) -> None:
+    """Replace the image facts file atomically; failing to write it only costs time later."""
+    _replace(image_cache_file(parse_cache), dump_images(images))
+
+
+def _replace(file: Path, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem}-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
         Path(temporary).replace(file)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import mistune
 import nh3
 from mistune.core import BlockState
+from mistune.plugins import import_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -77,6 +78,23 @@ class RenderOptions:
     shortcodes: Templates = NO_TEMPLATES
 
 
+def resolve_url(url: str, directory: str, options: RenderOptions) -> str:
+    """A URL written in a post as clients get it: content files under `/media/`, made absolute."""
+    resolved = resolve(url, directory, options.assets)
+    return absolute(resolved.url, options.media_base_url)
+
+
+def resolve_html_urls(markup: str, directory: str, options: RenderOptions) -> str:
+    """Raw HTML `<img src>`, `<a href>` and media sources resolve like Markdown URLs."""
+
+    def swap(match: re.Match[str]) -> str:
+        quote = match.group(2)
+        url = resolve_url(html.unescape(match.group(3)), directory, options)
+        return f"{match.group(1)}={quote}{mistune.escape(url)}{quote}"
+
+    return HTML_URL.sub(swap, markup)
+
+
 class _Renderer(mistune.HTMLRenderer):
     """HTML renderer with heading ids, Pygments highlighting and URL resolution."""
 
@@ -86,8 +104,7 @@ class _Renderer(mistune.HTMLRenderer):
         self._options = options
 
     def _url(self, url: str) -> str:
-        resolved = resolve(url, self._directory, self._options.assets)
-        return absolute(resolved.url, self._options.media_base_url)
+        return resolve_url(url, self._directory, self._options)
 
     def link(self, text: str, url: str, title: str | None = None) -> str:
         return super().link(text, self._url(url), title)
@@ -95,21 +112,11 @@ class _Renderer(mistune.HTMLRenderer):
     def image(self, text: str, url: str, title: str | None = None) -> str:
         return super().image(text, self._url(url), title)
 
-    def _html_urls(self, markup: str) -> str:
-        """Raw HTML `<img src>`, `<a href>` and media sources resolve like Markdown URLs."""
-
-        def swap(match: re.Match[str]) -> str:
-            quote = match.group(2)
-            url = self._url(html.unescape(match.group(3)))
-            return f"{match.group(1)}={quote}{mistune.escape(url)}{quote}"
-
-        return HTML_URL.sub(swap, markup)
-
     def block_html(self, html: str) -> str:
-        return super().block_html(self._html_urls(html))
+        return super().block_html(resolve_html_urls(html, self._directory, self._options))
 
     def inline_html(self, html: str) -> str:
-        return super().inline_html(self._html_urls(html))
+        return super().inline_html(resolve_html_urls(html, self._directory, self._options))
 
     def heading(self, text: str, level: int, **attrs: Any) -> str:
         anchor = attrs.get("id")
@@ -260,16 +267,34 @@ def sanitize(markup: str, iframe_hosts: tuple[str, ...] = ()) -> str:
     )
 
 
-def render_html(body: str, directory: str, options: RenderOptions) -> str:
-    """A post body as HTML; pure, so it can be cached by its inputs."""
-    markdown = bounds.create_markdown(
-        escape=options.raw_html == "escape",
-        renderer=_Renderer(directory, options),
-        plugins=list(PLUGINS),
+Tokens = list[dict[str, Any]]
+
+
+def parse(body: str, options: RenderOptions) -> tuple[Tokens, BlockState]:
+    """A body as mistune's token tree: the one parse that `render_html` and the block tree
+    (`blocks.py`) both start from, with its shortcodes expanded, the same plugins and the same
+    heading ids."""
+    body = expand(body, options.shortcodes, embeds=options.raw_html != "escape").markdown
+    markdown = mistune.Markdown(
+        renderer=None,
+        inline=bounds.BoundedInlineParser(),
+        plugins=[import_plugin(name) for name in PLUGINS],
     )
     markdown.before_render_hooks.append(_assign_heading_ids)
-    body = expand(body, options.shortcodes, embeds=options.raw_html != "escape").markdown
-    markup = str(markdown(body))
+    tokens, state = markdown.parse(body)
+    return cast(Tokens, tokens), state
+
+
+def _with_plugins(renderer: _Renderer) -> _Renderer:
+    """The renderer with the plugins' HTML methods (tables, footnotes...) registered on it."""
+    mistune.Markdown(renderer=renderer, plugins=[import_plugin(name) for name in PLUGINS])
+    return renderer
+
+
+def render_html(body: str, directory: str, options: RenderOptions) -> str:
+    """A post body as HTML; pure, so it can be cached by its inputs."""
+    tokens, state = parse(body, options)
+    markup = _with_plugins(_Renderer(directory, options))(tokens, state)
     if options.raw_html == "allow":
         return markup
     return sanitize(bounds.cap_html_depth(markup), options.iframe_hosts)

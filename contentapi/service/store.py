@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from contentapi.engine.artifacts import render_options
+from contentapi.engine.blocks import render_blocks
 from contentapi.engine.index import Index, failure, issue_order, log_failure, plain_html
 from contentapi.engine.loader import load_index
 from contentapi.engine.model import Analysis, ContentIssue, Post
@@ -212,6 +213,7 @@ class ContentStore:
         self._catch_up_lock = threading.Lock()
         self._reported: tuple[int, str] | None = None
         self.artifacts = open_artifacts(settings)  # every post's analysis and HTML, on disk
+        self._blocks = lru_cache(maxsize=size)(render_blocks) if size else render_blocks
 
     def now(self, environ: Mapping[str, Any]) -> datetime:
         """The moment a request is answered at: the clock, unless the request fixes it."""
@@ -400,6 +402,10 @@ class ContentStore:
         ]
         every = {*index.all_issues(), *rendering, *searching}
         return tuple(sorted(every, key=issue_order))
+
+    def blocks(self, index: Index, post: Post, media_base_url: str) -> list[dict[str, Any]]:
+        """The post's block tree, built on first request and kept like its HTML (read-only)."""
+        return self._blocks(post.body, post.directory, render_options(index, media_base_url))
 
     def reload_everywhere(self) -> Reload:
         """Reload here, then ask every other process serving this folder to do the same.
