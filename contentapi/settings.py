@@ -105,6 +105,22 @@ def _text(raw: str) -> str:
     return raw.strip()
 
 
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a number of seconds above 0")
+    return value
+
+
+def _urls(raw: str) -> tuple[str, ...]:
+    urls = _csv(raw)
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"{url!r} is not an absolute http(s) URL")
+    return urls
+
+
 SEARCH_BACKENDS = ("fts5", "tantivy")  # the names of contentapi.outputs.search.BACKENDS
 
 
@@ -339,8 +355,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "RUNTIME_DIR",
         "auto",
-        "Folder where `POST /api/v1/admin/reload` tells the other workers to reload: `auto` is "
-        "a private folder under `$XDG_RUNTIME_DIR` or the system's temporary folder.",
+        "Folder where `POST /api/v1/admin/reload` tells the other workers to reload, and where "
+        "they agree on who sends each webhook: `auto` is a private folder under "
+        "`$XDG_RUNTIME_DIR` or the system's temporary folder.",
         _text,
     ),
     Setting(
@@ -358,7 +375,58 @@ SETTINGS: tuple[Setting, ...] = (
         "`~/.cache/...`), `off` keeps each worker's index in its memory.",
         _text,
     ),
+    Setting(
+        "WEBHOOK_URLS",
+        "",
+        "Comma-separated http(s) URLs that get a signed POST (Standard Webhooks) of the "
+        "`/api/v1/changes` payload after each reload that changes something.",
+        _urls,
+    ),
+    Setting(
+        "WEBHOOK_SECRET",
+        "",
+        "Secret that signs webhooks: `whsec_` and base64 of 16 to 64 random bytes, as the "
+        "Standard Webhooks libraries take it. Required with `WEBHOOK_URLS`.",
+        _text,
+    ),
+    Setting("WEBHOOK_TIMEOUT", "5", "Seconds one webhook attempt may take.", _positive_float),
+    Setting(
+        "WEBHOOK_RETRIES",
+        "5",
+        "Retries of a webhook that failed (refused, timed out or not 2xx).",
+        _non_negative_int,
+    ),
+    Setting(
+        "WEBHOOK_RETRY_DELAY",
+        "5",
+        "Seconds before a webhook's first retry; each next one waits twice as long (an hour "
+        "at most).",
+        _positive_float,
+    ),
+    Setting(
+        "CHANGES_STREAM_SECONDS",
+        "300",
+        "How long one `/api/v1/changes/stream` connection stays open on a threaded worker "
+        "before the client reconnects (a single-threaded worker answers at once).",
+        _non_negative_int,
+    ),
 )
+
+
+def _check_webhooks(settings: Settings) -> None:
+    from contentapi.service.webhooks import secret_bytes  # settings load before services
+
+    if not settings.webhook_secret:
+        raise ConfigError(f"{PREFIX}WEBHOOK_URLS needs {PREFIX}WEBHOOK_SECRET to sign them")
+    try:
+        secret_bytes(settings.webhook_secret)
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}WEBHOOK_SECRET is not valid: {exc}") from None
+    if not settings.base_url:
+        raise ConfigError(
+            f"{PREFIX}WEBHOOK_URLS needs {PREFIX}BASE_URL: the URLs in the payload are absolute"
+        )
+
 
 _CACHE_TYPES = {"simplecache": "SimpleCache", "rediscache": "RedisCache", "nullcache": "NullCache"}
 
@@ -412,6 +480,12 @@ class Settings:
     runtime_dir: str
     search_backend: str
     search_cache: str
+    webhook_urls: tuple[str, ...]
+    webhook_secret: str
+    webhook_timeout: float
+    webhook_retries: int
+    webhook_retry_delay: float
+    changes_stream_seconds: int
 
     @classmethod
     def from_env(
@@ -442,6 +516,8 @@ class Settings:
         for name in ("preview_token", "admin_token", "secret_key"):
             if 0 < len(getattr(settings, name)) < 16:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be at least 16 characters")
+        if settings.webhook_urls:
+            _check_webhooks(settings)
         if settings.default_per_page > settings.max_per_page:
             raise ConfigError(
                 f"{PREFIX}DEFAULT_PER_PAGE ({settings.default_per_page}) is larger than "

@@ -57,7 +57,15 @@ def test_real_post_title_heading_not_repeated_and_toc_starts_at_introduction(
 def test_real_post_root_relative_image_left_as_written_and_warned(real_post, make_app):
     app = make_app()
     post = app.test_client().get("/api/v1/posts/real-post-es").get_json()
-    assert post["images"] == [{"url": "/images/blog/header.jpg", "alt": "Descripción de la imagen"}]
+    assert post["images"] == [
+        {
+            "url": "/images/blog/header.jpg",
+            "alt": "Descripción de la imagen",
+            "width": None,
+            "height": None,
+            "placeholder": None,
+        }
+    ]  # not in the content folder: no width, height or placeholder
     assert 'src="/images/blog/header.jpg"' in post["html"]
     issues = app.extensions["contentapi"].index.all_issues()
     assert [(i.path, i.field, i.severity) for i in issues] == [

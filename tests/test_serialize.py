@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from conftest import post_text
 
 from contentapi.engine.index import BuildOptions, Index, build_index
-from contentapi.engine.model import SourceFile, Sources
+from contentapi.engine.model import Post, SourceFile, Sources
 from contentapi.engine.schema import FIELDS
 from contentapi.outputs.query import Page, TermCount, count_terms
 from contentapi.outputs.serialize import (
@@ -169,7 +169,15 @@ def test_serialize_detail_adds_bodies_contents_detail_fields_and_neighbours() ->
         "related",
     ]
     assert body["html"] == "<p>pan</p>"
-    assert body["images"] == [{"url": LINKS.media("/media/" + PNG), "alt": "foto"}]
+    assert body["images"] == [
+        {
+            "url": LINKS.media("/media/" + PNG),
+            "alt": "foto",
+            "width": None,
+            "height": None,
+            "placeholder": None,
+        }
+    ]
     assert body["toc"] == [{"id": "horno", "text": "Horno", "level": 2, "children": []}]
     assert body["aliases"] == ["old-pan"]
     assert body["prev"] == summary(INDEX, gazpacho, LINKS, now=NOW)
@@ -295,3 +303,45 @@ def test_serialize_page_summary_and_detail() -> None:
     whole = page_detail(index, page, links, html=lambda p: "<p>x</p>", formats=["html"], now=NOW)
     assert whole["html"] == "<p>x</p>" and whole["toc"][0]["id"] == "contacto"
     assert not {"prev", "next", "related"} & set(whole)
+
+
+def test_serialize_detail_blocks_only_when_asked_with_their_version() -> None:
+    pan = _post("pan")
+    built: list[str] = []
+
+    def blocks(post: Post) -> list[dict[str, object]]:
+        built.append(post.slug)
+        return [{"type": "rule"}]
+
+    def shown(formats: list[str]) -> dict[str, object]:
+        return detail(
+            INDEX,
+            pan,
+            LINKS,
+            html=lambda post: "",
+            blocks=blocks,
+            formats=formats,
+            neighbours=(None, None),
+            related=[],
+            now=NOW,
+        )
+
+    body = shown(["html"])
+    assert "blocks" not in body and "blocks_version" not in body
+    assert built == []  # not asked for: not built
+    body = shown(["blocks"])
+    assert (body["blocks_version"], body["blocks"]) == (1, [{"type": "rule"}])
+    assert list(body).index("blocks") < list(body).index("toc")
+    assert built == ["pan"]
+
+
+def test_serialize_cover_image_carries_the_cover_and_its_alt() -> None:
+    body = summary(INDEX, _post("pan"), LINKS, now=NOW)
+    assert body["cover_image"] == {
+        "url": body["cover"],
+        "alt": "foto",
+        "width": None,  # the test index has no image facts
+        "height": None,
+        "placeholder": None,
+    }
+    assert summary(INDEX, _post("later"), LINKS, now=NOW)["cover_image"] is None

@@ -135,3 +135,45 @@ def test_settings_hardening_values_are_cast():
 def test_settings_hardening_bad_values_are_refused(name, value):
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def test_settings_webhooks_cast():
+    settings = Settings.from_env(
+        {
+            "CONTENTAPI_WEBHOOK_URLS": "https://a.example/hook, http://127.0.0.1:9000/x",
+            "CONTENTAPI_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "CONTENTAPI_BASE_URL": "https://api.example.com",
+            "CONTENTAPI_WEBHOOK_RETRY_DELAY": "0.5",
+        }
+    )
+    assert settings.webhook_urls == ("https://a.example/hook", "http://127.0.0.1:9000/x")
+    assert settings.webhook_retry_delay == 0.5
+    assert (settings.webhook_timeout, settings.webhook_retries) == (5.0, 5)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"CONTENTAPI_WEBHOOK_URLS": "ftp://x.example/"}, "CONTENTAPI_WEBHOOK_URLS"),
+        ({"CONTENTAPI_WEBHOOK_URLS": "https://x.example/"}, "CONTENTAPI_WEBHOOK_SECRET"),
+        (
+            {"CONTENTAPI_WEBHOOK_URLS": "https://x.example/", "CONTENTAPI_WEBHOOK_SECRET": "x!"},
+            "CONTENTAPI_WEBHOOK_SECRET",
+        ),
+        (
+            {
+                "CONTENTAPI_WEBHOOK_URLS": "https://x.example/",
+                "CONTENTAPI_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            },
+            "CONTENTAPI_BASE_URL",
+        ),
+        ({"CONTENTAPI_WEBHOOK_TIMEOUT": "0"}, "CONTENTAPI_WEBHOOK_TIMEOUT"),
+        ({"CONTENTAPI_WEBHOOK_RETRY_DELAY": "soon"}, "CONTENTAPI_WEBHOOK_RETRY_DELAY"),
+    ],
+)
+def test_settings_webhooks_need_what_they_use(environ, named):
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(environ)

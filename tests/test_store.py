@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -501,3 +503,47 @@ def test_store_edit_of_one_file_redoes_only_that_file_in_every_worker(
         if shared
         else {"parsed": 2, "analysed": 2, "rendered": 2, "indexed": 2}
     )
+
+
+def test_store_blocks_are_built_once_per_body_and_options(write_post, content_dir):
+    write_post("a.md", title="A", body="## Hi\n\nText.")
+    store = _store(content_dir)
+    store.reload()
+    post = store.index.by_slug["a"]
+    first = store.blocks(store.index, post, "http://x/")
+    assert first[0] == {
+        "type": "heading",
+        "level": 2,
+        "id": "hi",
+        "children": [{"type": "text", "text": "Hi", "marks": []}],
+    }
+    assert store.blocks(store.index, post, "http://x/") is first  # kept, like the HTML
+
+
+def test_store_listeners_hear_every_reload_and_cannot_break_it(write_post, content_dir):
+    write_post("a.md", title="A")
+    store = _store(content_dir)
+    heard = []
+    store.listeners.append(lambda result: heard.append((result.previous, result.version)))
+    store.listeners.insert(0, lambda result: 1 / 0)
+    first = store.reload()
+    write_post("a.md", title="A, edited")
+    second = store.reload()
+    assert heard == [(None, first.version), (first.version, second.version)]
+    assert second.at is not None
+
+
+def test_store_wait_for_change_wakes_on_a_reload(write_post, content_dir):
+    write_post("a.md", title="A")
+    store = _store(content_dir)
+    store.reload()
+    version = store.index.version
+    started = time.monotonic()
+    assert store.wait_for_change(version, 0.1).version == version  # timed out
+    assert time.monotonic() - started >= 0.09
+    write_post("a.md", title="A, edited")
+    threading.Timer(0.1, store.reload).start()
+    started = time.monotonic()
+    changed = store.wait_for_change(version, 10)
+    assert changed.version != version
+    assert time.monotonic() - started < 5

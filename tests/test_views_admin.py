@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import assert_problem
+import base64
+import json
+
+from conftest import assert_problem, free_port
 
 TOKEN = "admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -112,3 +115,40 @@ def test_admin_token_is_checked_before_the_query(write_post, make_client):
     configured = make_client(admin_token=TOKEN)
     assert_problem(configured.get("/api/v1/admin/diagnostics?cb=1"), 401)
     assert_problem(configured.get("/api/v1/admin/diagnostics?cb=1", headers=AUTH), 400, "cb")
+
+
+def test_admin_diagnostics_show_webhook_deliveries(write_post, make_client, tmp_path):
+    """A receiver that is down: the failed attempt shows, without the URL's secret path."""
+    write_post("a.md", title="A")
+    secret = "whsec_" + base64.b64encode(b"0123456789abcdef").decode()
+    client = make_client(
+        admin_token=TOKEN,
+        base_url="https://api.example.org",
+        webhook_urls=f"http://127.0.0.1:{free_port()}/deploy/secret-hook-id",
+        webhook_secret=secret,
+        webhook_retries="0",
+        runtime_dir=str(tmp_path / "run"),
+    )
+    quiet = client.get("/api/v1/admin/diagnostics", headers=AUTH).get_json()["webhooks"]
+    assert quiet["recent"] == [] and quiet["pending"] == 0
+    write_post("a.md", title="A, edited")
+    reload = client.post("/api/v1/admin/reload", headers=AUTH).get_json()
+    store = client.application.extensions["contentapi"]
+    assert store.notifier.drain(10)
+    webhooks = client.get("/api/v1/admin/diagnostics", headers=AUTH).get_json()["webhooks"]
+    (delivery,) = webhooks["recent"]
+    assert delivery["version"] == reload["version"]
+    assert (delivery["status"], delivery["attempts"], delivery["http_status"]) == (
+        "failed",
+        1,
+        None,
+    )
+    assert delivery["error"]
+    assert "secret-hook-id" not in json.dumps(webhooks)
+    assert webhooks["failed"] == 1
+
+
+def test_admin_diagnostics_without_webhooks_say_null(write_post, make_client):
+    write_post("a.md", title="A")
+    body = make_client(admin_token=TOKEN).get("/api/v1/admin/diagnostics", headers=AUTH)
+    assert body.get_json()["webhooks"] is None

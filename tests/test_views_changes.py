@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import functools
+import json
+import time
 from datetime import UTC, datetime, timedelta
 
 from conftest import assert_problem
+from flask.testing import FlaskClient
+
+from contentapi.web.views import changes as changes_views
 
 
 def _slugs(items):
@@ -179,3 +184,108 @@ def test_changes_since_a_token_does_the_same_python_work_at_200_and_2000_posts(t
     (ours, every), (ours_10x, every_10x) = steps[200], steps[2000]
     assert ours_10x == ours
     assert every_10x < every * 1.05
+
+
+# --- /api/v1/changes/stream -----------------------------------------------------------------
+
+
+def _stream(app, url="/api/v1/changes/stream", headers=None, threaded=True):
+    """The stream's chunks, read one at a time as a browser would (with a client that does
+    not read the whole body to check it, as the ContractClient does)."""
+    client = FlaskClient(app, app.response_class)
+    response = client.get(
+        url,
+        headers=headers or {},
+        buffered=False,
+        environ_overrides={"wsgi.multithread": threaded},
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "ETag" not in response.headers
+    return response, (chunk.decode() for chunk in response.response)
+
+
+def _event(chunk: str) -> tuple[str, dict]:
+    fields = dict(line.split(": ", 1) for line in chunk.strip().split("\n"))
+    assert fields["event"] == "change"
+    return fields["id"], json.loads(fields["data"])
+
+
+def test_changes_stream_sends_an_event_on_each_new_version(write_post, content_dir, make_app):
+    write_post("a.md", title="A")
+    app = make_app(changes_stream_seconds="5")
+    client = app.test_client()
+    response, chunks = _stream(app)
+    assert next(chunks) == "retry: 3000\n\n"
+    token = next(chunks).removeprefix("id: ").strip()
+    version = client.get("/api/v1/changes").get_json()["token"].split(".")[0]
+    assert token.startswith(f"{version}.")
+    write_post("b.md", title="B")
+    app.extensions["contentapi"].reload()
+    event_id, payload = _event(next(chunks))
+    assert payload["since"] == token
+    assert [item["slug"] for item in payload["added"]] == ["b"]
+    assert payload["added"][0]["url"] == "http://localhost/api/v1/posts/b"
+    assert event_id == payload["token"]
+    (content_dir / "a.md").unlink()
+    app.extensions["contentapi"].reload()
+    _, payload = _event(next(chunks))
+    assert payload["removed"] == ["a"]
+    response.close()
+
+
+def test_changes_stream_heartbeats_and_ends_after_its_lifetime(write_post, make_app, monkeypatch):
+    monkeypatch.setattr(changes_views, "HEARTBEAT", 0.05)
+    write_post("a.md", title="A")
+    app = make_app(changes_stream_seconds="1")
+    started = time.monotonic()
+    response, chunks = _stream(app)
+    rest = list(chunks)
+    assert 0.9 < time.monotonic() - started < 5
+    assert rest[2:] and set(rest[2:]) == {": heartbeat\n\n"}
+    response.close()
+
+
+def test_changes_stream_resumes_from_last_event_id(write_post, make_app):
+    write_post("a.md", title="A")
+    app = make_app(changes_stream_seconds="1")
+    client = app.test_client()
+    token = client.get("/api/v1/changes").get_json()["token"]
+    write_post("a.md", title="A, edited")
+    app.extensions["contentapi"].reload()
+    response, chunks = _stream(app, headers={"Last-Event-ID": token})
+    next(chunks)
+    _, missed = _event(next(chunks))
+    assert (missed["since"], missed["reset"]) == (token, False)
+    assert [item["slug"] for item in missed["updated"]] == ["a"]
+    response.close()
+    forgotten = "0123456789abcdef.1700000000"
+    response, chunks = _stream(app, headers={"Last-Event-ID": forgotten})
+    next(chunks)
+    _, everything = _event(next(chunks))
+    assert everything["reset"] is True
+    assert [item["slug"] for item in everything["added"]] == ["a"]
+    response.close()
+
+
+def test_changes_stream_on_a_single_threaded_server_answers_at_once(write_post, make_app):
+    """A sync worker is never held: the stream closes after its first messages."""
+    write_post("a.md", title="A")
+    app = make_app(changes_stream_seconds="300")
+    token = app.test_client().get("/api/v1/changes").get_json()["token"]
+    started = time.monotonic()
+    response, chunks = _stream(app, threaded=False)
+    retry, ident = list(chunks)
+    assert retry == "retry: 3000\n\n"
+    assert ident.startswith(f"id: {token.split('.')[0]}.")  # the current version
+    assert time.monotonic() - started < 2
+    response.close()
+
+
+def test_changes_stream_bad_last_event_id_is_a_400_naming_it(write_post, make_client):
+    write_post("a.md", title="A")
+    client = make_client()
+    response = client.get("/api/v1/changes/stream", headers={"Last-Event-ID": "yesterday"})
+    assert_problem(response, 400, "Last-Event-ID")
+    assert_problem(client.get("/api/v1/changes/stream?since=nope"), 400, "since")

@@ -6,6 +6,7 @@ import functools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import PIL.Image
 import pytest
 from conftest import assert_problem
 
@@ -236,12 +237,15 @@ def test_posts_detail_unknown_slug_is_json_404(write_post, make_client):
 
 def test_posts_detail_media_urls_are_absolute(write_post, content_dir, make_client):
     (content_dir / "img").mkdir()
-    (content_dir / "img" / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    PIL.Image.new("RGB", (40, 30), "teal").save(content_dir / "img" / "pic.png")
     write_post("a.md", title="A", image="img/pic.png", body="![Pic](/img/pic.png)")
     client = make_client(base_url="https://api.example.com")
     post = client.get("/api/v1/posts/a").get_json()
     assert post["cover"] == "https://api.example.com/media/img/pic.png"
-    assert post["images"] == [{"url": "https://api.example.com/media/img/pic.png", "alt": "Pic"}]
+    (image,) = post["images"]
+    assert image["url"] == "https://api.example.com/media/img/pic.png"
+    assert (image["alt"], image["width"], image["height"]) == ("Pic", 40, 30)
+    assert post["cover_image"] == image  # the same file, with the body's alt text
     assert 'src="https://api.example.com/media/img/pic.png"' in post["html"]
     media = client.get("/media/img/pic.png")
     assert media.status_code == 200

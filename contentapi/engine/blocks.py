@@ -227,11 +227,14 @@ class _Builder:
         if embed is not None:
             return [embed]
         if len(outline.images) == 1 and not (outline.iframes or outline.others or outline.text):
-            # `<img>` alone: its URL was resolved above, relative to the post as written.
+            # `<img>` alone, or in a `<figure>` with a `<figcaption>` of plain text: an image.
+            # Its URL was resolved above, relative to the post as written.
             attrs = outline.images[0]
             image = self.image_node(
                 attrs.get("src", ""), attrs.get("alt", ""), attrs.get("title"), None, resolved=True
             )
+            if image is not None and outline.caption:
+                image["caption"] = " ".join(" ".join(outline.caption).split())
             return [image] if image is not None else []
         if self.options.raw_html != "allow":
             markup = sanitize(markup, self.options.iframe_hosts)
@@ -565,7 +568,7 @@ def _provider(src: str) -> tuple[str, str | None, str]:
 class _Outline(HTMLParser):
     """The first element of an HTML fragment, its iframes, and whether anything else shows."""
 
-    WRAPPERS = frozenset({"div", "p", "figure", "span", "center", "iframe", "img"})
+    WRAPPERS = frozenset({"div", "p", "figure", "span", "center", "iframe", "img", "figcaption"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -574,7 +577,9 @@ class _Outline(HTMLParser):
         self.images: list[dict[str, str]] = []
         self.others = False  # an element other than wrappers, images and iframes
         self.media = False  # an element with a source: something shows even without text
-        self.text = False
+        self.text = False  # text outside a figure's caption
+        self.caption: list[str] = []  # the text of a `<figcaption>`
+        self._in_caption = 0
 
     @classmethod
     def of(cls, markup: str) -> _Outline:
@@ -594,10 +599,20 @@ class _Outline(HTMLParser):
         elif tag not in self.WRAPPERS:
             self.others = True
         self.media = self.media or bool(values.get("src") or values.get("srcset"))
+        if tag == "figcaption":
+            self._in_caption += 1
+        elif self._in_caption:
+            self.others = True  # markup in a caption: kept as HTML
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "figcaption" and self._in_caption:
+            self._in_caption -= 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
 
     def handle_data(self, data: str) -> None:
-        if data.strip():
+        if self._in_caption:
+            self.caption.append(data)
+        elif data.strip():
             self.text = True

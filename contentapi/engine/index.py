@@ -429,7 +429,10 @@ def derive(
             message = f"{image.url!r}: {problem}"
             warnings.append(ContentIssue(post.path, "body", message, severity="warning"))
     images = tuple(locate(image.url, image.alt, "body") for image in kept)
-    cover = locate(post.image, "", "image") if post.image else images[0] if images else None
+    cover = images[0] if images else None
+    if post.image:  # the front matter's image, with its alt text when the body shows it too
+        cover = locate(post.image, "", "image")
+        cover = next((image for image in images if image.url == cover.url), cover)
     return Derived(
         post.digest, analysis, images, cover.url if cover else None, tuple(warnings), cover
     )

@@ -8,18 +8,21 @@ values derived from the body placed after the field they belong with (`DERIVED`)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from contentapi.engine.blocks import BLOCKS_VERSION
 from contentapi.engine.index import Index
-from contentapi.engine.model import Post, TermRef
+from contentapi.engine.model import Image, Post, TermRef
 from contentapi.engine.schema import FIELDS
-from contentapi.outputs.query import Page, TermCount
+from contentapi.outputs.query import Changes, Page, TermCount
 
 TermKind = Literal["categories", "tags"]
 HtmlOf = Callable[[Post], str]
+BlocksOf = Callable[[Post], list[dict[str, Any]]]
 
 
 class Links(Protocol):
@@ -66,6 +69,25 @@ def cover(index: Index, post: Post, links: Links) -> str | None:
     return links.media(found) if found else None
 
 
+def image(found: Image, links: Links) -> dict[str, Any]:
+    """An image with what a frontend needs to reserve its space: width, height and a tiny
+    placeholder when the file is in the content folder (null otherwise: never fetched)."""
+    facts = found.facts
+    return {
+        "url": links.media(found.url),
+        "alt": found.alt,
+        "width": facts.width if facts else None,
+        "height": facts.height if facts else None,
+        "placeholder": facts.placeholder if facts else None,
+    }
+
+
+def cover_image(index: Index, post: Post, links: Links) -> dict[str, Any] | None:
+    """`cover` with its alt text, width, height and placeholder, or null."""
+    found = index.derived(post).cover_image
+    return image(found, links) if found else None
+
+
 @dataclass(frozen=True)
 class Derived:
     """A summary value front matter does not give directly, shown after the field `after`."""
@@ -90,6 +112,7 @@ DERIVED: tuple[Derived, ...] = (
         lambda index, post, links: index.derived(post).analysis.word_count,
     ),
     Derived("cover", "description", cover),
+    Derived("cover_image", "description", cover_image),
 )
 _SUMMARY = tuple(field for field in FIELDS if field.shown == "summary")
 _DETAIL = tuple(field for field in FIELDS if field.shown == "detail")
@@ -132,14 +155,16 @@ def detail(
     links: Links,
     *,
     html: HtmlOf,
+    blocks: BlocksOf | None = None,
     formats: Iterable[str],
     neighbours: tuple[Post | None, Post | None],
     related: Sequence[Post],
     now: datetime,
     preview: bool = False,
 ) -> dict[str, Any]:
-    """A whole post: the summary, the chosen bodies (`html(post)` renders it), toc, images, the
-    fields only a whole post shows, neighbours and related."""
+    """A whole post: the summary, the chosen bodies (`html(post)` renders it, `blocks(post)`
+    builds its block tree), toc, images, the fields only a whole post shows, neighbours and
+    related."""
     derived = index.derived(post)
 
     def brief(other: Post) -> dict[str, Any]:
@@ -153,8 +178,11 @@ def detail(
         body["markdown"] = post.body
     if "plaintext" in wanted:
         body["plaintext"] = derived.analysis.plaintext
+    if "blocks" in wanted and blocks is not None:
+        body["blocks_version"] = BLOCKS_VERSION
+        body["blocks"] = blocks(post)
     body["toc"] = [entry.as_dict() for entry in derived.analysis.toc]
-    body["images"] = [{"url": links.media(image.url), "alt": image.alt} for image in derived.images]
+    body["images"] = [image(found, links) for found in derived.images]
     for field in _DETAIL:
         body[field.name] = field.kind.json(getattr(post, field.name))
     older, newer = neighbours
@@ -216,6 +244,29 @@ def term_count(kind: TermKind, item: TermCount, links: Links) -> dict[str, Any]:
 def change(post: Post, links: Links) -> dict[str, str]:
     """A post in `/changes`: enough to fetch it again."""
     return {"slug": post.slug, "url": links.post(post.slug), "modified": post.modified.isoformat()}
+
+
+def token_moment(index: Index, now: datetime) -> int:
+    """The time in a `/changes` token: the latest publication moment passed (visibility is
+    the same from then until now), so the token, and the response, only change when content
+    or visibility does, not every second."""
+    passed = index.published_count(now)
+    latest = index.publications[passed - 1].timestamp() if passed else 0.0
+    return min(math.ceil(latest), math.floor(now.timestamp()))
+
+
+def changes_body(
+    index: Index, found: Changes, links: Links, *, since: str | None, token: str, reset: bool
+) -> dict[str, Any]:
+    """What changed since a sync token: `/changes`, its stream and the webhooks send this."""
+    return {
+        "since": since,
+        "token": token,
+        "reset": reset,
+        "added": [change(index.by_slug[slug], links) for slug in found.added],
+        "updated": [change(index.by_slug[slug], links) for slug in found.updated],
+        "removed": list(found.removed),
+    }
 
 
 def pagination_links(page: Page, url_of: Callable[[int], str]) -> dict[str, str | None]:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 MANIFEST = ".contentapi-export.json"
 SKIPPED_BLUEPRINTS = ("admin", "health", "docs", "search")  # private, probes, UI, needs `q`
+SKIPPED_ENDPOINTS = ("changes.stream",)  # live events: nothing a static file can hold
 TERM_KINDS = {"categories": "category", "tags": "tag"}  # index attribute: its query parameter
 Values = Iterable[dict[str, Any]]
 
@@ -81,6 +82,8 @@ def _exported_rules(app: Flask) -> list[Rule]:
         if "GET" not in (rule.methods or ()) or rule.endpoint == "static":
             continue
         if rule.endpoint.partition(".")[0] in SKIPPED_BLUEPRINTS:
+            continue
+        if rule.endpoint in SKIPPED_ENDPOINTS:
             continue
         rules.append(rule)
     return sorted(rules, key=lambda rule: (rule.rule, rule.endpoint))

@@ -80,6 +80,7 @@ class Reload:
     changes: Changes
     public_previous: str | None = None
     public_version: str = ""
+    at: datetime | None = None  # the moment `changes` was computed for
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -214,6 +215,16 @@ class ContentStore:
         self._reported: tuple[int, str] | None = None
         self.artifacts = open_artifacts(settings)  # every post's analysis and HTML, on disk
         self._blocks = lru_cache(maxsize=size)(render_blocks) if size else render_blocks
+        self._swapped = threading.Condition()  # notified whenever a new index is in force
+        # Called with each Reload after the swap, on the reloading thread: keep them quick.
+        self.listeners: list[Callable[[Reload], None]] = []
+        self.notifier: Any = None  # a webhooks.Notifier when webhooks are configured
+
+    def wait_for_change(self, version: str, timeout: float) -> Index:
+        """The index in force once it is no longer `version`, or after `timeout` seconds."""
+        with self._swapped:
+            self._swapped.wait_for(lambda: self.index.version != version, timeout)
+        return self.index
 
     def now(self, environ: Mapping[str, Any]) -> datetime:
         """The moment a request is answered at: the clock, unless the request fixes it."""
@@ -481,6 +492,8 @@ class ContentStore:
             self._history.move_to_end(index.version)
             while len(self._history) > HISTORY:
                 self._history.popitem(last=False)
+        with self._swapped:
+            self._swapped.notify_all()
         now = self.clock()
         before = index_snapshot(previous) if previous else {}
         diff = changes(before, now, index_snapshot(index), now)
@@ -492,6 +505,7 @@ class ContentStore:
             diff,
             published(previous, now).version if previous else None,
             published(index, now).version,
+            now,
         )
         log.info(
             "content index %s: %d posts, %d invalid, built in %.3f s",
@@ -504,6 +518,11 @@ class ContentStore:
                 **{k: len(v) if isinstance(v, list) else v for k, v in result.as_dict().items()},
             },
         )
+        for listener in self.listeners:
+            try:
+                listener(result)
+            except Exception:  # a listener must never fail a reload
+                log.exception("reload listener failed")
         return result
 
 

@@ -10,12 +10,13 @@ from typing import Any
 from flask import Flask, Response, current_app, has_request_context
 from flask.json.provider import DefaultJSONProvider
 
-from contentapi.service import cli, logs, watch
-from contentapi.service.store import EXTENSION, ContentStore, store_of
+from contentapi.service import cli, logs, watch, webhooks
+from contentapi.service.store import EXTENSION, ContentStore, Reload, store_of
 from contentapi.service.watch import Watcher
 from contentapi.settings import PREFIX, Settings
 from contentapi.web import auth, errors, headers, response_cache, routes, views
 from contentapi.web.errors import pretty_requested
+from contentapi.web.request_state import RouteLinks
 from contentapi.web.views import admin
 
 
@@ -69,11 +70,29 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(headers.finish)
     views.register(app)
     cli.register(app)
+    if settings.webhook_urls:
+        _send_webhooks(app, store)
     return app
 
 
 def _catch_up() -> None:
     store_of(current_app).catch_up()
+
+
+def _send_webhooks(app: Flask, store: ContentStore) -> None:
+    """After each reload that changes the content, queue its change message (sent from a
+    background thread; see service/webhooks.py)."""
+    notifier = webhooks.notifier_for(store.settings)
+    links = RouteLinks(app, store.settings.base_url)
+    store.notifier = notifier
+
+    def announce(result: Reload) -> None:
+        with app.app_context():  # tokens are signed with the app's key, as /changes signs them
+            message = webhooks.change_message(result, links, auth.sign)
+        if message is not None:
+            notifier.notify(message)
+
+    store.listeners.append(announce)
 
 
 class JSONProvider(DefaultJSONProvider):

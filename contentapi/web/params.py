@@ -22,7 +22,7 @@ from contentapi.outputs.serialize import SUMMARY_FIELDS
 from contentapi.settings import Settings
 from contentapi.web.errors import PRETTY, InvalidParameters
 
-FORMATS = ("html", "markdown", "plaintext")
+FORMATS = ("html", "markdown", "plaintext", "blocks")
 
 
 class Parser(FlaskParser):

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, g, request, url_for
+from flask import Flask, current_app, g, request, url_for
 
 from contentapi.engine.assets import absolute
 from contentapi.engine.index import Index
@@ -43,6 +43,28 @@ class RequestLinks:
 
     def page(self, slug: str) -> str:
         return self.url("pages.detail", page=slug)
+
+    def media(self, url: str) -> str:
+        return absolute(url, self.base_url)
+
+
+@dataclass(frozen=True)
+class RouteLinks:
+    """`serialize.Links` from this app's routes with no request (for webhooks), absolute
+    under `base_url` (`CONTENTAPI_BASE_URL`, which webhooks require)."""
+
+    app: Flask
+    base_url: str
+
+    def url(self, endpoint: str, **values: Any) -> str:
+        path = self.app.url_map.bind("localhost").build(endpoint, values)
+        return self.base_url.rstrip("/") + path
+
+    def post(self, slug: str) -> str:
+        return self.url("posts.detail", slug=slug)
+
+    def term(self, kind: TermKind, slug: str) -> str:
+        return self.url("terms.term", kind=kind, slug=slug)
 
     def media(self, url: str) -> str:
         return absolute(url, self.base_url)
@@ -83,6 +105,9 @@ class RequestState:
 
     def html(self, post: Post) -> str:
         return self.store.html(self.index, post, self.base_url)
+
+    def blocks(self, post: Post) -> list[dict[str, Any]]:
+        return self.store.blocks(self.index, post, self.base_url)
 
 
 _PINNED = "contentapi_index"  # `g` attribute: the index this request is answered from

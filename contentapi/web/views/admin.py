@@ -68,8 +68,8 @@ def reload() -> Response:
 @bp.get("/diagnostics", endpoint="diagnostics")
 @declare(cacheable=False, http_cache="private")
 def diagnostics() -> Response:
-    """Every invalid file and warning, with path, line, field and reason; and the version
-    each worker process serves."""
+    """Every invalid file and warning, with path, line, field and reason; the version each
+    worker process serves; and the recent webhook deliveries."""
     store = store_of(current_app)
     index = store.index
     issues = store.all_issues(index)
@@ -82,5 +82,6 @@ def diagnostics() -> Response:
             "warnings": sum(issue.severity == "warning" for issue in issues),
             "issues": [issue.as_dict() for issue in issues],
             "workers": [worker.as_dict() for worker in store.workers()],
+            "webhooks": store.notifier.status() if store.notifier is not None else None,
         }
     )

@@ -51,6 +51,7 @@ def detail_view(slug: str) -> Response:
         post,
         ctx.links,
         html=ctx.html,
+        blocks=ctx.blocks,
         formats=ctx.args["formats"],
         neighbours=around,
         related=others,
