@@ -48,6 +48,7 @@ URLS = {
     "feeds.sitemap": "/sitemap.xml",
     "feeds.sitemap_page": "/sitemap-1.xml",
     "changes.changes": "/api/v1/changes",
+    "changes.stream": "/api/v1/changes/stream",
     "admin.diagnostics": "/api/v1/admin/diagnostics",
     "health.healthz": "/healthz",
     "health.readyz": "/readyz",
