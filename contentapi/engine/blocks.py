@@ -125,7 +125,7 @@ class _Builder:
             elif kind == "block_quote":
                 nodes.append({"type": "quote", "children": self.blocks(token["children"])})
             elif kind == "list":
-                nodes.append(self.list(token))
+                nodes.append(self.list_block(token))
             elif kind == "block_code":
                 nodes.append(code_node(token["raw"], (token.get("attrs") or {}).get("info")))
             elif kind == "thematic_break":
@@ -144,7 +144,7 @@ class _Builder:
                 nodes += self.blocks(token["children"])
         return nodes
 
-    def list(self, token: dict[str, Any]) -> Node:
+    def list_block(self, token: dict[str, Any]) -> Node:
         attrs = token.get("attrs") or {}
         ordered = bool(attrs.get("ordered"))
         items = []

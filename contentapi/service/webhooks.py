@@ -376,7 +376,7 @@ class Notifier:
                 extra={"event": "webhook-failed", **extra},
             )
             return None
-        delay = min(self.retry_delay * 2 ** (delivery.attempt - 1), MAX_DELAY)
+        delay = min(self.retry_delay * 2.0 ** (delivery.attempt - 1), MAX_DELAY)
         log.warning(
             "webhook %s to %s failed (%s): retry %d of %d in %.1f s",
             message.id,
