@@ -396,3 +396,13 @@ def test_webhooks_gunicorn_receiver_down_delays_nothing_and_is_retried(served):
         assert len(hook.received) == 1
     finally:
         hook.close()
+
+
+def test_webhooks_unusable_runtime_folder_still_sends(tmp_path, receiver):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    sender = Notifier((receiver.url,), SECRET, SharedState(blocked / "run", "x"))
+    sender.notify(message())
+    ((headers, body),) = receiver.wait_for(1)
+    assert verify(KEY, headers, body)
+    assert sender.drain(5)

@@ -314,7 +314,11 @@ class Notifier:
         """Whether this process sends the message; decided once, for all of its URLs."""
         if delivery.claimed:
             return True
-        mine = self.state.claim(delivery.message)
+        try:
+            mine = self.state.claim(delivery.message)
+        except OSError as error:  # better sent twice than not at all
+            log.warning("webhook state unusable, sending anyway: %s", error)
+            mine = True
         with self._wake:
             same = [d for d in self._pending if d.message.id == delivery.message.id]
             self._pending = [d for d in self._pending if d.message.id != delivery.message.id]
