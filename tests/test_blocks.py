@@ -223,8 +223,15 @@ def test_blocks_embed_from_an_allowed_iframe_by_host(tree):
         "title": "A film",
         "src": "https://player.vimeo.com/video/76979871",
     }
-    assert len(of_type(tree, "embed")) == 3  # the iframe from a host not allowed is dropped
-    assert "tracker.example.net" not in str(tree)
+    assert len(of_type(tree, "embed")) == 3
+    # An iframe from a host not allowed is a link (as in the HTML): a paragraph with a link.
+    (link,) = [n for n in walk(tree) if n.get("link", {}).get("href", "").startswith("https://tr")]
+    assert (link["text"], link["link"]["href"]) == (
+        "Not allowed",
+        "https://tracker.example.net/embed/xyz",
+    )
+    paragraph = next(n for n in tree if n["type"] == "paragraph" and link in n["children"])
+    assert paragraph["children"] == [link]
 
 
 def test_blocks_other_raw_html_is_a_sanitized_fragment(tree):
@@ -278,3 +285,57 @@ def test_blocks_real_shaped_post_has_image_then_paragraph():
     assert tree[2]["src"] == "/images/blog/header.jpg"  # not in the content folder: as written
     assert tree[2]["alt"] == "Descripción"
     assert text_of(tree[3]["children"]).startswith("Un modelo de lenguaje predice")
+
+
+def test_blocks_shortcode_embeds_are_embed_nodes():
+    """The shortcodes' embed divs (CONTRACT-embeds.md) arrive as typed embeds."""
+    body, _ = read((POSTS.parent / "shortcodes" / "hugo-embeds.md").read_bytes())
+    hosts = ("player.vimeo.com", "open.spotify.com", "codepen.io")
+    embeds = of_type(blocks(body, "", iframe_hosts=hosts), "embed")
+    assert [(e["provider"], e["id"]) for e in embeds] == [
+        ("x", "1453110110599868418"),
+        ("gist", "7896402"),
+        ("instagram", "CxYzAbCdEfG"),
+        ("vimeo", "146022717"),
+        ("spotify", "5Z2MiIZ5I3jJvvmeWMLbOQ"),
+        ("codepen", "YzObPmg"),
+    ]
+    tweet, vimeo = embeds[0], embeds[3]
+    assert tweet["url"] == "https://x.com/faroscantabria/status/1453110110599868418"
+    assert tweet["src"] is None  # no player: a client links to `url`
+    assert vimeo["src"].startswith("https://player.vimeo.com/video/146022717")
+
+
+@pytest.mark.parametrize(
+    ("src", "provider", "ident", "url"),
+    [
+        (
+            "//www.youtube.com/embed/9bZkp7q19f0",
+            "youtube",
+            "9bZkp7q19f0",
+            "https://www.youtube.com/watch?v=9bZkp7q19f0",
+        ),
+        (
+            "https://open.spotify.com/embed/episode/7makk4oTQel546B0PZlDM5",
+            "spotify",
+            "7makk4oTQel546B0PZlDM5",
+            "https://open.spotify.com/episode/7makk4oTQel546B0PZlDM5",
+        ),
+        (
+            "https://codepen.io/marinera/embed/YzObPmg?default-tab=result",
+            "codepen",
+            "YzObPmg",
+            "https://codepen.io/marinera/pen/YzObPmg",
+        ),
+    ],
+)
+def test_blocks_author_iframes_become_embeds_by_host(src, provider, ident, url):
+    hosts = ("www.youtube.com", "open.spotify.com", "codepen.io")
+    (embed,) = blocks(f'<iframe src="{src}" title="T"></iframe>\n', iframe_hosts=hosts)
+    assert (embed["type"], embed["provider"], embed["id"], embed["url"]) == (
+        "embed",
+        provider,
+        ident,
+        url,
+    )
+    assert embed["src"].startswith("https://")

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import lxml.html
@@ -20,17 +21,17 @@ from flask import Flask
 from contentapi import create_app
 
 README = ROOT / "README.md"
+SHORTCODES = ROOT / "tests" / "fixtures" / "shortcodes"
 PREVIEW = "clients-preview-token-0123"
 E = html.escape
 
 
-@pytest.fixture(scope="module")
-def posts() -> dict[str, dict[str, Any]]:
-    """Every bundled post, drafts and scheduled ones too, with `blocks` and `plaintext`."""
+def every_post(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every post of a folder, drafts and scheduled ones too, with `blocks` and `plaintext`."""
     app: Flask = create_app(
         {
             "TESTING": True,
-            "CONTENTAPI_CONTENT_DIR": str(ROOT / "content"),
+            "CONTENTAPI_CONTENT_DIR": str(folder),
             "CONTENTAPI_PARSE_CACHE": "off",
             "CONTENTAPI_PREVIEW_TOKEN": PREVIEW,
             "CONTENTAPI_BASE_URL": "http://localhost:5000/",
@@ -40,9 +41,23 @@ def posts() -> dict[str, dict[str, Any]]:
     auth = {"Authorization": f"Bearer {PREVIEW}"}
     found = {}
     for post in app.extensions["contentapi"].index.posts:
-        url = f"/api/v1/posts/{post.slug}?formats=blocks,plaintext"
+        url = f"/api/v1/posts/{post.slug}?formats=blocks,plaintext,html"
         found[post.slug] = client.get(url, headers=auth).get_json()
+    return found
+
+
+@pytest.fixture(scope="module")
+def posts() -> dict[str, dict[str, Any]]:
+    found = every_post(ROOT / "content")
     assert len(found) >= 16
+    return found
+
+
+@pytest.fixture(scope="module")
+def shortcode_posts() -> dict[str, dict[str, Any]]:
+    """The shortcode fixtures: embeds, figures, highlighted code, quotes from Hugo and Liquid."""
+    found = every_post(SHORTCODES)
+    assert any(node["type"] == "embed" for post in found.values() for node in post["blocks"])
     return found
 
 
@@ -111,8 +126,10 @@ def blocks(nodes: list[dict[str, Any]]) -> str:
         elif kind == "footnotes":
             items = "".join(f"<li>{blocks(item['children'])}</li>" for item in node["items"])
             out.append(f'<section class="footnotes"><ol>{items}</ol></section>')
-        elif kind == "embed":
-            out.append(f'<a class="embed" href="{E(node["url"] or "")}"></a>')
+        elif kind == "embed" and node["src"]:  # the player
+            out.append(f'<iframe src="{E(node["src"])}" title="{E(node["title"] or "")}"></iframe>')
+        elif kind == "embed":  # no player (a tweet, a gist): a link, with its title as text
+            out.append(f'<a href="{E(node["url"] or "")}">{E(node["title"] or "")}</a>')
         elif kind == "html":
             out.append(node["html"])
     return "\n".join(out)
@@ -144,6 +161,23 @@ def test_clients_reference_renderer_reads_like_plaintext(posts):
         assert ids, slug
         assert set(ids) <= set(toc_ids(post["toc"])), slug
         assert ids == list(toc_ids(post["toc"])), slug  # all of them, in order
+
+
+def html_words(markup: str) -> list[str]:
+    """The words of the API's own `html`, without footnote numbers and back links."""
+    root = lxml.html.fragment_fromstring(markup or "<p></p>", create_parent="div")
+    for mark in root.xpath("//sup[@class='footnote-ref']|//a[@class='footnote']"):
+        mark.drop_tree()
+    return words(" ".join(root.itertext()))
+
+
+def test_clients_reference_renderer_reads_shortcode_posts_like_their_html(shortcode_posts):
+    """Embeds, figures, highlighted code and quotes from shortcodes: blocks and HTML come
+    from one parse, so a reader sees the same words in both."""
+    for slug, post in shortcode_posts.items():
+        seen, ids = read_back(blocks(post["blocks"]))
+        assert seen == html_words(post["html"]), slug
+        assert ids == list(toc_ids(post["toc"])), slug
 
 
 def test_clients_every_bundled_image_has_its_facts(posts):
@@ -240,7 +274,9 @@ process.stdout.write(JSON.stringify(out));
 """
 
 
-def test_clients_readme_javascript_renders_every_bundled_post(posts, tmp_path):
+def run_readme_client(tmp_path: Path, posts: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The README's client run in Node over each post's blocks (plus a node type it cannot
+    know), each post's `<article>` serialised as HTML."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
@@ -262,10 +298,15 @@ def test_clients_readme_javascript_renders_every_bundled_post(posts, tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    rendered = json.loads(result.stdout)
+    rendered: dict[str, str] = json.loads(result.stdout)
     assert set(rendered) == set(posts)
+    assert all(markup.startswith("<article>") for markup in rendered.values())
+    return rendered
+
+
+def test_clients_readme_javascript_renders_every_bundled_post(posts, tmp_path):
+    rendered = run_readme_client(tmp_path, posts)
     for slug, markup in rendered.items():
-        assert markup.startswith("<article>"), slug
         seen, ids = read_back(markup)
         assert seen == words(posts[slug]["plaintext"]), slug  # the unknown node was skipped
         assert ids == list(toc_ids(posts[slug]["toc"])), slug
@@ -273,3 +314,14 @@ def test_clients_readme_javascript_renders_every_bundled_post(posts, tmp_path):
     assert '<span class="kn">import</span>' in code or '<span class="kn">from</span>' in code
     assert '<img src="http://localhost:5000/media/' in rendered["gazpacho-andaluz"]
     assert 'width="200" height="120"' in rendered["gazpacho-andaluz"]
+
+
+def test_clients_readme_javascript_renders_shortcode_posts_like_their_html(
+    shortcode_posts, tmp_path
+):
+    rendered = run_readme_client(tmp_path, shortcode_posts)
+    for slug, markup in rendered.items():
+        assert read_back(markup)[0] == html_words(shortcode_posts[slug]["html"]), slug
+    embeds = rendered["hugo-embeds"]
+    assert '<iframe src="https://player.vimeo.com/video/146022717' in embeds
+    assert '<a href="https://gist.github.com/marinera/7896402#file-faro-py">faro.py</a>' in embeds

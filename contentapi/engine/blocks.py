@@ -23,7 +23,14 @@ from pygments.token import STANDARD_TYPES, _TokenType
 from pygments.util import ClassNotFound
 
 from contentapi.engine.assets import MEDIA_PREFIX, absolute, content_path, resolve
-from contentapi.engine.render import RenderOptions, Tokens, parse, resolve_html_urls, sanitize
+from contentapi.engine.render import (
+    RenderOptions,
+    Tokens,
+    iframe_src,
+    parse,
+    resolve_html_urls,
+    sanitize,
+)
 
 BLOCKS_VERSION: Final = 1
 
@@ -70,7 +77,8 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.S)
 _ATTRIBUTE = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
-# Hosts of iframes that become `embed` nodes: provider, how the id is found, canonical URL.
+# Players whose iframes become `embed` nodes with an id: provider, hosts, the path pattern
+# (its last group is the id) and the media's public page built from the groups.
 _IFRAME_PROVIDERS: Final = (
     (
         "youtube",
@@ -78,13 +86,25 @@ _IFRAME_PROVIDERS: Final = (
             {"youtube.com", "www.youtube.com", "youtube-nocookie.com", "www.youtube-nocookie.com"}
         ),
         re.compile(r"^/embed/([\w-]+)"),
-        "https://www.youtube.com/watch?v={}",
+        "https://www.youtube.com/watch?v={0}",
     ),
     (
         "vimeo",
         frozenset({"player.vimeo.com"}),
         re.compile(r"^/video/(\d+)"),
-        "https://vimeo.com/{}",
+        "https://vimeo.com/{0}",
+    ),
+    (
+        "spotify",
+        frozenset({"open.spotify.com"}),
+        re.compile(r"^/embed/(track|album|playlist|episode|show|artist)/(\w+)"),
+        "https://open.spotify.com/{0}/{1}",
+    ),
+    (
+        "codepen",
+        frozenset({"codepen.io"}),
+        re.compile(r"^/([\w-]+)/embed/(?:preview/)?(\w+)"),
+        "https://codepen.io/{0}/pen/{1}",
     ),
 )
 
@@ -240,7 +260,11 @@ class _Builder:
             markup = sanitize(markup, self.options.iframe_hosts)
         markup = markup.strip()
         shown = _Outline.of(markup)
-        return [{"type": "html", "html": markup}] if shown.text or shown.media else []
+        if not (shown.text or shown.media):
+            return []
+        if shown.inline_only:  # e.g. an iframe from another host, now a link: a paragraph
+            return self.inline_paragraph(_inline_tokens(markup))
+        return [{"type": "html", "html": markup}]
 
     def embed(self, outline: _Outline) -> Node | None:
         """The shortcodes' embed `<div>` (CONTRACT-embeds.md), or an iframe from an allowed
@@ -275,11 +299,11 @@ class _Builder:
         }
 
     def iframe_src(self, attrs: dict[str, str]) -> str | None:
+        """The player's URL as the HTML keeps it (https), if its host is allowed."""
         src = attrs.get("src") or ""
-        parts = urlsplit(src)
-        hosts = {host.lower() for host in self.options.iframe_hosts}
-        allowed = self.options.raw_html == "allow" or parts.hostname in hosts
-        return src if parts.scheme == "https" and allowed else None
+        if self.options.raw_html == "allow":
+            return src if urlsplit(src).scheme == "https" else None
+        return iframe_src(src, self.options.iframe_hosts)
 
     # --- inline ------------------------------------------------------------------------------
 
@@ -505,6 +529,20 @@ def _text(out: list[Node], text: str, marks: tuple[str, ...], link: Node | None)
     out.append(node)
 
 
+def _inline_tokens(markup: str) -> Tokens:
+    """An HTML fragment of inline tags as mistune's inline tokens (tags as raw inline HTML)."""
+    tokens: Tokens = []
+    at = 0
+    for match in _TAG.finditer(markup):
+        if match.start() > at:
+            tokens.append({"type": "text", "raw": markup[at : match.start()]})
+        tokens.append({"type": "inline_html", "raw": match.group(0)})
+        at = match.end()
+    if at < len(markup):
+        tokens.append({"type": "text", "raw": markup[at:]})
+    return tokens
+
+
 def _paragraph_of(text: str) -> Node:
     return {"type": "paragraph", "children": [{"type": "text", "text": text, "marks": []}]}
 
@@ -559,7 +597,7 @@ def _provider(src: str) -> tuple[str, str | None, str]:
         if host in hosts:
             match = pattern.match(parts.path)
             if match:
-                return name, match.group(1), canonical.format(match.group(1))
+                return name, match.groups()[-1], canonical.format(*match.groups())
             return name, None, src
     labels = host.split(".")
     return (labels[-2] if len(labels) >= 2 else host), None, src
@@ -569,6 +607,8 @@ class _Outline(HTMLParser):
     """The first element of an HTML fragment, its iframes, and whether anything else shows."""
 
     WRAPPERS = frozenset({"div", "p", "figure", "span", "center", "iframe", "img", "figcaption"})
+    # Tags the inline nodes can say: a fragment of only these is a paragraph, not `html`.
+    INLINE = frozenset({*_TAG_MARKS, "a", "br", "span", "abbr", "small", "time"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -580,6 +620,7 @@ class _Outline(HTMLParser):
         self.text = False  # text outside a figure's caption
         self.caption: list[str] = []  # the text of a `<figcaption>`
         self._in_caption = 0
+        self.inline_only = True  # no tag but those of INLINE
 
     @classmethod
     def of(cls, markup: str) -> _Outline:
@@ -592,6 +633,7 @@ class _Outline(HTMLParser):
         values = {name: value or "" for name, value in attrs}
         if self.first is None:
             self.first = (tag, values)
+        self.inline_only = self.inline_only and tag in self.INLINE
         if tag == "iframe":
             self.iframes.append(values)
         elif tag == "img":
