@@ -237,6 +237,7 @@ def test_changes_stream_sends_an_event_on_each_new_version(write_post, content_d
 
 def test_changes_stream_heartbeats_and_ends_after_its_lifetime(write_post, make_app, monkeypatch):
     monkeypatch.setattr(changes_views, "HEARTBEAT", 0.05)
+    monkeypatch.setattr(changes_views, "POLL", 0.05)
     write_post("a.md", title="A")
     app = make_app(changes_stream_seconds="1")
     started = time.monotonic()
@@ -289,3 +290,29 @@ def test_changes_stream_bad_last_event_id_is_a_400_naming_it(write_post, make_cl
     response = client.get("/api/v1/changes/stream", headers={"Last-Event-ID": "yesterday"})
     assert_problem(response, 400, "Last-Event-ID")
     assert_problem(client.get("/api/v1/changes/stream?since=nope"), 400, "since")
+
+
+def test_changes_stream_hears_an_admin_reload_made_on_another_worker(
+    write_post, make_app, tmp_path
+):
+    """Two apps over one folder and runtime folder stand for two gunicorn workers, watcher
+    off: the stream on the second hears the reload asked of the first."""
+    write_post("a.md", title="A")
+    settings = {
+        "admin_token": "admin-token-0123456789",
+        "watch": "false",
+        "runtime_dir": str(tmp_path / "run"),
+        "changes_stream_seconds": "10",
+    }
+    first, second = make_app(**settings), make_app(**settings)
+    response, chunks = _stream(second)
+    next(chunks), next(chunks)
+    write_post("a.md", title="A, edited")
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    reloaded = first.test_client().post("/api/v1/admin/reload", headers=admin).get_json()
+    started = time.monotonic()
+    _, payload = _event(next(chunks))
+    assert time.monotonic() - started < 5
+    assert payload["token"].startswith(reloaded["version"])
+    assert [item["slug"] for item in payload["updated"]] == ["a"]
+    response.close()
