@@ -10,6 +10,8 @@ import PIL.Image
 import pytest
 from conftest import assert_problem
 
+from contentapi.engine import images
+
 
 def _slugs(response) -> list[str]:
     return [item["slug"] for item in response.get_json()["data"]]
@@ -347,3 +349,15 @@ def test_posts_requests_do_the_same_python_work_at_200_and_2000_posts(tmp_path):
     ):
         assert ours_10x == ours, url
         assert every_10x < every * 1.05, url
+
+
+def test_posts_image_facts_are_never_computed_on_a_request(
+    write_post, content_dir, make_client, monkeypatch
+):
+    PIL.Image.new("RGB", (40, 30), "teal").save(content_dir / "pic.png")
+    write_post("a.md", title="A", body="![Pic](pic.png)\n\nText.")
+    client = make_client()
+    monkeypatch.setattr(images, "inspect", lambda data: pytest.fail("decoded on a request"))
+    post = client.get("/api/v1/posts/a?formats=blocks,html").get_json()
+    assert post["blocks"][0]["width"] == 40
+    assert client.get("/api/v1/posts").get_json()["data"][0]["cover_image"]["height"] == 30
