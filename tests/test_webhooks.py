@@ -406,3 +406,33 @@ def test_webhooks_unusable_runtime_folder_still_sends(tmp_path, receiver):
     ((headers, body),) = receiver.wait_for(1)
     assert verify(KEY, headers, body)
     assert sender.drain(5)
+
+
+def test_webhooks_a_draft_edit_sends_nothing(write_post, make_app, tmp_path):
+    """Only what clients can see counts: a draft's edit changes no public version."""
+    write_post("a.md", title="A")
+    write_post("draft.md", title="D", draft="true")
+    app = make_app(
+        base_url="https://api.example.org",
+        webhook_urls="http://127.0.0.1:9/hook",
+        webhook_secret=SECRET,
+        runtime_dir=str(tmp_path / "run"),
+    )
+    store = app.extensions["contentapi"]
+    sent: list[Message] = []
+    store.notifier.notify = sent.append
+    write_post("draft.md", title="D, edited", draft="true")
+    drafted = store.reload()
+    assert drafted.version != drafted.previous  # the index changed...
+    assert drafted.public_version == drafted.public_previous  # ...what clients see did not
+    assert sent == []
+    write_post("a.md", title="A, edited")
+    result = store.reload()
+    (message,) = sent
+    payload = json.loads(message.body)
+    assert message.version == result.version
+    assert [item["slug"] for item in payload["updated"]] == ["a"]
+    assert payload["token"].startswith(f"{result.version}.")
+    client = app.test_client()  # the tokens are the ones /changes signs and accepts
+    assert client.get(f"/api/v1/changes?since={payload['since']}").get_json()["reset"] is False
+    assert client.get(f"/api/v1/changes?since={payload['token']}").get_json()["reset"] is False

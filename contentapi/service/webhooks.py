@@ -25,6 +25,7 @@ import heapq
 import hmac
 import json
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from contentapi import __version__
-from contentapi.outputs.serialize import Links, changes_body
+from contentapi.outputs.serialize import Links, changes_body, token_moment
 from contentapi.service.store import runtime_folder
 
 if TYPE_CHECKING:
@@ -413,23 +414,23 @@ class Notifier:
 
 
 def change_message(result: Reload, links: Links, sign: Callable[[str], str]) -> Message | None:
-    """The message for a reload that changed the content (None for one that did not): the
-    payload `/api/v1/changes?since=<the previous token>` answers, its tokens signed by `sign`
-    as that endpoint signs them."""
-    if result.previous is None or result.previous == result.version:
+    """The message for a reload that changed what clients see (None for one that did not, a
+    draft's edit included): the payload `/api/v1/changes?since=<the token before>` answers,
+    its tokens signed by `sign` as that endpoint signs them."""
+    if result.previous is None or result.public_previous == result.public_version:
         return None
-    at = int((result.at or result.index.built_at).timestamp())
+    now = result.at or result.index.built_at
 
-    def token(version: str) -> str:
-        payload = f"{version}.{at}"
+    def token(version: str, seconds: int) -> str:
+        payload = f"{version}.{seconds}"
         return f"{payload}.{sign(payload)}"
 
     payload = changes_body(
         result.index,
         result.changes,
         links,
-        since=token(result.previous),
-        token=token(result.version),
+        since=token(result.previous, math.floor(now.timestamp())),
+        token=token(result.version, token_moment(result.index, now)),
         reset=False,
     )
     return Message.of(result.version, result.index.built_at.timestamp(), payload)
