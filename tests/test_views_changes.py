@@ -316,3 +316,24 @@ def test_changes_stream_hears_an_admin_reload_made_on_another_worker(
     assert payload["token"].startswith(reloaded["version"])
     assert [item["slug"] for item in payload["updated"]] == ["a"]
     response.close()
+
+
+def test_changes_stream_says_nothing_of_a_draft_edit(write_post, make_app, monkeypatch):
+    monkeypatch.setattr(changes_views, "HEARTBEAT", 0.05)
+    monkeypatch.setattr(changes_views, "POLL", 0.05)
+    write_post("a.md", title="A")
+    write_post("draft.md", title="D", draft="true")
+    app = make_app(changes_stream_seconds="5")
+    response, chunks = _stream(app)
+    next(chunks), next(chunks)
+    write_post("draft.md", title="D, edited", draft="true")
+    app.extensions["contentapi"].reload()
+    assert next(chunks) == ": heartbeat\n\n"  # no event for what no client can see
+    write_post("a.md", title="A, edited")
+    app.extensions["contentapi"].reload()
+    chunk = next(chunks)
+    while chunk == ": heartbeat\n\n":
+        chunk = next(chunks)
+    _, payload = _event(chunk)
+    assert [item["slug"] for item in payload["updated"]] == ["a"]
+    response.close()
