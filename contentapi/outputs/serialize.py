@@ -155,7 +155,7 @@ def detail(
     links: Links,
     *,
     html: HtmlOf,
-    blocks: BlocksOf | None = None,
+    blocks: BlocksOf,
     formats: Iterable[str],
     neighbours: tuple[Post | None, Post | None],
     related: Sequence[Post],
@@ -178,7 +178,7 @@ def detail(
         body["markdown"] = post.body
     if "plaintext" in wanted:
         body["plaintext"] = derived.analysis.plaintext
-    if "blocks" in wanted and blocks is not None:
+    if "blocks" in wanted:
         body["blocks_version"] = BLOCKS_VERSION
         body["blocks"] = blocks(post)
     body["toc"] = [entry.as_dict() for entry in derived.analysis.toc]
