@@ -17,9 +17,11 @@ import pytest
 from contentapi.engine import artifacts
 from contentapi.engine.artifacts import (
     ASSET_FIELDS,
+    BLOCKS,
     DERIVED,
     HTML,
     INDEX_FIELDS,
+    KINDS,
     Artifacts,
     Memo,
     Row,
@@ -36,7 +38,7 @@ from contentapi.engine.artifacts import (
 from contentapi.engine.assets import AssetMap
 from contentapi.engine.index import BuildOptions, Index, build_index, derive
 from contentapi.engine.loader import read_sources
-from contentapi.engine.model import Derived, SourceFile, Sources
+from contentapi.engine.model import Derived, ImageFacts, ImageFile, SourceFile, Sources
 from contentapi.engine.render import render_html
 from contentapi.engine.shortcodes import Templates
 
@@ -285,6 +287,44 @@ def test_artifacts_an_unrelated_file_keeps_what_is_stored():
     more.derived(more.by_slug["p"])
     assert backend.puts == puts
     assert Artifacts(backend).missing(more) == []
+
+
+def _photo(width: int) -> ImageFile:
+    facts = ImageFacts(width, 100, f"data:image/png;base64,{width}")
+    return ImageFile("foto.png", 10, 1, f"digest-{width}", facts)
+
+
+def test_artifacts_a_replaced_image_gives_its_new_size_to_derived_and_blocks():
+    """An image's facts are a lookup like a file's: new bytes recompute what shows it."""
+    backend = DictBackend()
+    files = (source("p.md", "![foto](foto.png)\n\nTexto."), source("q.md", "Sin imagen."))
+    assets = frozenset({"foto.png"})
+
+    def index_with(width: int) -> Index:
+        sources = Sources(files, assets, images=(_photo(width),))
+        return build_index(sources, OPTIONS, BUILT_AT, artifacts=Artifacts(backend))
+
+    before = index_with(100)
+    post = before.by_slug["p"]
+    assert before.derived(post).images[0].facts == _photo(100).facts
+    assert Artifacts(backend).blocks(before, post, BASES[0])[0]["width"] == 100
+    Artifacts(backend).blocks(before, before.by_slug["q"], BASES[0])
+    puts = backend.puts
+    after = index_with(120)
+    post = after.by_slug["p"]
+    assert after.derived(post).images[0].facts == _photo(120).facts
+    assert after.derived(post).cover_image.facts == _photo(120).facts  # type: ignore[union-attr]
+    (image,) = Artifacts(backend).blocks(after, post, BASES[0])[:1]
+    assert (image["width"], image["src"]) == (120, "http://localhost:5000/media/foto.png")
+    recomputed = backend.puts - puts
+    Artifacts(backend).blocks(after, after.by_slug["q"], BASES[0])
+    assert backend.puts - puts == recomputed  # the post without the image was kept
+
+
+def test_artifacts_blocks_are_built_on_request_not_ahead():
+    index = index_of(source("p.md", "Texto."), store=Artifacts(DictBackend()))
+    assert BLOCKS not in KINDS
+    assert [row.kind for row in compute(index, index.by_slug["p"])] == list(KINDS)
 
 
 def test_artifacts_a_link_follows_the_slug_of_the_post_it_names():

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contentapi.engine import artifacts
+from contentapi.service import store as store_module
 from contentapi.service.store import (
     MOMENT,
     ContentError,
@@ -505,7 +507,9 @@ def test_store_edit_of_one_file_redoes_only_that_file_in_every_worker(
     )
 
 
-def test_store_blocks_are_built_once_per_body_and_options(write_post, content_dir):
+def test_store_blocks_are_built_once_and_shared_through_the_artifact_store(
+    write_post, content_dir, monkeypatch
+):
     write_post("a.md", title="A", body="## Hi\n\nText.")
     store = _store(content_dir)
     store.reload()
@@ -517,7 +521,27 @@ def test_store_blocks_are_built_once_per_body_and_options(write_post, content_di
         "id": "hi",
         "children": [{"type": "text", "text": "Hi", "marks": []}],
     }
-    assert store.blocks(store.index, post, "http://x/") is first  # kept, like the HTML
+
+    # Another process (a new store over the same folder) reads it, built once, for any host.
+    def fail(*args: object) -> None:
+        pytest.fail("built again")
+
+    monkeypatch.setattr(artifacts, "render_blocks", fail)
+    monkeypatch.setattr(store_module, "render_blocks", fail)
+    other = _store(content_dir)
+    other.reload()
+    again = other.blocks(other.index, other.index.by_slug["a"], "https://api.example.com/")
+    assert again == first
+
+
+def test_store_blocks_without_an_artifact_store_are_kept_in_memory(write_post, content_dir):
+    write_post("a.md", title="A", body="Text.")
+    store = _store(content_dir, store_path="off")
+    store.reload()
+    post = store.index.by_slug["a"]
+    assert store.blocks(store.index, post, "http://x/") is store.blocks(
+        store.index, post, "http://x/"
+    )
 
 
 def test_store_listeners_hear_every_reload_and_cannot_break_it(write_post, content_dir):

@@ -14,9 +14,11 @@ slug (`assets`). Those are recorded per artifact as the answer to each lookup it
 and checked on every read, so adding an image, or renaming a post another one links to,
 recomputes only the posts that referred to it.
 
-Kinds: `derived` (analysis, resolved images, cover, warnings) and `html` (the rendered body).
-A block tree for native clients is the next kind: a compute function in `_COMPUTE` and its
-reader; keys, store, builder and invalidation are shared.
+Kinds: `derived` (analysis, resolved images, cover, warnings) and `html` (the rendered body),
+built for every post ahead of requests, and `blocks` (the block tree for native clients), built
+and stored on the first request that asks for it: keys, store and invalidation are shared. An
+image's width, height and placeholder are an asset lookup like the others (`image`: the file's
+digest), so replacing an image recomputes only the posts that show it.
 """
 
 from __future__ import annotations
@@ -39,14 +41,15 @@ from urllib.parse import urlsplit
 
 from contentapi import __version__
 from contentapi.engine.assets import MEDIA_PREFIX, POSTS_PREFIX, AssetMap, absolute
+from contentapi.engine.blocks import render_blocks
 from contentapi.engine.index import BuildOptions, Index, render_options
-from contentapi.engine.model import Derived, Post
+from contentapi.engine.model import Derived, ImageFacts, ImageTable, Post
 from contentapi.engine.render import render_html
 from contentapi.engine.shortcodes import Templates
 
 LAYOUT = 1  # of keys and values; the code fingerprint covers everything else
-DERIVED, HTML = "derived", "html"
-KINDS = (DERIVED, HTML)
+DERIVED, HTML, BLOCKS = "derived", "html", "blocks"
+KINDS = (DERIVED, HTML)  # built ahead of requests; `blocks` only when a client asks
 PLACEHOLDER_DOMAIN = ".contentapi.invalid"  # `.invalid` is reserved: no real host has it
 MEMO_SIZE = 1024  # derived values an index keeps in memory when a store holds the rest
 # Libraries whose output ends up in an artifact: a new version re-keys the store.
@@ -86,6 +89,7 @@ ASSET_FIELDS: Mapping[str, Literal["key", "deps"]] = {
     "files": "deps",
     "base_url": "key",
     "posts": "deps",
+    "images": "deps",
 }
 
 
@@ -294,6 +298,24 @@ class _PostsProbe(Mapping[str, str]):
         raise TypeError("artifacts record which posts they look up; iterate index.assets")
 
 
+class _ImagesProbe(ImageTable):
+    """A stand-in for `AssetMap.images` that records each image's facts looked up, by the
+    file's digest (its facts follow from its bytes)."""
+
+    __slots__ = ("_asked",)
+
+    def __init__(self, images: ImageTable, asked: Asked) -> None:
+        self._data = images._data  # shared, not copied: a probe lives for one computation
+        self._hash = None
+        self._asked = asked
+
+    def facts(self, path: str | None) -> ImageFacts | None:
+        if path is not None:
+            found = self._data.get(path)
+            self._asked["image", path] = found.digest if found is not None else None
+        return super().facts(path)
+
+
 def _compute_derived(index: Index, post: Post) -> Derived:
     return index.derived(post)
 
@@ -306,7 +328,18 @@ def _compute_html(index: Index, post: Post) -> list[str]:
     return [origin, render_html(post.body, post.directory, render_options(index, origin + "/"))]
 
 
-_COMPUTE: dict[str, Callable[[Index, Post], Any]] = {DERIVED: _compute_derived, HTML: _compute_html}
+def _compute_blocks(index: Index, post: Post) -> list[str]:
+    """The block tree as JSON text with a placeholder origin, as `_compute_html` does."""
+    origin = f"http://{secrets.token_hex(8)}{PLACEHOLDER_DOMAIN}"
+    tree = render_blocks(post.body, post.directory, render_options(index, origin + "/"))
+    return [origin, json.dumps(tree, ensure_ascii=False, separators=(",", ":"))]
+
+
+_COMPUTE: dict[str, Callable[[Index, Post], Any]] = {
+    DERIVED: _compute_derived,
+    HTML: _compute_html,
+    BLOCKS: _compute_blocks,
+}
 
 
 def compute(index: Index, post: Post, kinds: Iterable[str] = KINDS) -> list[Row]:
@@ -322,6 +355,7 @@ def compute(index: Index, post: Post, kinds: Iterable[str] = KINDS) -> list[Row]
             index.assets,
             files=_FilesProbe(index.assets.files, asked),  # type: ignore[arg-type]
             posts=_PostsProbe(index.assets.posts, asked),  # type: ignore[arg-type]
+            images=_ImagesProbe(index.assets.images, asked),
         )
         probing = replace(index, assets=assets, _derived={}, artifacts=None)
         value = _COMPUTE[kind](probing, post)
@@ -365,6 +399,9 @@ def _answer(assets: AssetMap, lookup: str, path: str) -> Any:
         return assets.posts.get(path)
     if lookup == "any post":
         return len(assets.posts) > 0
+    if lookup == "image":
+        found = assets.images.get(path)
+        return found.digest if found is not None else None
     raise ValueError(f"unknown lookup {lookup!r}")
 
 
@@ -479,6 +516,20 @@ class Artifacts:
         placeholder, markup = plain
         return markup.replace(placeholder, origin)
 
+    def blocks(self, index: Index, post: Post, media_base_url: str) -> list[dict[str, Any]] | None:
+        """The post's block tree for `media_base_url`, as `html` gives its HTML: stored on the
+        first request that asks for it; None when the base cannot be substituted."""
+        origin = media_origin(media_base_url)
+        if origin is None:
+            return None
+        key = artifact_key(index, post)
+        plain = self._stored(index, key, BLOCKS)
+        if not _stored_html(plain):
+            plain = self._compute(index, post, BLOCKS)
+        placeholder, text = plain
+        tree: list[dict[str, Any]] = json.loads(text.replace(placeholder, origin))
+        return tree
+
     def missing(self, index: Index) -> list[Post]:
         """The index's posts that lack a fresh stored artifact of some kind."""
         keys = {post.path: artifact_key(index, post) for post in index.posts}
@@ -494,7 +545,8 @@ class Artifacts:
 
 
 def _stored_html(plain: Any) -> bool:
-    """Whether a stored value is [placeholder origin, HTML] as `_compute_html` makes it."""
+    """Whether a stored value is [placeholder origin, text] as `_compute_html` (and
+    `_compute_blocks`) make it."""
     return (
         isinstance(plain, list)
         and len(plain) == 2

@@ -415,7 +415,13 @@ class ContentStore:
         return tuple(sorted(every, key=issue_order))
 
     def blocks(self, index: Index, post: Post, media_base_url: str) -> list[dict[str, Any]]:
-        """The post's block tree, built on first request and kept like its HTML (read-only)."""
+        """The post's block tree, like its HTML: from the artifact store (built and stored on
+        the first request that asks), else built on first request and kept in this process.
+        Read-only."""
+        if self.artifacts is not None:
+            found = self.artifacts.blocks(index, post, media_base_url)
+            if found is not None:
+                return found
         return self._blocks(post.body, post.directory, render_options(index, media_base_url))
 
     def reload_everywhere(self) -> Reload:
