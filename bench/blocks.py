@@ -5,7 +5,7 @@
 Over a corpus made by bench/generate.py: first each body rendered by `render_html` and by
 `render_blocks` (the engine, no cache; per post the fastest of `--repeat` runs, so another
 process on the machine disturbs little), then uncached detail requests through the app
-(`CONTENTAPI_RENDER_CACHE_SIZE=0`, no response cache) for `formats=html` and
+(`CONTENTAPI_RENDER_CACHE_SIZE=0`, no artifact store, no response cache) for `formats=html` and
 `formats=blocks`, which include building the JSON. Prints totals, medians and the ratios.
 """
 
@@ -63,6 +63,7 @@ def requests(root: Path, repeat: int, limit: int) -> tuple[list[float], list[flo
             "CONTENTAPI_CONTENT_DIR": str(root),
             "CONTENTAPI_PARSE_CACHE": "off",
             "CONTENTAPI_RENDER_CACHE_SIZE": "0",
+            "CONTENTAPI_STORE_PATH": "off",
             "CONTENTAPI_CACHE_TYPE": "NullCache",
         }
     )
