@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
@@ -413,13 +415,32 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def _check_webhooks(settings: Settings) -> None:
-    from contentapi.service.webhooks import secret_bytes  # settings load before services
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 
+
+def webhook_key(secret: str) -> bytes:
+    """The webhook signing key: the base64 after `whsec_` (or the whole value without the
+    prefix), decoded as the Standard Webhooks libraries do, so receivers verify with the same
+    string."""
+    text = secret.strip().removeprefix(WEBHOOK_SECRET_PREFIX)
+    try:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            "must be base64 (optionally prefixed `whsec_`), e.g. the output of "
+            "`python -c \"import base64,secrets;print('whsec_'+"
+            'base64.b64encode(secrets.token_bytes(32)).decode())"`'
+        ) from None
+    if len(key) < 16:
+        raise ValueError("must decode to at least 16 bytes (24 to 64 are recommended)")
+    return key
+
+
+def _check_webhooks(settings: Settings) -> None:
     if not settings.webhook_secret:
         raise ConfigError(f"{PREFIX}WEBHOOK_URLS needs {PREFIX}WEBHOOK_SECRET to sign them")
     try:
-        secret_bytes(settings.webhook_secret)
+        webhook_key(settings.webhook_secret)
     except ValueError as exc:
         raise ConfigError(f"{PREFIX}WEBHOOK_SECRET is not valid: {exc}") from None
     if not settings.base_url:

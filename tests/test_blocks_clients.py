@@ -15,10 +15,8 @@ from typing import Any
 
 import lxml.html
 import pytest
-from conftest import ROOT
+from conftest import ROOT, build_app
 from flask import Flask
-
-from contentapi import create_app
 
 README = ROOT / "README.md"
 SHORTCODES = ROOT / "tests" / "fixtures" / "shortcodes"
@@ -26,16 +24,13 @@ PREVIEW = "clients-preview-token-0123"
 E = html.escape
 
 
-def every_post(folder: Path) -> dict[str, dict[str, Any]]:
+def every_post(folder: Path, runtime: Path) -> dict[str, dict[str, Any]]:
     """Every post of a folder, drafts and scheduled ones too, with `blocks` and `plaintext`."""
-    app: Flask = create_app(
-        {
-            "TESTING": True,
-            "CONTENTAPI_CONTENT_DIR": str(folder),
-            "CONTENTAPI_PARSE_CACHE": "off",
-            "CONTENTAPI_PREVIEW_TOKEN": PREVIEW,
-            "CONTENTAPI_BASE_URL": "http://localhost:5000/",
-        }
+    app: Flask = build_app(
+        folder,
+        runtime_dir=str(runtime),
+        preview_token=PREVIEW,
+        base_url="http://localhost:5000/",
     )
     client = app.test_client()
     auth = {"Authorization": f"Bearer {PREVIEW}"}
@@ -47,16 +42,16 @@ def every_post(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def posts() -> dict[str, dict[str, Any]]:
-    found = every_post(ROOT / "content")
+def posts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    found = every_post(ROOT / "content", tmp_path_factory.mktemp("runtime"))
     assert len(found) >= 16
     return found
 
 
 @pytest.fixture(scope="module")
-def shortcode_posts() -> dict[str, dict[str, Any]]:
+def shortcode_posts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """The shortcode fixtures: embeds, figures, highlighted code, quotes from Hugo and Liquid."""
-    found = every_post(SHORTCODES)
+    found = every_post(SHORTCODES, tmp_path_factory.mktemp("runtime"))
     assert any(node["type"] == "embed" for post in found.values() for node in post["blocks"])
     return found
 

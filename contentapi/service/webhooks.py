@@ -17,7 +17,6 @@ whichever worker answers.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import fcntl
 import hashlib
@@ -41,6 +40,7 @@ from urllib.parse import urlsplit
 from contentapi import __version__
 from contentapi.outputs.serialize import Links, changes_body, token_moment
 from contentapi.service.store import runtime_folder
+from contentapi.settings import webhook_key as secret_bytes
 
 if TYPE_CHECKING:
     from contentapi.service.store import Reload
@@ -50,25 +50,6 @@ log = logging.getLogger("contentapi")
 MAX_PENDING: Final = 100  # deliveries waiting (new or to retry); past it the oldest is dropped
 RECENT: Final = 20  # deliveries remembered for diagnostics
 MAX_DELAY: Final = 3600.0
-SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - the spec's prefix, not a secret
-
-
-def secret_bytes(secret: str) -> bytes:
-    """The signing key: the base64 after `whsec_` (or the whole value without the prefix),
-    decoded as the Standard Webhooks libraries do, so receivers verify with the same string."""
-    text = secret.strip()
-    text = text.removeprefix(SECRET_PREFIX)
-    try:
-        key = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(
-            "must be base64 (optionally prefixed `whsec_`), e.g. the output of "
-            "`python -c \"import base64,secrets;print('whsec_'+"
-            'base64.b64encode(secrets.token_bytes(32)).decode())"`'
-        ) from None
-    if len(key) < 16:
-        raise ValueError("must decode to at least 16 bytes (24 to 64 are recommended)")
-    return key
 
 
 def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
