@@ -193,6 +193,7 @@ CASES: list[tuple[str, int, str]] = [
     ("/api/v1/pages", 200, "/api/v1/pages"),
     ("/api/v1/pages/about", 200, "/api/v1/pages/{page}"),
     ("/api/v1/pages/about?formats=html,markdown,plaintext", 200, "/api/v1/pages/{page}"),
+    ("/api/v1/pages/about?formats=blocks", 200, "/api/v1/pages/{page}"),
     ("/api/v1/pages/About?formats=markdown", 301, "/api/v1/pages/{page}"),
     ("/api/v1/pages/about?formats=pdf", 400, "/api/v1/pages/{page}"),
     ("/api/v1/pages/no-such-page", 404, "/api/v1/pages/{page}"),

@@ -82,7 +82,16 @@ def test_migrated_hugo_site(serve) -> None:
     )  # the text before <!--more-->
     assert 'src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"' in svelte["html"]
     assert 'class="language-html"' in svelte["html"]  # {{< highlight html >}} is code
-    assert svelte["images"] == [{"url": "http://localhost/media/images/faro.png", "alt": "Un faro"}]
+    assert svelte["images"] == [
+        {
+            "url": "http://localhost/media/images/faro.png",
+            "alt": "Un faro",
+            "width": 64,
+            "height": 40,
+            "placeholder": svelte["images"][0]["placeholder"],
+        }
+    ]
+    assert svelte["images"][0]["placeholder"].startswith("data:image/png;base64,")
     old = client.get("/api/v1/posts/introducci%C3%B3n-a-svelte")
     assert old.status_code == 301
     assert old.headers["Location"].endswith("/api/v1/posts/introduccion-a-svelte")
@@ -119,7 +128,15 @@ def test_migrated_jekyll_octopress_posts(serve, make_app, content_dir) -> None:
     first = posts["satisfaccion"]
     assert first["title"] == "Satisfacción – primera parte"
     assert first["excerpt"] == "Lo que aprendí terminando un proyecto pequeño."  # `excerpt:`
-    assert first["images"] == [{"url": "/images/meta.gif", "alt": "Una meta cruzada"}]
+    assert first["images"] == [
+        {
+            "url": "/images/meta.gif",
+            "alt": "Una meta cruzada",
+            "width": None,  # not in the content folder: nothing known of it
+            "height": None,
+            "placeholder": None,
+        }
+    ]
     assert "<blockquote>" in posts["satisfaccion-2016-03-01"]["html"]
     assert "— Ana Torres, Cuaderno de notas" in posts["satisfaccion-2016-03-01"]["plaintext"]
     assert posts["sin-cabecera"]["title"] == "Un post sin cabecera"

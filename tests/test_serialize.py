@@ -302,7 +302,15 @@ def test_serialize_page_summary_and_detail() -> None:
         None,
         "Hola.",
     )
-    whole = page_detail(index, page, links, html=lambda p: "<p>x</p>", formats=["html"], now=NOW)
+    whole = page_detail(
+        index,
+        page,
+        links,
+        html=lambda p: "<p>x</p>",
+        blocks=lambda p: [],
+        formats=["html"],
+        now=NOW,
+    )
     assert whole["html"] == "<p>x</p>" and whole["toc"][0]["id"] == "contacto"
     assert not {"prev", "next", "related"} & set(whole)
 

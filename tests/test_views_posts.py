@@ -361,3 +361,11 @@ def test_posts_image_facts_are_never_computed_on_a_request(
     post = client.get("/api/v1/posts/a?formats=blocks,html").get_json()
     assert post["blocks"][0]["width"] == 40
     assert client.get("/api/v1/posts").get_json()["data"][0]["cover_image"]["height"] == 30
+
+
+def test_posts_pages_answer_formats_blocks_too(write_post, make_client):
+    write_post("about.md", text="---\ntitle: About\ntype: page\n---\n\n## Contact\n\nWrite.\n")
+    page = make_client().get("/api/v1/pages/about?formats=blocks").get_json()
+    assert page["blocks_version"] == 1
+    assert [node["type"] for node in page["blocks"]] == ["heading", "paragraph"]
+    assert page["blocks"][0]["id"] == page["toc"][0]["id"] == "contact"

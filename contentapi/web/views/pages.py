@@ -50,6 +50,7 @@ def detail_view(page: str) -> Response:
         found,
         ctx.links,
         html=ctx.html,
+        blocks=ctx.blocks,
         formats=ctx.args["formats"],
         now=ctx.now,
         preview=ctx.preview,
