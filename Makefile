@@ -34,11 +34,13 @@ run: $(RUNTIME)
 test: $(TESTING)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest --cov --cov-report=term --durations=10
 
 lint: $(TESTING)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
+	$(BIN)/python -m mypy
 
 format: $(TESTING)
 	$(BIN)/python -m ruff check --fix .
@@ -55,4 +57,4 @@ bench: $(TESTING)
 	$(BIN)/python bench/service.py --posts $(POSTS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .coverage build *.egg-info
