@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
-import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 try:
     from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - libyaml is in the PyYAML wheels
+    # The pure-Python twin: the same interface, a different class.
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 
@@ -24,7 +26,7 @@ class ReadError(ValueError):
         self.field = field
 
 
-class FrontMatterLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class FrontMatterLoader(_BaseLoader):
     """Safe YAML where only true/false are booleans and `10:00` is not the number 600.
 
     Authors write `title: yes`, `tags: [on, off]` and `time: 10:00` meaning text; YAML 1.1
@@ -71,7 +73,7 @@ def _timestamp(loader: FrontMatterLoader, node: yaml.ScalarNode) -> Any:
 
 FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
-_HANDLER = frontmatter.YAMLHandler()
+_HANDLER = YAMLHandler()
 # Front matter written out in full, aliases repeated: what JSON, listings and caches will hold.
 # A few KiB is typical; anchors and aliases (`&a`, `*a`) can make 300 bytes expand to gigabytes.
 MAX_VALUE_CHARS = 64 * 1024  # one field's value
@@ -136,7 +138,7 @@ def _expanded_chars(value: Any, budget: int) -> int:
         item, depth = pending.pop()
         if isinstance(item, dict):
             total += 2 + sum(len(str(key)) + 2 for key in item)
-            children = item.values()
+            children: Iterable[Any] = item.values()
         elif isinstance(item, (list, tuple, set, frozenset)):
             total += 2 + len(item)
             children = item

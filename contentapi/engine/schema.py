@@ -59,7 +59,7 @@ def plain_markdown(text: str) -> str:
     return "\n\n".join(part for part in paragraphs if part)
 
 
-class Text(fields.Field):
+class Text(fields.Field[str]):
     """Text that YAML may have read as a number or boolean (`title: 2024`) is kept as text."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
@@ -83,18 +83,17 @@ class PlainText(Text):
         return plain_text(super()._deserialize(value, attr, data, **kwargs), one_line=self.one_line)
 
 
-class Date(fields.Field):
+class Date(fields.Field[datetime]):
     """A date or datetime as blogs write it, made aware in the schema's time zone."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        zone: tzinfo = self.parent.timezone  # type: ignore[union-attr]
         try:
-            return parse_date(value, zone)
+            return parse_date(value, schema_timezone(self))
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
 
 
-class TextList(fields.Field):
+class TextList(fields.Field[list[str]]):
     """A list of text, also written as one comma-separated string (`tags: a, b`)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
@@ -121,6 +120,14 @@ class TextList(fields.Field):
     def __init__(self, *, plain: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.plain = plain  # items are text a reader sees (tags): entities decoded
+
+
+def schema_timezone(field: fields.Field[Any]) -> tzinfo:
+    """The time zone of the schema `field` is bound to: naive dates and times are in it."""
+    zone = getattr(field.parent, "timezone", None)
+    if not isinstance(zone, tzinfo):
+        raise TypeError(f"{type(field).__name__} is only for a schema with a `timezone`")
+    return zone
 
 
 Memo = dict[Any, Any]
@@ -296,5 +303,8 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+_KIND_NAMES: dict[type[Any], str] = {dict: "a mapping", list: "a list"}
+
+
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list"}.get(type(value), type(value).__name__)
+    return _KIND_NAMES.get(type(value), type(value).__name__)

@@ -22,10 +22,14 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from contentapi.engine.model import ContentIssue, SourceFile
+
+if TYPE_CHECKING:  # Jinja is imported where it is used, so a site without templates skips it
+    from jinja2 import Template, TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 FOLDER = "_shortcodes"
 """The folder of the content tree that holds site shortcode templates (`NAME.html`)."""
@@ -71,7 +75,7 @@ def _size(values: Mapping[str, Any]) -> dict[str, str]:
 
 
 @functools.cache
-def _environment() -> Any:
+def _environment() -> ImmutableSandboxedEnvironment:
     """Jinja's sandbox, made on first use: a site without templates never loads Jinja."""
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -95,7 +99,7 @@ class Templates(Mapping[str, str]):
             hasher.update(f"{name}\0{text}\0".encode())
         self._digest = hasher.hexdigest()
         self._hash = hash(self._digest)
-        self._compiled: dict[str, Any] = {}
+        self._compiled: dict[str, Template | TemplateError] = {}
 
     @property
     def digest(self) -> str:
@@ -119,7 +123,7 @@ class Templates(Mapping[str, str]):
     def __repr__(self) -> str:
         return f"Templates({sorted(self._sources)!r})"
 
-    def compiled(self, name: str) -> Any:
+    def compiled(self, name: str) -> Template | TemplateError:
         """The compiled template, or the `TemplateError` it raised (a memo, not state)."""
         from jinja2 import TemplateError
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import unquote
 
 from slugify import slugify as _slugify
-from text_unidecode import unidecode
+from text_unidecode import unidecode as _untyped_unidecode
+
+# text-unidecode ships no types: the one function used, typed once here.
+unidecode: Callable[[str], str] = _untyped_unidecode
 
 _ALREADY_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _URL_SAFE = re.compile(r"[a-z0-9_-]*[a-z0-9][a-z0-9_-]*")

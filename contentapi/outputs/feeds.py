@@ -234,7 +234,8 @@ def rss(
     and tag. `lastBuildDate` is `updated`, by default the newest post change (1970 when empty).
     """
     generator = _generator(site, posts, html_of, summary_of, updated, "application/rss+xml")
-    return generator.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    xml: bytes = generator.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return xml
 
 
 def atom(
@@ -253,7 +254,8 @@ def atom(
     own author when the post has one. The feed's `id` is `feed_url`.
     """
     generator = _generator(site, posts, html_of, summary_of, updated, "application/atom+xml")
-    return generator.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    xml: bytes = generator.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return xml
 
 
 def _rfc3339(moment: datetime) -> str:

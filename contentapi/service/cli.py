@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +108,7 @@ def _issue_text(issue: ContentIssue) -> str:
     return f"{where}{what}{issue.message}"
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     """Columns padded to their widest cell; the last column is not padded."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return [
@@ -182,9 +183,10 @@ def _yaml_field(key: str, value: Any) -> str:
     """One `key: value` front-matter entry, quoted by PyYAML wherever YAML needs it."""
     options: dict[str, Any] = {"allow_unicode": True, "width": 1 << 30}
     if isinstance(value, list):  # `tags: [a, b]`, as blogs write it
-        flow = yaml.safe_dump(value, default_flow_style=True, **options)
+        flow: str = yaml.safe_dump(value, default_flow_style=True, **options)
         return f"{key}: {flow.strip()}"
-    return yaml.safe_dump({key: value}, default_flow_style=False, **options).rstrip("\n")
+    entry: str = yaml.safe_dump({key: value}, default_flow_style=False, **options)
+    return entry.rstrip("\n")
 
 
 def _taken_slugs(index: Index) -> dict[str, str]:

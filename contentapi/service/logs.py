@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from flask import Flask, Response, g, request
 
@@ -54,14 +54,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class _Handler(logging.StreamHandler[TextIO]):
+    """The handler `configure` adds, marked so that configuring again finds it."""
+
+    _contentapi = True
+
+
 def configure(app: Flask, settings: Settings) -> None:
     """One handler on the `contentapi` logger, and a log line for every request."""
     logger = logging.getLogger("contentapi")
     logger.setLevel(settings.log_level.upper())
     if not any(getattr(h, "_contentapi", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
-        handler._contentapi = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
+        logger.addHandler(_Handler())
         logger.propagate = False
     for handler in logger.handlers:
         if getattr(handler, "_contentapi", False):
