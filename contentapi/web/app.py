@@ -7,8 +7,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, has_request_context
+from flask import Flask, current_app, has_request_context
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.sansio.response import Response as SansIOResponse
 
 from contentapi.service import cli, logs, watch, webhooks
 from contentapi.service.store import EXTENSION, ContentStore, Reload, store_of
@@ -103,7 +104,8 @@ class JSONProvider(DefaultJSONProvider):
     sort_keys = False
     mimetype = "application/json"
 
-    def response(self, *args: Any, **kwargs: Any) -> Response:
+    def response(self, *args: Any, **kwargs: Any) -> SansIOResponse:
+        """As Flask declares it: the app's `response_class` (a `flask.Response` here)."""
         data = self._prepare_response_obj(args, kwargs)
         indent = 2 if has_request_context() and pretty_requested() else None
         separators = None if indent else (",", ":")

@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any, ClassVar, NoReturn
+from typing import Any, NoReturn
 
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, validate
 from webargs.flaskparser import FlaskParser
 
+from contentapi.engine.schema import schema_timezone
 from contentapi.outputs.query import SORTS
 from contentapi.outputs.search import MAX_QUERY_LENGTH
 from contentapi.outputs.serialize import SUMMARY_FIELDS
@@ -29,13 +30,14 @@ class Parser(FlaskParser):
     """webargs parser whose errors become one problem+json 400 naming each parameter."""
 
     DEFAULT_VALIDATION_STATUS = 400
-    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar[dict[str, str | None]] = {
+    # Typed as webargs types it (a ClassVar here is an override mypy rejects); never mutated.
+    DEFAULT_UNKNOWN_BY_LOCATION: dict[str, str | None] = {  # noqa: RUF012
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": RAISE,
     }
 
     def handle_error(self, error: ValidationError, *args: Any, **kwargs: Any) -> NoReturn:
-        messages = error.normalized_messages()
+        messages = error.messages_dict
         if set(messages) == {"query"}:  # webargs nests the messages under the location
             messages = messages["query"]
         raise InvalidParameters(
@@ -57,7 +59,7 @@ def _flatten(problems: Any) -> list[str]:
 parser = Parser()
 
 
-class Moment(fields.Field):
+class Moment(fields.Field[datetime]):
     """An ISO 8601 date or datetime; a bare date means its start (or its end, for `to`)."""
 
     def __init__(self, *, end_of_day: bool = False, **kwargs: Any) -> None:
@@ -66,7 +68,7 @@ class Moment(fields.Field):
 
     @property
     def zone(self) -> tzinfo:
-        return self.parent.timezone  # type: ignore[union-attr]
+        return schema_timezone(self)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         text = str(value).strip()
@@ -97,17 +99,19 @@ class Moment(fields.Field):
         return written[:-6] + "Z" if written.endswith("+00:00") else written
 
 
-class CommaList(fields.List):
+class CommaList(fields.List[str]):
     """A set of values, repeatable and comma-separated (`tag=a,b` is `tag=a&tag=b`), read in
     sorted order, each once: how they are spelt never changes what they mean."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> list[str | None]:
         items = value if isinstance(value, list) else [value]
         split = {part.strip() for item in items for part in str(item).split(",") if part.strip()}
         return super()._deserialize(sorted(split), attr, data, **kwargs)
 
 
-class Pretty(fields.Field):
+class Pretty(fields.Field[bool]):
     """`pretty`: one of the `PRETTY` values indents the JSON; any other value, or none, not."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
@@ -148,8 +152,12 @@ class ListArgs(QueryArgs):
     q = fields.String(
         load_default=None, validate=[validate.Length(max=MAX_QUERY_LENGTH), _not_blank]
     )
-    only = CommaList(
-        fields.String(validate=validate.OneOf(SUMMARY_FIELDS)), data_key="fields", load_default=list
+    # Loaded as `only`, the name `Schema.only` already has on the class.
+    fields_only = CommaList(
+        fields.String(validate=validate.OneOf(SUMMARY_FIELDS)),
+        data_key="fields",
+        attribute="only",
+        load_default=list,
     )
 
     def __init__(self, timezone: tzinfo, default_per_page: int, max_per_page: int) -> None:
@@ -211,16 +219,16 @@ def canonical_query(schema: QueryArgs, args: Mapping[str, Any]) -> Query:
     name order, defaults left out, sets comma-joined, moments as `Moment.text` writes them.
     Parsing the result gives `args` back, so two spellings that parse alike get one query."""
     pairs = []
-    for attribute, field in schema.fields.items():
-        value = args.get(attribute, missing)
+    for name, field in schema.fields.items():
+        value = args.get(field.attribute or name, missing)
         default = field.load_default() if callable(field.load_default) else field.load_default
         if value is missing or value == default:
             continue
-        pairs.append((field.data_key or attribute, _text(field, value)))
+        pairs.append((field.data_key or name, _text(field, value)))
     return tuple(sorted(pairs))
 
 
-def _text(field: fields.Field, value: Any) -> str:
+def _text(field: fields.Field[Any], value: Any) -> str:
     if isinstance(field, CommaList):
         return ",".join(str(item) for item in value)
     if isinstance(field, Moment):

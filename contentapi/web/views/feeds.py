@@ -11,6 +11,7 @@ from contentapi.engine.model import Post
 from contentapi.outputs.feeds import (
     SITEMAP_LIMIT,
     FeedSite,
+    SitemapEntry,
     atom,
     json_feed,
     lastmod_of,
@@ -118,7 +119,7 @@ def json_feed_view() -> Response:
     return response
 
 
-def _sitemap_pages(ctx: RequestState) -> list:
+def _sitemap_pages(ctx: RequestState) -> list[list[SitemapEntry]]:
     posts = published(ctx.index, ctx.now).posts
     last_modified(posts)
     return sitemap_pages(sitemap_entries(_site(ctx), posts), per_file=SITEMAP_LIMIT)

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, jsonify
 from contentapi.engine.index import Index
 from contentapi.engine.model import Term
 from contentapi.outputs.query import published
-from contentapi.outputs.serialize import term_count
+from contentapi.outputs.serialize import TermKind, term_count
 from contentapi.web.headers import last_modified
 from contentapi.web.params import ListArgs
 from contentapi.web.request_state import current
@@ -18,7 +18,8 @@ from contentapi.web.views.listing import listing
 
 bp = Blueprint("terms", __name__, url_prefix="/api/v1")
 
-KINDS: dict[str, tuple[str, Callable[[Index], tuple[Term, ...]]]] = {
+# The routes' `any(categories, tags)` converter lets only these through as `kind`.
+KINDS: dict[TermKind, tuple[str, Callable[[Index], tuple[Term, ...]]]] = {
     "categories": ("category", lambda index: index.categories),
     "tags": ("tag", lambda index: index.tags),
 }
@@ -26,7 +27,7 @@ KINDS: dict[str, tuple[str, Callable[[Index], tuple[Term, ...]]]] = {
 
 @bp.get("/<any(categories, tags):kind>", endpoint="terms")
 @declare(cacheable=True)
-def terms(kind: str) -> Response:
+def terms(kind: TermKind) -> Response:
     ctx = current()
     shown = published(ctx.index, ctx.now, ctx.preview)
     counted = shown.categories if kind == "categories" else shown.tags
@@ -36,7 +37,7 @@ def terms(kind: str) -> Response:
 
 @bp.get("/<any(categories, tags):kind>/<slug>", endpoint="term")
 @declare(cacheable=True, query=ListArgs)
-def term(kind: str, slug: str) -> Response:
+def term(kind: TermKind, slug: str) -> Response:
     ctx = current()
     found = published(ctx.index, ctx.now, ctx.preview).term(kind, slug)
     if found is None:
