@@ -245,6 +245,7 @@ def export(outdir: Path, base_url: str, force: bool) -> None:
     (`/feeds/rss.xml?category=x`) is `feeds/categories/x/rss.xml` (`tags/` for tags).
     """
     started = time.perf_counter()
+    # Flask types `current_app` as the Flask it stands for; it is a werkzeug LocalProxy.
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     store = store_of(app)
     settings = store.settings

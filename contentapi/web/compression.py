@@ -52,13 +52,14 @@ def negotiate(accept_encoding: str) -> Coding:
     """The coding for an `Accept-Encoding` value: the best of br and gzip the client accepts
     (br on a tie), identity when it accepts neither or rates `identity` higher."""
     accept = parse_accept_header(accept_encoding)
-    best = accept.best_match(CODINGS)
+    matched = accept.best_match(CODINGS)
+    best = next((coding for coding in CODINGS if coding == matched), None)
     if best is None:
         return IDENTITY
     named = {value.lower(): quality for value, quality in accept}
     if named.get(IDENTITY, 0) > named.get(best, named.get("*", 0)):
         return IDENTITY
-    return best  # type: ignore[return-value]
+    return best
 
 
 def coding_for() -> Coding:
@@ -68,7 +69,8 @@ def coding_for() -> Coding:
 
 def compress(data: bytes, coding: Coding) -> bytes:
     if coding == "br":
-        return brotli.compress(data, quality=BROTLI_QUALITY)
+        compressed: bytes = brotli.compress(data, quality=BROTLI_QUALITY)
+        return compressed
     if coding == "gzip":
         trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
         return GZIP_HEADER + zlib.compress(data, GZIP_LEVEL, wbits=-zlib.MAX_WBITS) + trailer
@@ -77,7 +79,8 @@ def compress(data: bytes, coding: Coding) -> bytes:
 
 def decompress(data: bytes, coding: str) -> bytes:
     if coding == "br":
-        return brotli.decompress(data)
+        decompressed: bytes = brotli.decompress(data)
+        return decompressed
     if coding == "gzip":
         return gzip.decompress(data)
     return data
