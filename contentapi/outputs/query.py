@@ -273,13 +273,14 @@ class Published:
 
     def archive(self) -> list[dict[str, Any]]:
         """`archive` of the visible posts, counted once."""
-        return self._kept("archive", lambda: archive(self.posts))  # type: ignore[no-any-return]
+        return self._kept("archive", lambda: archive(self.posts))
 
     def _kept(self, key: Hashable, compute: Callable[[], T]) -> T:
         with self._lock:
             if key in self._lists:
                 self._lists.move_to_end(key)
-                return self._lists[key]  # type: ignore[no-any-return]
+                kept: T = self._lists[key]  # what `compute` made for this key before
+                return kept
         value = compute()
         with self._lock:
             self._lists[key] = value

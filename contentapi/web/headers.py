@@ -126,7 +126,8 @@ def _settle(response: Response) -> Response:
     """After compression: the 304 against the final ETag (that of the bytes sent)."""
     if not g.get("validated"):
         return response
-    return response.make_conditional(request)
+    response.make_conditional(request)  # in place
+    return response
 
 
 def _one_vary(response: Response) -> Response:

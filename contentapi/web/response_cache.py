@@ -26,6 +26,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -75,7 +76,7 @@ class ByteBoundedCache(BaseCache):
             self._entries.move_to_end(key)
             return value
 
-    def set(self, key: str, value: Any, timeout: int | None = None) -> bool:
+    def set(self, key: str, value: Any, timeout: int | timedelta | None = None) -> bool:
         seconds = self._normalize_timeout(timeout)
         expires = time.monotonic() + seconds if seconds else 0.0
         cost = footprint(key) + footprint(value)
@@ -89,7 +90,7 @@ class ByteBoundedCache(BaseCache):
                 self._drop(next(iter(self._entries)))
         return True
 
-    def add(self, key: str, value: Any, timeout: int | None = None) -> bool:
+    def add(self, key: str, value: Any, timeout: int | timedelta | None = None) -> bool:
         return False if self.has(key) else self.set(key, value, timeout)
 
     def delete(self, key: str) -> bool:

@@ -17,7 +17,10 @@ from contentapi.web.request_state import RequestState
 
 
 def listing(
-    ctx: RequestState, posts: Sequence[Post], extra: dict | None = None, scope: Scope = None
+    ctx: RequestState,
+    posts: Sequence[Post],
+    extra: dict[str, Any] | None = None,
+    scope: Scope = None,
 ) -> Response:
     """A page of post summaries in the `{data, meta, links}` envelope, with Link headers,
     as the route's query (`ListArgs` or `SearchArgs`, parsed before the view) asks.

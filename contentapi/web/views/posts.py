@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, redirect
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from contentapi.outputs.query import published
 from contentapi.outputs.serialize import detail
@@ -33,7 +34,7 @@ def search() -> Response:
 
 @bp.get("/<slug>", endpoint="detail")
 @declare(cacheable=True, query=DetailArgs)
-def detail_view(slug: str) -> Response:
+def detail_view(slug: str) -> WerkzeugResponse:  # flask's `redirect` is typed as werkzeug's
     ctx = current()
     shown = published(ctx.index, ctx.now, ctx.preview)
     post = shown.shows(slug)
