@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from contentapi.engine.index import failure, log_failure
 from contentapi.engine.model import Analysis, ContentIssue, Post
@@ -145,7 +145,13 @@ BACKENDS: Mapping[str, str] = {
 }
 
 
-def _backend_class(name: str) -> Any:
+class _Backend(Protocol):
+    """What BACKENDS names: a class whose `build` is a SearchFactory (`load`: see `loader`)."""
+
+    build: SearchFactory
+
+
+def _backend_class(name: str) -> _Backend:
     module, _, attribute = BACKENDS[name].partition(":")
     try:
         found = importlib.import_module(module)
@@ -153,17 +159,19 @@ def _backend_class(name: str) -> Any:
         raise ImportError(
             f"the {name} search backend needs {error.name}: pip install 'contentapi[{name}]'"
         ) from error
-    return getattr(found, attribute)
+    named: _Backend = getattr(found, attribute)
+    return named
 
 
 def backend(name: str) -> SearchFactory:
     """The factory of a backend named in BACKENDS; ImportError names a missing package."""
-    return _backend_class(name).build  # type: ignore[no-any-return]
+    return _backend_class(name).build
 
 
 def loader(name: str) -> SearchLoader | None:
     """How a backend opens a saved index, if its indexes can be saved."""
-    return getattr(_backend_class(name), "load", None)
+    load: SearchLoader | None = getattr(_backend_class(name), "load", None)
+    return load
 
 
 @dataclass(frozen=True)

@@ -54,14 +54,14 @@ ALGORITHMS: dict[str, str] = {
     "tr": "turkish",
     "yi": "yiddish",
 }
-_AVAILABLE = frozenset(Stemmer.algorithms())
+_AVAILABLE: frozenset[str] = frozenset(Stemmer.algorithms())
 PLAIN = "plain"  # the key of languages without a stemmer: folded, not stemmed
 
 
 def language_key(lang: str | None, default_lang: str = "en") -> str:
     """The Snowball algorithm for a language tag (`es-MX` -> `spanish`), or `plain`."""
     primary = (lang or default_lang or "").strip().lower().replace("_", "-").partition("-")[0]
-    algorithm = ALGORITHMS.get(primary)
+    algorithm = ALGORITHMS.get(primary, PLAIN)
     return algorithm if algorithm in _AVAILABLE else PLAIN
 
 

@@ -34,7 +34,7 @@ def highlight(
     """(slug, score, snippets) for each hit; `text_of(slug)` gives the post's language key and
     sections (None for a post the index does not have: no snippets)."""
     matchers: dict[str, Matcher] = {}
-    found = []
+    found: list[tuple[str, float, tuple[tuple[str, str, str], ...]]] = []
     for slug, score in hits:
         text = None if parsed.empty else text_of(slug)
         if text is None:
@@ -79,7 +79,7 @@ class Matcher:
         in_headings = [self._items_in(heading) for heading in headings]
         most = len(self._items_wanted)
         order = sorted(range(len(sections)), key=lambda i: (-len(in_headings[i][0]), i))
-        best: list[tuple[tuple[int, int, int], int, set[str] | None, list]] = []
+        best: list[tuple[tuple[int, int, int], int, set[str] | None, list[tuple[str, ...]]]] = []
         for number in order:
             bound = (-most, -len(in_headings[number][0]), number)
             if len(best) == MAX_SNIPPETS and best[-1][0] <= bound:

@@ -159,7 +159,8 @@ class TantivyIndex:
         searcher = self._searcher
         if allowed is None and limit is not None:
             found = searcher.search(built, limit, count=True, offset=offset)
-            total = found.count
+            # tantivy's .pyi omits SearchResult.count, which search(count=True) sets.
+            total = found.count  # type: ignore[attr-defined]
             rows = [(score, searcher.doc(address)["row"][0]) for score, address in found.hits]
         else:
             every = searcher.search(built, max(1, len(self._docs)), count=False)
