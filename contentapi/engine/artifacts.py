@@ -351,6 +351,7 @@ def compute(index: Index, post: Post, kinds: Iterable[str] = KINDS) -> list[Row]
     rows = []
     for kind in kinds:
         asked: Asked = {}
+        # The probes answer as the frozenset and PostPaths they wrap, duck-typed for this copy.
         assets = replace(
             index.assets,
             files=_FilesProbe(index.assets.files, asked),  # type: ignore[arg-type]
@@ -513,7 +514,9 @@ class Artifacts:
         plain = self._stored(index, key, HTML)
         if not _stored_html(plain):
             plain = self._compute(index, post, HTML)
-        placeholder, markup = plain
+        placeholder: str
+        markup: str
+        placeholder, markup = plain  # [placeholder origin, HTML], as `_compute_html` makes it
         return markup.replace(placeholder, origin)
 
     def blocks(self, index: Index, post: Post, media_base_url: str) -> list[dict[str, Any]] | None:

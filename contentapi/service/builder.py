@@ -78,6 +78,7 @@ def build(
     database = cast(ArtifactDB, artifacts.backend)
     started, cpu = time.perf_counter(), time.process_time()
     workers_cpu = 0.0
+    failed: list[tuple[str, str]]
     with database.exclusive():
         missing = artifacts.missing(index)
         used = jobs if jobs > 1 and len(missing) >= max(pool_min, 2) else 1
@@ -150,7 +151,10 @@ def _start_worker(index: dict[str, Any], nice: int) -> None:
         os.nice(nice)
 
 
-def _work(posts: Sequence[Post]) -> tuple[list[Row], list[tuple[str, str]], int, float]:
+_Done = tuple[list[Row], list[tuple[str, str]], int, float]
+
+
+def _work(posts: Sequence[Post]) -> _Done:
     """A chunk's rows and failures, with the worker's pid and the CPU time it used so far."""
     assert _WORKER_INDEX is not None, "the worker was started without an index"
     rows, failed = _compute_all(_WORKER_INDEX, posts)
@@ -172,7 +176,7 @@ def _pooled(
         initializer=_start_worker,
         initargs=(portable(index), nice),
     ) as pool:
-        pending: dict[Future, Sequence[Post]] = {}
+        pending: dict[Future[_Done], Sequence[Post]] = {}
 
         def submit() -> None:
             chunk = next(chunks, None)
