@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import mistune
+from mistune.plugins import import_plugin
 
 from contentapi.engine.analysis import emphasis_depth
 
@@ -67,7 +68,7 @@ def create_markdown(
     return mistune.Markdown(
         renderer=renderer,
         inline=BoundedInlineParser(),
-        plugins=[mistune.import_plugin(name) for name in plugins],  # type: ignore[arg-type]
+        plugins=[import_plugin(name) for name in plugins],
     )
 
 

@@ -252,6 +252,14 @@ class Post:
         """When the post last changed (a page without dates: the Unix epoch)."""
         return self.updated or self.date or EPOCH
 
+    @property
+    def post_date(self) -> datetime:
+        """`date` where only posts go (listings, feeds, search, the archive): a post always has
+        one, so None here means a page was taken for a post."""
+        if self.date is None:
+            raise ValueError(f"{self.path} is a page without a date, not a post")
+        return self.date
+
     def is_public(self, now: datetime) -> bool:
         return not self.draft and (self.date is None or self.date <= now)
 

@@ -105,9 +105,9 @@ def post_link(site: FeedSite, post: Post) -> str:
     category = post.category
     values = {
         "slug": post.slug,
-        "year": f"{post.date.year:04d}",
-        "month": f"{post.date.month:02d}",
-        "day": f"{post.date.day:02d}",
+        "year": f"{post.post_date.year:04d}",
+        "month": f"{post.post_date.month:02d}",
+        "day": f"{post.post_date.day:02d}",
         "category": category.slug if category else "",
     }
     return _expand(site, site.permalink, values)
@@ -124,7 +124,7 @@ def post_id(site: FeedSite, post: Post) -> str:
 
     It does not change when the title, body, permalink pattern or update date changes.
     """
-    return f"tag:{site.host},{post.date.date().isoformat()}:{post.slug}"
+    return f"tag:{site.host},{post.post_date.date().isoformat()}:{post.slug}"
 
 
 def _xml_text(text: str) -> str:
@@ -303,7 +303,7 @@ def json_feed(
         image = image_of(post) if image_of else None
         if image and is_http_url(image):
             item["image"] = image
-        item["date_published"] = _rfc3339(post.date)
+        item["date_published"] = _rfc3339(post.post_date)
         item["date_modified"] = _rfc3339(post.modified)
         tags = [ref.name for ref in _terms(post)]
         if tags:

@@ -67,9 +67,9 @@ class Filters:
             return False
         if self.lang and (post.lang or "") != self.lang.lower():
             return False
-        if self.since and post.date < self.since:
+        if self.since and post.post_date < self.since:
             return False
-        return not (self.until and post.date > self.until)
+        return not (self.until and post.post_date > self.until)
 
 
 def select(posts: Iterable[Post], filters: Filters, sort: str = "-date") -> tuple[Post, ...]:
@@ -144,7 +144,7 @@ class TermCount:
 
     @cached_property
     def latest(self) -> datetime:
-        return max(post.date for post in self.posts)
+        return max(post.post_date for post in self.posts)
 
 
 def count_terms(
@@ -157,7 +157,7 @@ def count_terms(
 
 def archive(posts: Iterable[Post]) -> list[dict[str, Any]]:
     """Post counts by year and month, newest first."""
-    months = Counter((post.date.year, post.date.month) for post in posts)
+    months = Counter((post.post_date.year, post.post_date.month) for post in posts)
     years: dict[int, list[dict[str, int]]] = {}
     for (year, month), count in sorted(months.items(), reverse=True):
         years.setdefault(year, []).append({"month": month, "count": count})
@@ -172,7 +172,7 @@ Snapshot = Mapping[str, tuple[str, datetime, bool]]  # slug: (content digest, da
 
 def snapshot(posts: Iterable[Post]) -> Snapshot:
     """What `changes` needs to remember of an index: each post's digest, date and draft flag."""
-    return {post.slug: (post.digest, post.date, post.draft) for post in posts}
+    return {post.slug: (post.digest, post.post_date, post.draft) for post in posts}
 
 
 def index_snapshot(index: Index) -> Snapshot:

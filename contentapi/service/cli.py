@@ -138,7 +138,7 @@ def list_posts(wanted: str | None, as_json: bool) -> None:
         {
             "slug": post.slug,
             "title": post.title,
-            "date": post.date.isoformat(),
+            "date": post.post_date.isoformat(),
             "status": post.status(now),
             "path": post.path,
         }
@@ -162,7 +162,9 @@ def list_posts(wanted: str | None, as_json: bool) -> None:
     if not shown:
         click.echo(f"No {wanted or ''} posts in {store.settings.content_dir}".replace("  ", " "))
         return
-    dates = {post.path: post.date.isoformat(sep=" ", timespec="minutes") for post in index.posts}
+    dates = {
+        post.path: post.post_date.isoformat(sep=" ", timespec="minutes") for post in index.posts
+    }
     rows = [("STATUS", "DATE", "SLUG", "PATH", "TITLE")]
     for entry in shown:
         if entry["status"] == "invalid":

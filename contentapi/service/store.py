@@ -20,9 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from contentapi.engine.artifacts import render_options
 from contentapi.engine.blocks import render_blocks
-from contentapi.engine.index import Index, failure, issue_order, log_failure, plain_html
+from contentapi.engine.index import (
+    Index,
+    failure,
+    issue_order,
+    log_failure,
+    plain_html,
+    render_options,
+)
 from contentapi.engine.loader import load_index
 from contentapi.engine.model import Analysis, ContentIssue, Post
 from contentapi.engine.render import render_html

@@ -80,7 +80,8 @@ MMAP = 1 << 30  # bytes of a saved file read through the OS page cache, shared b
 def _rowid(post: Post, taken: Collection[int]) -> int:
     """A row id that orders posts newest first: the date, then a hash of the slug (probing on
     the rare clash), so a post keeps its place whatever else is indexed."""
-    rowid = (_NEWEST - int(post.date.timestamp())) << 16 | zlib.crc32(post.slug.encode()) & 0xFFFF
+    seconds = int(post.post_date.timestamp())
+    rowid = (_NEWEST - seconds) << 16 | zlib.crc32(post.slug.encode()) & 0xFFFF
     while rowid in taken:
         rowid += 1
     return rowid

@@ -8,6 +8,7 @@ listings, feeds, archive, sitemap, search or counts.
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, redirect
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from contentapi.outputs.query import visible
 from contentapi.outputs.serialize import page_detail, page_summary
@@ -34,7 +35,7 @@ def index() -> Response:
 
 @bp.get("/<page>", endpoint="detail")
 @declare(cacheable=True, query=DetailArgs)
-def detail_view(page: str) -> Response:
+def detail_view(page: str) -> WerkzeugResponse:  # flask's `redirect` is typed as werkzeug's
     """One page whole; an old name of it answers 301 to its URL, like a post's alias."""
     ctx = current()
     found = ctx.index.pages_by_slug.get(page)
