@@ -537,18 +537,21 @@ def _images(markdown: str) -> list[Image]:
 # --- the analysis -----------------------------------------------------------------------------
 
 
+_TocNode = tuple[Heading, list["_TocNode"]]  # a heading and the nodes nested under it
+
+
 def build_toc(headings: Iterable[Heading]) -> tuple[TocEntry, ...]:
     """Nest flat headings by level: each heading holds the deeper ones that follow it."""
-    root: list[tuple[Heading, list]] = []
-    stack: list[tuple[Heading, list]] = []
+    root: list[_TocNode] = []
+    stack: list[_TocNode] = []
     for heading in headings:
-        node: tuple[Heading, list] = (heading, [])
+        node: _TocNode = (heading, [])
         while stack and stack[-1][0].level >= heading.level:
             stack.pop()
         (stack[-1][1] if stack else root).append(node)
         stack.append(node)
 
-    def freeze(nodes: list[tuple[Heading, list]]) -> tuple[TocEntry, ...]:
+    def freeze(nodes: list[_TocNode]) -> tuple[TocEntry, ...]:
         return tuple(TocEntry(h.id, h.text, h.level, freeze(children)) for h, children in nodes)
 
     return freeze(root)
