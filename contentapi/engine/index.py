@@ -145,16 +145,19 @@ class Index:
         """A value that is a pure function of this index and `key` (what is visible at one
         publication moment, say), computed once and kept: the last MEMO_SIZE keys."""
         try:
-            return self._memo[key]  # type: ignore[no-any-return]
+            kept: T = self._memo[key]  # what `compute` made for this key before
         except KeyError:
             pass
+        else:
+            return kept
         with self._memo_lock:
             if key not in self._memo:
                 value = compute()
                 while len(self._memo) >= MEMO_SIZE:
                     del self._memo[next(iter(self._memo))]
                 self._memo[key] = value
-            return self._memo[key]  # type: ignore[no-any-return]
+            made: T = self._memo[key]
+            return made
 
     def derived(self, post: Post) -> Derived:
         """The post's analysis and resolved images, computed once per content and kept.
@@ -242,7 +245,9 @@ def _schema_issues(path: str, front: str, error: ValidationError) -> tuple[Conte
     return tuple(issues)
 
 
-def _terms(names: Iterable[str], path: str, field_name: str) -> tuple[tuple[TermRef, ...], list]:
+def _terms(
+    names: Iterable[str], path: str, field_name: str
+) -> tuple[tuple[TermRef, ...], list[ContentIssue]]:
     refs: dict[str, TermRef] = {}
     issues = []
     for name in names:
@@ -362,7 +367,7 @@ def _alias_slug(written: str) -> str:
     return slugify(percent_decoded(written))
 
 
-def _slug(path: str, front: str, written: str | None, title: str) -> tuple[str, list]:
+def _slug(path: str, front: str, written: str | None, title: str) -> tuple[str, list[ContentIssue]]:
     """The post's slug: its `slug` field (kept as written when URL-safe), else its file
     name's, else its title's; a `slug` with no letters or digits is an error, not a loss."""
     slug = post_slug(written) if written else ""

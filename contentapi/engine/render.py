@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -178,7 +179,7 @@ def iframe_src(src: str, hosts: tuple[str, ...]) -> str | None:
     return None
 
 
-def _attribute_filter(hosts: tuple[str, ...]):
+def _attribute_filter(hosts: tuple[str, ...]) -> Callable[[str, str, str], str | None]:
     """Iframes only from allowed hosts; `data:` URLs only for images; embed URLs only http(s)."""
 
     def keep(tag: str, attribute: str, value: str) -> str | None:
@@ -302,4 +303,7 @@ def render_html(body: str, directory: str, options: RenderOptions) -> str:
 
 def highlight_css(style: str = "default") -> str:
     """Pygments CSS for the classes in rendered code blocks."""
-    return HtmlFormatter(style=style).get_style_defs(".highlight")
+    formatter = HtmlFormatter(style=style)
+    # types-Pygments leaves get_style_defs unannotated; it returns the CSS text.
+    css: str = formatter.get_style_defs(".highlight")  # type: ignore[no-untyped-call]
+    return css

@@ -30,6 +30,7 @@ from contentapi.engine.model import ContentIssue, SourceFile
 if TYPE_CHECKING:  # Jinja is imported where it is used, so a site without templates skips it
     from jinja2 import Template, TemplateError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from markupsafe import Markup
 
 FOLDER = "_shortcodes"
 """The folder of the content tree that holds site shortcode templates (`NAME.html`)."""
@@ -61,7 +62,7 @@ class Expanded:
 
 def _embed_global(
     provider: str, url: str, id: str = "", title: str = "", src: str = "", **size: Any
-) -> Any:
+) -> Markup:
     """`embed(...)` inside a site template: the standard embed block, like the built-ins."""
     from markupsafe import Markup
 

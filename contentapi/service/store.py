@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -40,7 +40,7 @@ from contentapi.outputs.query import (
     index_snapshot,
     published,
 )
-from contentapi.outputs.search import Searchable, SearchIndex, backend, loader, refresh
+from contentapi.outputs.search import Saved, Searchable, SearchIndex, backend, loader, refresh
 from contentapi.service import search_files
 from contentapi.service.artifact_db import open_artifacts
 from contentapi.service.builder import fill_in_background
@@ -368,7 +368,7 @@ class ContentStore:
             made = make()
             temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             try:
-                made.index.save(temporary)  # type: ignore[attr-defined]
+                cast(Saved, made.index).save(temporary)  # a backend with a `load` saves
                 temporary.replace(path)
             except (OSError, sqlite3.Error) as error:
                 temporary.unlink(missing_ok=True)

@@ -66,6 +66,9 @@ class RouteLinks:
     def term(self, kind: TermKind, slug: str) -> str:
         return self.url("terms.term", kind=kind, slug=slug)
 
+    def page(self, slug: str) -> str:
+        return self.url("pages.detail", page=slug)
+
     def media(self, url: str) -> str:
         return absolute(url, self.base_url)
 
