@@ -23,8 +23,30 @@ from contentapi.web.params import Query
 from contentapi.web.routes import canonical_query, query_args
 
 
+class _EndpointLinks:
+    """`serialize.Links` over this app's endpoints; subclasses say how an endpoint's URL is
+    built (in a request, or from the URL map alone)."""
+
+    base_url: str
+
+    def url(self, endpoint: str, **values: Any) -> str:
+        raise NotImplementedError
+
+    def post(self, slug: str) -> str:
+        return self.url("posts.detail", slug=slug)
+
+    def term(self, kind: TermKind, slug: str) -> str:
+        return self.url("terms.term", kind=kind, slug=slug)
+
+    def page(self, slug: str) -> str:
+        return self.url("pages.detail", page=slug)
+
+    def media(self, url: str) -> str:
+        return absolute(url, self.base_url)
+
+
 @dataclass(frozen=True)
-class RequestLinks:
+class RequestLinks(_EndpointLinks):
     """`serialize.Links` from this app's routes, absolute under `base_url`."""
 
     base_url: str
@@ -35,21 +57,9 @@ class RequestLinks:
         suffix = f"?{urlencode(query, doseq=True, safe=',:')}" if query else ""
         return self.base_url.rstrip("/") + path + suffix
 
-    def post(self, slug: str) -> str:
-        return self.url("posts.detail", slug=slug)
-
-    def term(self, kind: TermKind, slug: str) -> str:
-        return self.url("terms.term", kind=kind, slug=slug)
-
-    def page(self, slug: str) -> str:
-        return self.url("pages.detail", page=slug)
-
-    def media(self, url: str) -> str:
-        return absolute(url, self.base_url)
-
 
 @dataclass(frozen=True)
-class RouteLinks:
+class RouteLinks(_EndpointLinks):
     """`serialize.Links` from this app's routes with no request (for webhooks), absolute
     under `base_url` (`CONTENTAPI_BASE_URL`, which webhooks require)."""
 
@@ -59,18 +69,6 @@ class RouteLinks:
     def url(self, endpoint: str, **values: Any) -> str:
         path = self.app.url_map.bind("localhost").build(endpoint, values)
         return self.base_url.rstrip("/") + path
-
-    def post(self, slug: str) -> str:
-        return self.url("posts.detail", slug=slug)
-
-    def term(self, kind: TermKind, slug: str) -> str:
-        return self.url("terms.term", kind=kind, slug=slug)
-
-    def page(self, slug: str) -> str:
-        return self.url("pages.detail", page=slug)
-
-    def media(self, url: str) -> str:
-        return absolute(url, self.base_url)
 
 
 @dataclass(frozen=True)
