@@ -507,31 +507,30 @@ class Artifacts:
     def html(self, index: Index, post: Post, media_base_url: str) -> str | None:
         """The post's HTML for `media_base_url`, or None when that base cannot be substituted
         into stored HTML byte for byte (the caller renders it directly then)."""
-        origin = media_origin(media_base_url)
-        if origin is None:
-            return None
-        key = artifact_key(index, post)
-        plain = self._stored(index, key, HTML)
-        if not _stored_html(plain):
-            plain = self._compute(index, post, HTML)
-        placeholder: str
-        markup: str
-        placeholder, markup = plain  # [placeholder origin, HTML], as `_compute_html` makes it
-        return markup.replace(placeholder, origin)
+        return self._for_base(index, post, HTML, media_base_url)
 
     def blocks(self, index: Index, post: Post, media_base_url: str) -> list[dict[str, Any]] | None:
         """The post's block tree for `media_base_url`, as `html` gives its HTML: stored on the
         first request that asks for it; None when the base cannot be substituted."""
+        text = self._for_base(index, post, BLOCKS, media_base_url)
+        if text is None:
+            return None
+        tree: list[dict[str, Any]] = json.loads(text)
+        return tree
+
+    def _for_base(self, index: Index, post: Post, kind: str, media_base_url: str) -> str | None:
+        """A stored [placeholder origin, text] artifact (computed on a miss) with the request's
+        origin put in place of the placeholder; None when the base cannot be substituted."""
         origin = media_origin(media_base_url)
         if origin is None:
             return None
-        key = artifact_key(index, post)
-        plain = self._stored(index, key, BLOCKS)
+        plain = self._stored(index, artifact_key(index, post), kind)
         if not _stored_html(plain):
-            plain = self._compute(index, post, BLOCKS)
-        placeholder, text = plain
-        tree: list[dict[str, Any]] = json.loads(text.replace(placeholder, origin))
-        return tree
+            plain = self._compute(index, post, kind)
+        placeholder: str
+        text: str
+        placeholder, text = plain  # as `_compute_html` and the blocks builder make it
+        return text.replace(placeholder, origin)
 
     def missing(self, index: Index) -> list[Post]:
         """The index's posts that lack a fresh stored artifact of some kind."""
