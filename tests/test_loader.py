@@ -391,3 +391,90 @@ def test_loader_reload_reuses_image_facts_and_version_follows_image_bytes(
     assert third.version != second.version
     facts = third.assets.images.facts("a.png")
     assert facts is not None and facts.width == 31
+
+
+def _reads(monkeypatch) -> list[str]:
+    """The post files the loader reads from now on, by name."""
+    read: list[str] = []
+    real = loader._read_at_most
+
+    def counting(path: str, limit: int) -> bytes:
+        read.append(Path(path).name)
+        return real(path, limit)
+
+    monkeypatch.setattr(loader, "_read_at_most", counting)
+    return read
+
+
+def test_loader_reload_reads_only_the_files_whose_stamp_changed(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(loader, "SETTLE_NS", 0)  # files written just now count as settled
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.md").write_bytes(post_bytes(name.upper()))
+    settings = Settings.from_env({"CONTENTAPI_CONTENT_DIR": str(tmp_path)})
+    first = load_index(settings.replace(parse_cache="off"))
+    read = _reads(monkeypatch)
+    (tmp_path / "b.md").write_bytes(post_bytes("Bee, edited"))
+    second = load_index(settings.replace(parse_cache="off"), previous=first)
+    assert read == ["b.md"]
+    assert sorted(post.title for post in second.posts) == ["A", "Bee, edited", "C"]
+    assert second.parsed["a.md"] is first.parsed["a.md"]
+    assert second.version != first.version
+
+
+def test_loader_recently_changed_files_are_read_again_until_settled(tmp_path: Path, monkeypatch):
+    """File times are coarser than the clock: an edit of the same size right after a scan
+    can keep every time the scan saw, so a file changed just before a scan is read again."""
+    (tmp_path / "a.md").write_bytes(post_bytes("One"))
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": "off"}
+    )
+    first = load_index(settings)
+    info = (tmp_path / "a.md").stat()
+    (tmp_path / "a.md").write_bytes(post_bytes("Two"))  # same size
+    os.utime(tmp_path / "a.md", ns=(info.st_atime_ns, info.st_mtime_ns))
+    read = _reads(monkeypatch)
+    second = load_index(settings, previous=first)
+    assert read == ["a.md"]
+    assert [post.title for post in second.posts] == ["Two"]
+
+
+def test_loader_replaced_file_of_the_same_size_and_time_is_read_again(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(loader, "SETTLE_NS", 0)
+    target = tmp_path / "a.md"
+    target.write_bytes(post_bytes("One"))
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": "off"}
+    )
+    first = load_index(settings)
+    info = target.stat()
+    replacement = tmp_path / ".a.md.tmp"  # an editor's save: write beside, then rename over
+    replacement.write_bytes(post_bytes("Two"))
+    os.utime(replacement, ns=(info.st_atime_ns, info.st_mtime_ns))
+    replacement.replace(target)
+    second = load_index(settings, previous=first)
+    assert [post.title for post in second.posts] == ["Two"]
+
+
+def test_loader_reads_every_file_again_when_settings_change(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(loader, "SETTLE_NS", 0)
+    (tmp_path / "a.md").write_bytes(post_bytes("One"))
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": "off"}
+    )
+    first = load_index(settings)
+    read = _reads(monkeypatch)
+    load_index(settings.replace(words_per_minute=100), previous=first)
+    assert read == ["a.md"]
+
+
+def test_loader_reload_hands_the_parse_cache_write_to_later(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_bytes(post_bytes("One"))
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": str(tmp_path / "cache")}
+    )
+    jobs: list = []
+    load_index(settings, later=jobs.append)
+    assert not (tmp_path / "cache").exists()
+    assert len(jobs) == 1
+    jobs[0]()
+    assert list((tmp_path / "cache").glob("parsed-*"))

@@ -75,6 +75,7 @@ INDEX_FIELDS: Mapping[str, Literal["key", "deps", "none"]] = {
     "pages": "none",  # a page's artifacts are keyed like a post's; the list is not read
     "pages_by_slug": "none",
     "page_aliases": "none",
+    "files": "none",  # file stamps: when to read a file again, not what it says
     "shortcodes": "key",
     "_derived": "none",
     "artifacts": "none",
@@ -384,6 +385,7 @@ def portable(index: Index) -> dict[str, Any]:
         pages=(),
         pages_by_slug={},
         page_aliases={},
+        files={},
         shortcodes=Templates(index.shortcodes),
     )
     return {f.name: getattr(lite, f.name) for f in fields(Index) if f.name not in PROCESS_LOCAL}

@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import lru_cache
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
@@ -34,6 +35,7 @@ from contentapi.engine.model import (
     Analysis,
     ContentIssue,
     Derived,
+    FileStamp,
     Image,
     ImageFile,
     ImageTable,
@@ -136,6 +138,7 @@ class Index:
     pages: tuple[Post, ...] = ()  # by title; never among posts, feeds, archive or counts
     pages_by_slug: Mapping[str, Post] = field(default_factory=dict)
     page_aliases: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, FileStamp] = field(default_factory=dict, repr=False)  # stamp by path
     _derived: dict[str, Derived] = field(default_factory=dict, repr=False, compare=False)
     artifacts: ArtifactSource | None = field(default=None, repr=False, compare=False)
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -174,6 +177,11 @@ class Index:
                 found = source.derived(self, post)
             self._derived[post.path] = found
         return found
+
+    def stamps(self) -> dict[str, tuple[FileStamp, str]]:
+        """Each post file's stamp and digest as this index read it (see `read_sources`)."""
+        parsed = self.parsed
+        return {path: (stamp, parsed[path].digest) for path, stamp in self.files.items()}
 
     def derived_items(self) -> list[tuple[Post, Derived]]:
         """Posts and pages whose derived values are computed already."""
@@ -312,8 +320,8 @@ def implicit_front_matter(path: str, text: str, options: BuildOptions) -> dict[s
 def _read(source: SourceFile, options: BuildOptions) -> tuple[str, str, int, dict[str, Any]]:
     """Front matter text (empty when implicit), body, the file line the body starts on and
     front matter of one file."""
-    check_size(source.data, options.max_post_bytes)
-    text = decode(source.data)
+    check_size(source.content, options.max_post_bytes)
+    text = decode(source.content)
     if not has_front_matter(text):
         implicit = implicit_front_matter(source.path, text, options)
         if implicit is not None:
@@ -622,7 +630,8 @@ def _group(posts: tuple[Post, ...], attr: str) -> tuple[Term, ...]:
 
 def newest_first(posts: Iterable[Post]) -> tuple[Post, ...]:
     """Date order, newest first; equal dates by slug so the order never depends on disk order."""
-    return tuple(sorted(posts, key=lambda post: (-(post.date or EPOCH).timestamp(), post.slug)))
+    by_slug = sorted(posts, key=attrgetter("slug"))
+    return tuple(sorted(by_slug, key=lambda post: post.date or EPOCH, reverse=True))  # stable
 
 
 def build_index(
@@ -698,6 +707,9 @@ def build_index(
         pages_by_slug=MappingProxyType({page.slug: page for page in pages}),
         page_aliases=MappingProxyType(dict(sorted(page_aliases.items()))),
         shortcodes=shortcodes,
+        files=MappingProxyType(
+            {source.path: source.stamp for source in sources.files if source.stamp}
+        ),
         _derived=derived,
         artifacts=artifacts,
     )

@@ -6,18 +6,21 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 from contentapi.engine import images, parsecache
-from contentapi.engine.index import ArtifactSource, BuildOptions, Index, build_index
-from contentapi.engine.model import ImageFile, SourceFile, Sources
+from contentapi.engine.index import ArtifactSource, BuildOptions, Index, Parsed, build_index
+from contentapi.engine.model import FileStamp, ImageFile, SourceFile, Sources
 from contentapi.engine.shortcodes import FOLDER as SHORTCODES_FOLDER
 from contentapi.settings import Settings
 
 POST_SUFFIXES = (".md", ".markdown")
+SETTLE_NS = 2_000_000_000  # a file changed this recently before a scan is read again next time
 DEFAULT_MAX_POST_BYTES = BuildOptions.max_post_bytes
 log = logging.getLogger("contentapi")
 
@@ -64,9 +67,17 @@ def read_sources(
     root: Path,
     max_post_bytes: int = DEFAULT_MAX_POST_BYTES,
     known_images: Mapping[str, ImageFile] | None = None,
+    known_files: Mapping[str, tuple[FileStamp, str]] | None = None,
 ) -> Sources:
     """Every post file's bytes and every other file's path under `root`, recursively, with
     the facts of the images among them (`known_images`: the last ones, reused if unchanged).
+
+    `known_files` are the stamps and digests of the post files the last index read: a file
+    whose stamp is the same is not read again (`SourceFile.unchanged`), so a reload of a
+    large folder costs one `stat` per unchanged file. A file changed less than
+    `SETTLE_NS` before this scan gets no stamp, so the next scan reads it again: file times
+    are coarser than the clock, and an edit of the same size in the same tick as the scan
+    would otherwise go unseen (git's "racily clean" entries).
 
     Hidden files and folders (`.git`, `.obsidian`, `_drafts` style) are skipped. Links are
     followed only inside the folder: a link out of it, a dangling link, a link loop
@@ -77,6 +88,8 @@ def read_sources(
     `_shortcodes/*.html` at the top are the site's shortcode templates.
     """
     known = known_images or {}
+    seen_files = known_files or {}
+    settled = time.time_ns() - SETTLE_NS
     by_digest = {image.digest: image for image in known.values()}
     found: list[ImageFile] = []
     root = Path(os.path.realpath(root))
@@ -85,50 +98,68 @@ def read_sources(
     files: list[SourceFile] = []
     assets: set[str] = set()
     seen = {_identity(root)}
-    pending = [(root, root)]  # (path as seen under root, its real location)
+    pending = [("", root)]  # (folder relative to root, "" or ending in "/"; its real location)
     while pending:
-        folder, real_folder = pending.pop()
+        prefix, real_folder = pending.pop()
         try:
             entries = sorted(os.scandir(real_folder), key=lambda e: e.name)
         except OSError as exc:
-            _skip(root, folder, f"cannot be read ({exc.strerror})")
+            _skip(root, prefix.rstrip("/") or ".", f"cannot be read ({exc.strerror})")
             continue
         for entry in entries:
             if is_hidden(entry.name):
                 continue
-            path = folder / entry.name
-            real = Path(os.path.realpath(entry.path))
+            relative = prefix + entry.name
             try:
-                if entry.is_symlink() and not real.is_relative_to(root):
-                    _skip(root, path, "is a link to outside the content folder")
+                link = entry.is_symlink()
+                real = Path(os.path.realpath(entry.path)) if link else None
+                if real is not None and not real.is_relative_to(root):
+                    _skip(root, relative, "is a link to outside the content folder")
                     continue
                 if entry.is_dir():
+                    real = real or real_folder / entry.name
                     identity = _identity(real)
                     if identity in seen:
-                        _skip(root, path, "is a link loop or a folder already read")
+                        _skip(root, relative, "is a link loop or a folder already read")
                         continue
                     seen.add(identity)
-                    pending.append((path, real))
+                    pending.append((relative + "/", real))
                 elif not entry.is_file():
-                    if entry.is_symlink():
-                        _skip(root, path, "is a broken link or a link loop")
+                    if link:
+                        _skip(root, relative, "is a broken link or a link loop")
                     continue
                 elif entry.name.lower().endswith(POST_SUFFIXES):
-                    data = _read_at_most(entry.path, max_post_bytes)
-                    files.append(SourceFile(path.relative_to(root).as_posix(), data))
+                    files.append(_post_file(entry, relative, seen_files, max_post_bytes, settled))
                 else:
-                    relative = path.relative_to(root).as_posix()
                     assets.add(relative)
                     if images.is_image(relative):
                         found.append(read_image(entry.path, relative, known, by_digest))
             except OSError as exc:
-                _skip(root, path, f"cannot be read ({exc.strerror or exc})")
+                _skip(root, relative, f"cannot be read ({exc.strerror or exc})")
     return Sources(
         tuple(files),
         frozenset(assets),
         _shortcode_templates(root, max_post_bytes),
         tuple(sorted(found, key=lambda image: image.path)),
     )
+
+
+def _post_file(
+    entry: os.DirEntry[str],
+    relative: str,
+    known: Mapping[str, tuple[FileStamp, str]],
+    limit: int,
+    settled: int,
+) -> SourceFile:
+    """The post file, read only if its stamp differs from the one the last index saw; its
+    stamp is kept only if it last changed before `settled` (see `read_sources`)."""
+    info = entry.stat()
+    stamp = (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
+    earlier = known.get(relative)
+    if earlier is not None and earlier[0] == stamp:
+        return SourceFile.unchanged(relative, stamp, earlier[1])
+    recent = max(info.st_mtime_ns, info.st_ctime_ns) >= settled
+    return SourceFile(relative, _read_at_most(entry.path, limit), None if recent else stamp)
 
 
 def _shortcode_templates(root: Path, limit: int) -> tuple[SourceFile, ...]:
@@ -166,8 +197,12 @@ def _identity(path: Path) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
 
-def _skip(root: Path, path: Path, why: str) -> None:
-    relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+def _skip(root: Path, path: Path | str, why: str) -> None:
+    """Log a skipped file or folder (`path` under `root`, or already relative to it)."""
+    if isinstance(path, str):
+        relative = path
+    else:
+        relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     log.warning("skipped %s: %s", relative, why, extra={"event": "skip", "path": relative})
 
 
@@ -200,30 +235,59 @@ def parse_cache_file(settings: Settings) -> Path | None:
 
 
 def load_index(
-    settings: Settings, previous: Index | None = None, artifacts: ArtifactSource | None = None
+    settings: Settings,
+    previous: Index | None = None,
+    artifacts: ArtifactSource | None = None,
+    later: Callable[[Callable[[], None]], None] | None = None,
 ) -> Index:
     """Read the content folder and build its index.
 
-    Unchanged files are not parsed again: `previous` covers a reload, the parse cache a
-    restart (YAML and validation are ~0.25 ms of the ~0.4 ms a new post costs). `artifacts`
-    is the store the index reads derived values from (see `engine.artifacts`).
+    Unchanged files are not read again: `previous` covers a reload (a `stat` per file), the
+    parse cache a restart (YAML and validation are ~0.25 ms of the ~0.4 ms a new post costs).
+    `artifacts` is the store the index reads derived values from (see `engine.artifacts`).
+    Writing the parse cache is handed to `later` when given (a reload need not wait for it),
+    else done before returning.
     """
     options = build_options(settings)
     cache = parse_cache_file(settings)
+    known_files: Mapping[str, tuple[FileStamp, str]] = {}
     if previous is not None:
         known_images: Mapping[str, ImageFile] = previous.assets.images
+        if previous.options == options:  # else every file is parsed again: read them all
+            known_files = previous.stamps()
     else:
         known_images = parsecache.read_images(cache) if cache else {}
-    sources = read_sources(settings.content_dir, options.max_post_bytes, known_images)
+    sources = read_sources(settings.content_dir, options.max_post_bytes, known_images, known_files)
     known = parsecache.read(cache, options, sources) if cache and previous is None else {}
     index = build_index(
         sources, options, datetime.now(UTC), previous, known=known, artifacts=artifacts
     )
-    if cache is not None and any(known.get(p) is not r for p, r in index.parsed.items()):
-        parsecache.write(cache, index.parsed, options)
-    if cache is not None and dict(known_images) != {i.path: i for i in sources.images}:
-        parsecache.write_images(cache, sources.images)
+    if cache is not None:
+        before = previous.parsed if previous is not None else known
+        same_images = dict(known_images) == {i.path: i for i in sources.images}
+        save = partial(
+            _save_caches, cache, index, options, before, None if same_images else sources
+        )
+        (later or _now)(save)
     return index
+
+
+def _now(job: Callable[[], None]) -> None:
+    job()
+
+
+def _save_caches(
+    cache: Path,
+    index: Index,
+    options: BuildOptions,
+    before: Mapping[str, Parsed],
+    new_images: Sources | None,
+) -> None:
+    """Write the parse cache when some file was parsed anew, the image facts when they changed."""
+    if any(before.get(path) is not result for path, result in index.parsed.items()):
+        parsecache.write(cache, index.parsed, options)
+    if new_images is not None:
+        parsecache.write_images(cache, new_images.images)
 
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

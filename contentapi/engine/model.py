@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -43,17 +42,47 @@ EMPTY: Mapping[str, Any] = FrozenMap()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# What tells a file changed without reading it: modification and change times in ns, size,
+# inode. Any write moves `st_ctime_ns`, a replaced file has another inode; the same four
+# values mean the same bytes, as make, Hugo and git's index assume too.
+FileStamp = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True)
 class SourceFile:
-    """One post file as read from disk: its path relative to the content folder, and its bytes."""
+    """One post file as found on disk: its path relative to the content folder, its bytes, and
+    its stamp (see `FileStamp`).
+
+    A file whose stamp is the one the last index saw is not read again: it comes as
+    `SourceFile.unchanged(path, stamp, digest)`, with no bytes and the digest read last time.
+    """
 
     path: str
-    data: bytes
+    data: bytes | None
+    stamp: FileStamp | None = None
+    known_digest: str | None = field(default=None, repr=False)
+    # SHA-256 of the bytes: what "unchanged" means for reloads and the parse cache.
+    digest: str = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def digest(self) -> str:
-        """SHA-256 of the bytes: what "unchanged" means for reloads and the parse cache."""
-        return hashlib.sha256(self.data).hexdigest()
+    def __post_init__(self) -> None:
+        if self.data is not None:
+            digest = hashlib.sha256(self.data).hexdigest()
+        elif self.known_digest is not None:
+            digest = self.known_digest
+        else:
+            raise ValueError(f"{self.path}: neither bytes nor a known digest")
+        object.__setattr__(self, "digest", digest)
+
+    @classmethod
+    def unchanged(cls, path: str, stamp: FileStamp, digest: str) -> SourceFile:
+        return cls(path, None, stamp, digest)
+
+    @property
+    def content(self) -> bytes:
+        """The bytes, for a file that was read (parsing an unchanged file is a bug)."""
+        if self.data is None:
+            raise ValueError(f"{self.path} was not read: it is unchanged since the last index")
+        return self.data
 
 
 @dataclass(frozen=True)

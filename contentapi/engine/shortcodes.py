@@ -152,7 +152,7 @@ def load_templates(files: Iterable[SourceFile]) -> tuple[Templates, tuple[Conten
             issues.append(ContentIssue(file.path, None, message, severity="warning"))
             continue
         try:
-            sources[name] = file.data.decode("utf-8-sig")
+            sources[name] = file.content.decode("utf-8-sig")
         except UnicodeDecodeError:
             message = "shortcode template is not valid UTF-8"
             issues.append(ContentIssue(file.path, None, message, severity="warning"))

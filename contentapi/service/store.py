@@ -490,7 +490,7 @@ class ContentStore:
         with self._lock:
             previous = self._index
             started = time.perf_counter()
-            index = load_index(self.settings, previous, self.artifacts)
+            index = load_index(self.settings, previous, self.artifacts, later=_in_background)
             seconds = time.perf_counter() - started
             for issue in index.issues:
                 log.warning("%s", issue)
@@ -536,6 +536,11 @@ class ContentStore:
             except Exception:  # a listener must never fail a reload
                 log.exception("reload listener failed")
         return result
+
+
+def _in_background(job: Callable[[], None]) -> None:
+    """Run `job` (writing a cache) on a thread of its own, so a reload need not wait for it."""
+    threading.Thread(target=job, name="contentapi-cache-writer", daemon=True).start()
 
 
 def _serving() -> bool:
