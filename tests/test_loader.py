@@ -478,3 +478,19 @@ def test_loader_reload_hands_the_parse_cache_write_to_later(tmp_path: Path) -> N
     assert len(jobs) == 1
     jobs[0]()
     assert list((tmp_path / "cache").glob("parsed-*"))
+
+
+def test_loader_reload_of_an_unchanged_folder_is_the_same_index(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(loader, "SETTLE_NS", 0)
+    (tmp_path / "a.md").write_bytes(post_bytes("One"))
+    _png(tmp_path / "a.png", (3, 2))
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": "off"}
+    )
+    first = load_index(settings)
+    assert load_index(settings, previous=first) is first
+    (tmp_path / "notes.txt").write_text("an asset more")
+    second = load_index(settings, previous=first)
+    assert second is not first and "notes.txt" in second.assets.files
+    (tmp_path / "b.md").write_bytes(post_bytes("Two"))
+    assert len(load_index(settings, previous=second).posts) == 2

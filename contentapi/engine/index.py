@@ -647,6 +647,8 @@ def build_index(
     `known` are earlier results (the parse cache) to reuse for files with the same bytes;
     `artifacts`, a store of derived values shared by processes (then the memo is bounded).
     """
+    if previous is not None and _nothing_changed(previous, sources, options):
+        return previous
     reusable = dict(known or {})
     if previous is not None and previous.options == options:
         reusable.update(previous.parsed)
@@ -712,6 +714,27 @@ def build_index(
         ),
         _derived=derived,
         artifacts=artifacts,
+    )
+
+
+def _nothing_changed(previous: Index, sources: Sources, options: BuildOptions) -> bool:
+    """Whether `sources` are what `previous` was built from: every post file unchanged (not
+    read again), no file added or removed, the same assets and settings, no templates. Then a
+    reload returns `previous` itself and costs a `stat` per file."""
+    parsed = previous.parsed
+    return (
+        previous.options == options
+        and len(sources.files) == len(parsed)
+        and not sources.shortcodes
+        and not previous.shortcodes
+        and all(
+            source.data is None
+            and source.path in parsed
+            and parsed[source.path].digest == source.digest
+            for source in sources.files
+        )
+        and sources.assets == previous.assets.files
+        and ImageTable({image.path: image for image in sources.images}) == previous.assets.images
     )
 
 
