@@ -113,7 +113,7 @@ def test_artifacts_every_asset_map_field_is_classified():
 def test_artifacts_portable_index_keeps_what_artifacts_read():
     index = index_of(source("a.md", "![x](img.png)"), assets=frozenset({"img.png"}))
     sent = pickle.loads(pickle.dumps(portable(index)))  # as a worker process receives it
-    small = from_portable(sent)
+    small = from_portable(sent, [index.parsed["a.md"]])  # a chunk brings its posts' bodies
     for name, use in INDEX_FIELDS.items():
         if use != "none":
             assert getattr(small, name) == getattr(index, name)
@@ -149,7 +149,7 @@ def test_artifacts_derived_round_trips_through_json():
     index = folder_index(ROOT / "content")
     read = reader(Derived)
     for post in index.posts:
-        value = derive(post, index.options, index.assets)
+        value = derive(post, index.body(post), index.options, index.assets)
         assert read(json.loads(json.dumps(to_plain(value)))) == value
 
 
@@ -193,7 +193,7 @@ def test_artifacts_stored_html_is_byte_for_byte_the_rendered_html(folder, raw_ht
     media = 0
     for post in index.posts:
         for base in BASES:
-            expected = render_html(post.body, post.directory, render_options(index, base))
+            expected = render_html(index.body(post), post.directory, render_options(index, base))
             assert store.html(index, post, base) == expected, (post.path, base)
             media += f"{base.split('/')[2]}/media/" in expected
     assert media  # the substitution is exercised, not only bodies without media URLs
@@ -253,7 +253,7 @@ def test_artifacts_a_written_placeholder_is_not_substituted():
     store = Artifacts(DictBackend())
     index = index_of(source("a.md", body), assets=frozenset({"img.png"}), store=store)
     post = index.by_slug["a"]
-    expected = render_html(post.body, "", render_options(index, BASES[0]))
+    expected = render_html(index.body(post), "", render_options(index, BASES[0]))
     assert "0123456789abcdef.contentapi.invalid" in expected
     assert store.html(index, post, BASES[0]) == expected
 
@@ -338,7 +338,7 @@ def test_artifacts_a_link_follows_the_slug_of_the_post_it_names():
     after = index_of(link, SourceFile("otra.md", target.format(slug="nueva").encode()))
     html = Artifacts(backend).html(after, after.by_slug["a"], BASES[0])
     assert 'href="http://localhost:5000/api/v1/posts/nueva"' in html
-    assert html == render_html(after.by_slug["a"].body, "", render_options(after, BASES[0]))
+    assert html == render_html(after.body(after.by_slug["a"]), "", render_options(after, BASES[0]))
 
 
 def test_artifacts_missing_lists_posts_without_every_kind():
@@ -372,8 +372,8 @@ def test_artifacts_a_damaged_row_is_computed_again(damage):
     body = "# Título\n\nPrimer párrafo con ![img](a.png)."
     index = index_of(source("a.md", body), assets=frozenset({"a.png"}), store=store)
     post = index.by_slug["a"]
-    expected_html = render_html(post.body, "", render_options(index, BASES[0]))
-    expected_derived = derive(post, index.options, index.assets)
+    expected_html = render_html(index.body(post), "", render_options(index, BASES[0]))
+    expected_derived = derive(post, index.body(post), index.options, index.assets)
     backend.put(compute(index, post))
     for where, row in list(backend.rows.items()):
         backend.rows[where] = damage(row)
@@ -383,7 +383,8 @@ def test_artifacts_a_damaged_row_is_computed_again(damage):
 
 def test_artifacts_memo_is_bounded_and_keeps_the_recent():
     memo = Memo(size=2)
-    value = derive(index_of(source("a.md", "A.")).posts[0], OPTIONS, AssetMap())
+    index = index_of(source("a.md", "A."))
+    value = derive(index.posts[0], index.body(index.posts[0]), OPTIONS, AssetMap())
     memo["a"], memo["b"] = value, value
     assert memo.get("a") is value  # "a" is now the most recent
     memo["c"] = value

@@ -31,6 +31,6 @@ def test_content_covers_languages_categories_and_states(app):
         ":" in post.title and post.title != post.title.encode("ascii", "ignore").decode()
         for post in index.posts
     )
-    bodies = "\n".join(post.body for post in index.posts)
+    bodies = "\n".join(index.body(post) for post in index.posts)
     for feature in ("```python", "|---", "[^1]", "- [x]", "~~", "![", "<kbd>"):
         assert feature in bodies, feature

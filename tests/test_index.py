@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contentapi.engine.assets import AssetMap
-from contentapi.engine.index import BuildOptions, Index, build_index, derive, parse_source
+from contentapi.engine.index import BuildOptions, Index, build_index, derive, parse_source, unpack
 from contentapi.engine.loader import build_options, read_sources
 from contentapi.engine.model import ImageFacts, ImageFile, ImageTable, Post, SourceFile, Sources
 from contentapi.settings import Settings
@@ -36,11 +36,20 @@ def build(*files: SourceFile, assets: frozenset[str] = frozenset(), **options: o
     return build_index(Sources(files, assets), build_opts, BUILT_AT)
 
 
+BODIES: dict[tuple[str, str], str] = {}  # the bodies of the posts parsed_post made
+
+
 def parsed_post(name: str, path: str | None = None, options: BuildOptions = OPTIONS) -> Post:
     result = parse_source(fixture_source(name, path), options)
     assert result.issues == ()
     assert result.post is not None
+    BODIES[result.path, result.digest] = unpack(result.packed)
     return result.post
+
+
+def body(post: Post) -> str:
+    """The body parsing cut for a post parsed_post made."""
+    return BODIES[post.path, post.digest]
 
 
 # parse_source
@@ -439,18 +448,18 @@ def test_index_incremental_build_recomputes_derived_for_changed_post() -> None:
 
 def test_index_leading_h1_equal_to_title_is_stripped() -> None:
     post = parsed_post("title-h1.md")
-    assert "# Cómo hornear" not in post.body
-    assert post.body.strip() == "Primer párrafo del cuerpo."
+    assert "# Cómo hornear" not in body(post)
+    assert body(post).strip() == "Primer párrafo del cuerpo."
 
 
 def test_index_leading_h1_different_from_title_is_kept() -> None:
     post = parsed_post("title-h1-differs.md")
-    assert post.body.lstrip().startswith("# Receta completa\n")
+    assert body(post).lstrip().startswith("# Receta completa\n")
 
 
 def test_index_leading_h1_kept_when_option_off() -> None:
     post = parsed_post("title-h1.md", options=replace(OPTIONS, strip_title_heading=False))
-    assert post.body.lstrip().startswith("# Cómo hornear pan de **masa madre**")
+    assert body(post).lstrip().startswith("# Cómo hornear pan de **masa madre**")
 
 
 # derive
@@ -458,31 +467,34 @@ def test_index_leading_h1_kept_when_option_off() -> None:
 
 def test_index_derive_excerpt_is_first_paragraph_not_description() -> None:
     post = parsed_post("real-shaped-es.md")
-    derived = derive(post, OPTIONS, AssetMap())
+    derived = derive(post, body(post), OPTIONS, AssetMap())
     assert post.description.startswith("Una guía sin fórmulas")
     assert derived.analysis.excerpt.startswith("Un modelo de lenguaje predice")
 
 
 def test_index_derive_cover_is_front_matter_image_first() -> None:
     post = parsed_post("extra-keys.md", "posts/extra-keys.md")
-    derived = derive(post, OPTIONS, AssetMap(frozenset({"posts/images/portada.png"})))
+    derived = derive(post, body(post), OPTIONS, AssetMap(frozenset({"posts/images/portada.png"})))
     assert derived.cover == "/media/posts/images/portada.png"
     assert derived.issues == ()
 
 
 def test_index_derive_cover_falls_back_to_first_body_image() -> None:
     post = parsed_post("images.md", "posts/2024/images.md")
-    derived = derive(post, OPTIONS, AssetMap(frozenset({"posts/2024/images/horno.png"})))
+    derived = derive(
+        post, body(post), OPTIONS, AssetMap(frozenset({"posts/2024/images/horno.png"}))
+    )
     assert derived.cover == "/media/posts/2024/images/horno.png"
 
 
 def test_index_derive_cover_none_without_images() -> None:
-    assert derive(parsed_post("title-h1.md"), OPTIONS, AssetMap()).cover is None
+    post = parsed_post("title-h1.md")
+    assert derive(post, body(post), OPTIONS, AssetMap()).cover is None
 
 
 def test_index_derive_missing_images_warn_with_field() -> None:
     body_post = parsed_post("images.md", "posts/2024/images.md")
-    warnings = derive(body_post, OPTIONS, AssetMap()).issues
+    warnings = derive(body_post, body(body_post), OPTIONS, AssetMap()).issues
     assert [(w.path, w.field, w.severity) for w in warnings] == [
         ("posts/2024/images.md", "body", "warning")
     ] * 3
@@ -490,7 +502,7 @@ def test_index_derive_missing_images_warn_with_field() -> None:
     assert all(url in w.message for url, w in zip(written, warnings, strict=True))
 
     cover_post = parsed_post("extra-keys.md", "posts/extra-keys.md")
-    (warning,) = derive(cover_post, OPTIONS, AssetMap()).issues
+    (warning,) = derive(cover_post, body(cover_post), OPTIONS, AssetMap()).issues
     assert (warning.field, warning.severity) == ("image", "warning")
     assert "images/portada.png" in warning.message
 
@@ -503,7 +515,7 @@ def test_index_derive_existing_images_resolve_to_media() -> None:
         "posts/2024/images/miga.png",
     }
     assets = AssetMap(frozenset(files))
-    derived = derive(post, OPTIONS, assets)
+    derived = derive(post, body(post), OPTIONS, assets)
     assert derived.issues == ()
     assert [i.url for i in derived.images] == [
         "/media/posts/2024/images/horno.png",
@@ -515,7 +527,7 @@ def test_index_derive_existing_images_resolve_to_media() -> None:
 
 def test_index_derive_asset_base_url_makes_missing_images_absolute() -> None:
     post = parsed_post("images.md", "posts/2024/images.md")
-    derived = derive(post, OPTIONS, AssetMap(base_url="https://cdn.example.com/"))
+    derived = derive(post, body(post), OPTIONS, AssetMap(base_url="https://cdn.example.com/"))
     assert derived.issues == ()
     assert [i.url for i in derived.images] == [
         "https://cdn.example.com/posts/2024/images/horno.png",
@@ -561,8 +573,8 @@ def test_index_real_shaped_post_without_asset_base_url() -> None:
     )
     assert post.date == datetime(2023, 7, 15, tzinfo=UTC)
     assert post.date.utcoffset() == UTC.utcoffset(None)
-    assert not post.body.lstrip().startswith("# ")
-    assert "# Cómo funcionan" not in post.body
+    assert not index.body(post).lstrip().startswith("# ")
+    assert "# Cómo funcionan" not in index.body(post)
 
     derived = index.derived(post)
     assert derived.analysis.toc[0].as_dict()["id"] == "introduccion"
@@ -589,9 +601,10 @@ def test_index_real_shaped_post_with_asset_base_url_setting() -> None:
 
 def test_index_body_line_is_the_file_line_the_served_body_starts_on() -> None:
     text = "---\ntitle: Faro\ndate: 2024-01-01\n---\n\n\n# Faro\n\nPrimera línea.\n"
-    post = parse_source(SourceFile("faro.md", text.encode()), OPTIONS).post
+    parsed = parse_source(SourceFile("faro.md", text.encode()), OPTIONS)
+    post = parsed.post
     assert post is not None
-    assert post.body == "Primera línea.\n"
+    assert unpack(parsed.packed) == "Primera línea.\n"
     assert text.splitlines()[post.body_line - 1] == "Primera línea."
 
 
@@ -770,7 +783,7 @@ def test_index_no_front_matter_title_from_h1_date_from_file_name() -> None:
         "Mi primer post",
         datetime(2013, 11, 11, tzinfo=ZoneInfo("UTC")),
     )
-    assert post.body == "Hola.\n"  # the H1 was the title
+    assert unpack(parsed.packed) == "Hola.\n"  # the H1 was the title
 
 
 def test_index_no_front_matter_page_needs_only_its_h1() -> None:
@@ -805,7 +818,7 @@ def test_index_derive_images_and_cover_carry_facts_of_content_files() -> None:
     post = parsed_post("images.md", "posts/2024/images.md")
     files = {"posts/2024/images/horno.png": _image("posts/2024/images/horno.png", 800, 600)}
     assets = AssetMap(frozenset(files), images=ImageTable(files))
-    derived = derive(post, OPTIONS, assets)
+    derived = derive(post, body(post), OPTIONS, assets)
     by_url = {image.url: image.facts for image in derived.images}
     assert (
         by_url["/media/posts/2024/images/horno.png"] == files["posts/2024/images/horno.png"].facts
@@ -820,7 +833,9 @@ def test_index_derive_images_and_cover_carry_facts_of_content_files() -> None:
 def test_index_front_matter_cover_carries_facts() -> None:
     post = parsed_post("extra-keys.md", "posts/extra-keys.md")
     files = {"posts/images/portada.png": _image("posts/images/portada.png", 1200, 630)}
-    derived = derive(post, OPTIONS, AssetMap(frozenset(files), images=ImageTable(files)))
+    derived = derive(
+        post, body(post), OPTIONS, AssetMap(frozenset(files), images=ImageTable(files))
+    )
     assert derived.cover_image is not None
     assert (derived.cover_image.url, derived.cover_image.alt) == (
         "/media/posts/images/portada.png",

@@ -11,7 +11,7 @@ from contentapi.engine.model import EPOCH, Post
 
 def test_post_date_is_the_date_of_a_post() -> None:
     written = datetime(2024, 3, 10, 9, 30, tzinfo=UTC)
-    post = Post(path="hola.md", digest="d", slug="hola", title="Hola", date=written, body="")
+    post = Post(path="hola.md", digest="d", slug="hola", title="Hola", date=written)
     assert post.post_date == written
 
 
@@ -22,7 +22,6 @@ def test_post_date_of_a_page_without_a_date_names_the_file() -> None:
         slug="about",
         title="About",
         date=None,
-        body="",
         page=True,
     )
     assert page.modified == EPOCH

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import marshal
+from pathlib import Path
 
 import PIL.Image
 import pytest
 
-from contentapi.engine import images, parsecache
+from contentapi.engine import images, loader, parsecache
 from contentapi.engine.loader import build_options, load_index, parse_cache_file, read_sources
 from contentapi.engine.schema import FIELDS, OPTIONAL_TEXT, Field
 from contentapi.settings import Settings
@@ -20,6 +21,12 @@ def _settings(content_dir, cache_dir, **extra):
         **{f"CONTENTAPI_{k.upper()}": v for k, v in extra.items()},
     }
     return Settings.from_env(env)
+
+
+def _cached(settings, sources):
+    """What the parse cache gives for `sources`."""
+    rows = parsecache.read(parse_cache_file(settings), build_options(settings))
+    return parsecache.results(rows, sources)
 
 
 def test_parsecache_restart_reuses_results_and_gives_the_same_index(
@@ -37,14 +44,12 @@ def test_parsecache_restart_reuses_results_and_gives_the_same_index(
     settings = _settings(content_dir, tmp_path / "cache")
     first = load_index(settings)
     assert parse_cache_file(settings).exists()
-    cached = parsecache.read(
-        parse_cache_file(settings), build_options(settings), read_sources(content_dir)
-    )
+    cached = _cached(settings, read_sources(content_dir))
     assert set(cached) == {"2024-01-01-uno.md", "bad.md"}
     second = load_index(settings)
     assert second.version == first.version
     assert second.posts == first.posts
-    assert [p.body for p in second.posts] == [p.body for p in first.posts]
+    assert [second.body(p) for p in second.posts] == [first.body(p) for p in first.posts]
     assert second.issues == first.issues
     assert dict(second.posts[0].extra) == {"extra_key": "kept"}
 
@@ -93,7 +98,7 @@ def test_parsecache_stores_posts_by_field_name(write_post, content_dir, tmp_path
     settings = _settings(content_dir, tmp_path / "cache")
     load_index(settings)
     _, rows = marshal.loads(parse_cache_file(settings).read_bytes())
-    ((path, _, row, issues),) = rows
+    ((path, _, _, row, issues, _, _),) = rows
     assert path == "a.md" and issues == []
     assert list(row) == [field.name for field in FIELDS]
     assert row["title"] == "A" and row["tags"] == [("x", "x")]
@@ -107,10 +112,10 @@ def test_parsecache_a_changed_field_table_makes_the_cache_unread_not_a_crash(
     settings = _settings(content_dir, tmp_path / "cache")
     load_index(settings)
     sources = read_sources(content_dir)
-    assert parsecache.read(parse_cache_file(settings), build_options(settings), sources)
+    assert _cached(settings, sources)
     extra_field = Field("mood", OPTIONAL_TEXT, None)
     monkeypatch.setattr(parsecache, "FIELDS", (*FIELDS, extra_field))
-    assert parsecache.read(parse_cache_file(settings), build_options(settings), sources) == {}
+    assert _cached(settings, sources) == {}
 
 
 def test_parsecache_rows_not_in_this_shape_are_ignored(write_post, content_dir, tmp_path):
@@ -120,13 +125,13 @@ def test_parsecache_rows_not_in_this_shape_are_ignored(write_post, content_dir, 
     file = parse_cache_file(settings)
     stamp, rows = marshal.loads(file.read_bytes())
     for broken in (
-        [(path, digest, {k: v for k, v in row.items() if k != "date"}, issues)
-         for path, digest, row, issues in rows],
-        [(path, digest, tuple(row.values()), issues) for path, digest, row, issues in rows],
-        [(path, digest) for path, digest, _, _ in rows],
+        [(path, digest, st, {k: v for k, v in row.items() if k != "date"}, *rest)
+         for path, digest, st, row, *rest in rows],
+        [(path, digest, st, tuple(row.values()), *rest) for path, digest, st, row, *rest in rows],
+        [(path, digest) for path, digest, *_ in rows],
     ):  # fmt: skip
         file.write_bytes(marshal.dumps((stamp, broken)))
-        assert parsecache.read(file, build_options(settings), read_sources(content_dir)) == {}
+        assert _cached(settings, read_sources(content_dir)) == {}
         assert [post.title for post in load_index(settings).posts] == ["A"]
 
 
@@ -166,3 +171,35 @@ def test_parsecache_unreadable_image_cache_is_only_slower(write_post, content_di
     parsecache.image_cache_file(parse_cache_file(settings)).write_bytes(b"garbage")
     assert parsecache.read_images(parse_cache_file(settings)) == {}
     assert load_index(settings).assets.images == first.assets.images
+
+
+def test_parsecache_restart_reads_no_unchanged_file(write_post, content_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "SETTLE_NS", 0)  # files written just now count as settled
+    write_post("a.md", title="A", body="# A\n\nCuerpo con *énfasis*.")
+    write_post("b.md", title="B")
+    settings = _settings(content_dir, tmp_path / "cache")
+    first = load_index(settings)
+    write_post("b.md", title="B, editada")
+    read: list[str] = []
+    real = loader._read_at_most
+    monkeypatch.setattr(
+        loader, "_read_at_most", lambda path, limit: read.append(path) or real(path, limit)
+    )
+    second = load_index(settings)
+    assert [Path(path).name for path in read] == ["b.md"]
+    a = second.by_slug["a"]
+    assert second.body(a) == first.body(first.by_slug["a"]) == "Cuerpo con *énfasis*.\n"
+    assert second.by_slug["b"].title == "B, editada"
+
+
+def test_parsecache_stamped_file_without_a_usable_row_is_read(
+    write_post, content_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(loader, "SETTLE_NS", 0)
+    write_post("a.md", title="A")
+    settings = _settings(content_dir, tmp_path / "cache")
+    load_index(settings)
+    file = parse_cache_file(settings)
+    stamp, rows = marshal.loads(file.read_bytes())
+    file.write_bytes(marshal.dumps((stamp, [(*row[:3], "not fields", *row[4:]) for row in rows])))
+    assert [post.title for post in load_index(settings).posts] == ["A"]

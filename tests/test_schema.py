@@ -338,7 +338,7 @@ def test_schema_slug_without_letters_is_error_and_post_served_by_file_name() -> 
 def test_schema_field_table_is_the_post_model() -> None:
     """Every table field is a `Post` attribute and the other way round (bar file facts)."""
     attributes = [f.name for f in dataclasses.fields(Post)]
-    file_facts = {"path", "digest", "body", "body_line"}
+    file_facts = {"path", "digest", "body_line"}
     assert file_facts | {field.name for field in FIELDS} == set(attributes)
     assert len({field.name for field in FIELDS}) == len(FIELDS)
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contentapi.engine.analysis import analyse
-from contentapi.engine.index import BuildOptions, parse_source
+from contentapi.engine.index import BuildOptions, parse_source, unpack
 from contentapi.engine.model import Analysis, Post, SourceFile
 from contentapi.outputs.search import (
     MAX_QUERY_LENGTH,
@@ -51,9 +51,9 @@ def entry(
         front["lang"] = lang
     lines = "\n".join(f"{key}: {json.dumps(value)}" for key, value in front.items())
     source = SourceFile(f"{slug}.md", f"---\n{lines}\n---\n{body}".encode())
-    post = parse_source(source, OPTIONS).post
-    assert post is not None
-    return post, analyse(post.body)
+    parsed = parse_source(source, OPTIONS)
+    assert parsed.post is not None
+    return parsed.post, analyse(unpack(parsed.packed))
 
 
 def index(*posts: dict, default_lang: str = "en", engine: str = "fts5") -> SearchIndex:

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 from contentapi import __version__
 from contentapi.engine.assets import MEDIA_PREFIX, POSTS_PREFIX, AssetMap, absolute
 from contentapi.engine.blocks import render_blocks
-from contentapi.engine.index import BuildOptions, Index, render_options
+from contentapi.engine.index import BuildOptions, Index, Parsed, render_options
 from contentapi.engine.model import Derived, ImageFacts, ImageTable, Post
 from contentapi.engine.render import render_html
 from contentapi.engine.shortcodes import Templates
@@ -326,13 +326,16 @@ def _compute_html(index: Index, post: Post) -> list[str]:
     no author can write (a fresh random host): stored with it, swapped for the request's origin
     on read."""
     origin = f"http://{secrets.token_hex(8)}{PLACEHOLDER_DOMAIN}"
-    return [origin, render_html(post.body, post.directory, render_options(index, origin + "/"))]
+    return [
+        origin,
+        render_html(index.body(post), post.directory, render_options(index, origin + "/")),
+    ]
 
 
 def _compute_blocks(index: Index, post: Post) -> list[str]:
     """The block tree as JSON text with a placeholder origin, as `_compute_html` does."""
     origin = f"http://{secrets.token_hex(8)}{PLACEHOLDER_DOMAIN}"
-    tree = render_blocks(post.body, post.directory, render_options(index, origin + "/"))
+    tree = render_blocks(index.body(post), post.directory, render_options(index, origin + "/"))
     return [origin, json.dumps(tree, ensure_ascii=False, separators=(",", ":"))]
 
 
@@ -391,8 +394,10 @@ def portable(index: Index) -> dict[str, Any]:
     return {f.name: getattr(lite, f.name) for f in fields(Index) if f.name not in PROCESS_LOCAL}
 
 
-def from_portable(data: Mapping[str, Any]) -> Index:
-    return Index(**data)
+def from_portable(data: Mapping[str, Any], parsed: Iterable[Parsed] = ()) -> Index:
+    """The worker's index, with the bodies of the posts it is to compute (`parsed`: each
+    chunk of work brings its own, so the index sent at start stays small)."""
+    return Index(**{**data, "parsed": {result.path: result for result in parsed}})
 
 
 def _answer(assets: AssetMap, lookup: str, path: str) -> Any:

@@ -7,6 +7,7 @@ import html
 import logging
 import re
 import threading
+import zlib
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -101,12 +102,24 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class Parsed:
-    """One file's outcome: its post (unless invalid) and what is wrong with it."""
+    """One file's outcome: its post (unless invalid), what is wrong with it, and the post's
+    Markdown body, zlib-compressed (`Index.body` opens it): a body is needed only to analyse
+    or render a post the artifact store lacks, or for `formats=markdown`, so the index keeps
+    it at about a third of its size."""
 
     path: str
     digest: str
     post: Post | None
     issues: tuple[ContentIssue, ...] = ()
+    packed: bytes = field(default=b"", repr=False, compare=False)
+
+
+def pack(body: str) -> bytes:
+    return zlib.compress(body.encode(), 6)
+
+
+def unpack(packed: bytes) -> str:
+    return zlib.decompress(packed).decode() if packed else ""
 
 
 class ArtifactSource(Protocol):
@@ -172,11 +185,19 @@ class Index:
         if found is None or found.digest != post.digest:
             source = self.artifacts
             if source is None:
-                found = derive_isolated(post, self.options, self.assets, self.shortcodes)
+                body = self.body(post)
+                found = derive_isolated(post, body, self.options, self.assets, self.shortcodes)
             else:
                 found = source.derived(self, post)
             self._derived[post.path] = found
         return found
+
+    def body(self, post: Post) -> str:
+        """The post's Markdown body, as parsing cut it (see `Parsed`)."""
+        found = self.parsed.get(post.path)
+        if found is None or found.post is None or found.post.digest != post.digest:
+            raise KeyError(f"{post.path}: not a post of this index")
+        return unpack(found.packed)
 
     def stamps(self) -> dict[str, tuple[FileStamp, str]]:
         """Each post file's stamp and digest as this index read it (see `read_sources`)."""
@@ -366,8 +387,8 @@ def parse_source(source: SourceFile, options: BuildOptions) -> Parsed:
         values["image"] = None
     served = post_body(body, data["title"], options)
     line = body_line(body, served, first_line)
-    post = Post(path=path, digest=sha, body=served, body_line=line, **values)
-    return Parsed(path, sha, post, tuple(issues))
+    post = Post(path=path, digest=sha, body_line=line, **values)
+    return Parsed(path, sha, post, tuple(issues), pack(served))
 
 
 def _alias_slug(written: str) -> str:
@@ -398,7 +419,7 @@ def _keep_last_good(result: Parsed, earlier: Parsed | None) -> Parsed:
         "serving the last valid version until the errors are fixed",
         severity="warning",
     )
-    return Parsed(result.path, result.digest, earlier.post, (*result.issues, note))
+    return Parsed(result.path, result.digest, earlier.post, (*result.issues, note), earlier.packed)
 
 
 def _canonical_names(posts: Iterable[Post], attr: str) -> dict[str, str]:
@@ -411,17 +432,21 @@ def _canonical_names(posts: Iterable[Post], attr: str) -> dict[str, str]:
 
 
 def derive(
-    post: Post, options: BuildOptions, assets: AssetMap, shortcodes: Templates = NO_TEMPLATES
+    post: Post,
+    body: str,
+    options: BuildOptions,
+    assets: AssetMap,
+    shortcodes: Templates = NO_TEMPLATES,
 ) -> Derived:
     """Analyse a post's body (shortcodes expanded) and resolve its image URLs; warns about
     shortcodes and template code removed, URLs removed by policy and images that are missing."""
-    expanded = expand(post.body, shortcodes, embeds=options.raw_html != "escape")
+    expanded = expand(body, shortcodes, embeds=options.raw_html != "escape")
     analysis = analyse(
         expanded.markdown,
         words_per_minute=options.words_per_minute,
         excerpt_length=options.excerpt_length,
     )
-    flagged = unsafe_urls(post.body)
+    flagged = unsafe_urls(body)
     warnings = _body_warnings(post, expanded, flagged, assets)
 
     def locate(url: str, alt: str, field_name: str) -> Image:
@@ -474,12 +499,16 @@ def _body_warnings(
 
 
 def derive_isolated(
-    post: Post, options: BuildOptions, assets: AssetMap, shortcodes: Templates = NO_TEMPLATES
+    post: Post,
+    body: str,
+    options: BuildOptions,
+    assets: AssetMap,
+    shortcodes: Templates = NO_TEMPLATES,
 ) -> Derived:
     """`derive`, where a failure (a bug meeting content nobody foresaw) is an error on this
     post, logged, while the post is still listed with an empty analysis."""
     try:
-        return derive(post, options, assets, shortcodes)
+        return derive(post, body, options, assets, shortcodes)
     except Exception as error:  # one post must never take a listing, feed or search down
         issue = failure(post.path, "analysis", error)
         log_failure(issue, error)
@@ -516,11 +545,11 @@ def render_options(index: Index, media_base_url: str = "/") -> RenderOptions:
 
 
 def render_isolated(
-    post: Post, options: RenderOptions, render: Render | None = None
+    post: Post, body: str, options: RenderOptions, render: Render | None = None
 ) -> tuple[str, ContentIssue | None]:
     """The post's HTML and None; if rendering fails, `""` and the issue that says so."""
     try:
-        return (render or render_html)(post.body, post.directory, options), None
+        return (render or render_html)(body, post.directory, options), None
     except Exception as error:  # one post must never take a response down
         issue = failure(post.path, "rendering", error)
         log_failure(issue, error)
@@ -536,7 +565,9 @@ def plain_html(plaintext: str) -> str:
 def render_failures(index: Index, render: Render | None = None) -> tuple[ContentIssue, ...]:
     """Render every post once, as `content check` does: the posts whose rendering fails."""
     options = render_options(index)
-    found = (render_isolated(post, options, render)[1] for post in index.everything)
+    found = (
+        render_isolated(post, index.body(post), options, render)[1] for post in index.everything
+    )
     return tuple(issue for issue in found if issue is not None)
 
 

@@ -8,6 +8,7 @@ import os
 import stat
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -251,25 +252,42 @@ def load_index(
     options = build_options(settings)
     cache = parse_cache_file(settings)
     known_files: Mapping[str, tuple[FileStamp, str]] = {}
+    cached: parsecache.Rows = []
     if previous is not None:
         known_images: Mapping[str, ImageFile] = previous.assets.images
         if previous.options == options:  # else every file is parsed again: read them all
             known_files = previous.stamps()
     else:
         known_images = parsecache.read_images(cache) if cache else {}
+        cached = parsecache.read(cache, options) if cache else []
+        known_files = parsecache.stamps(cached)
     sources = read_sources(settings.content_dir, options.max_post_bytes, known_images, known_files)
-    known = parsecache.read(cache, options, sources) if cache and previous is None else {}
+    known = parsecache.results(cached, sources)
+    if cached:
+        sources = _read_unknown(sources, known, options.max_post_bytes, settings.content_dir)
     index = build_index(
         sources, options, datetime.now(UTC), previous, known=known, artifacts=artifacts
     )
     if cache is not None:
         before = previous.parsed if previous is not None else known
         same_images = dict(known_images) == {i.path: i for i in sources.images}
-        save = partial(
-            _save_caches, cache, index, options, before, None if same_images else sources
-        )
+        save = partial(_save_caches, cache, index, before, None if same_images else sources)
         (later or _now)(save)
     return index
+
+
+def _read_unknown(sources: Sources, known: Mapping[str, Parsed], limit: int, root: Path) -> Sources:
+    """`sources` with the files left unread (their stamp was in the parse cache) read after
+    all where the cache has no usable result for them."""
+    unread = [f for f in sources.files if f.data is None and f.path not in known]
+    if not unread:
+        return sources
+    base = os.path.realpath(root)
+    again = {
+        f.path: SourceFile(f.path, _read_at_most(os.path.join(base, f.path), limit), f.stamp)  # noqa: PTH118
+        for f in unread
+    }
+    return replace(sources, files=tuple(again.get(f.path, f) for f in sources.files))
 
 
 def _now(job: Callable[[], None]) -> None:
@@ -277,15 +295,11 @@ def _now(job: Callable[[], None]) -> None:
 
 
 def _save_caches(
-    cache: Path,
-    index: Index,
-    options: BuildOptions,
-    before: Mapping[str, Parsed],
-    new_images: Sources | None,
+    cache: Path, index: Index, before: Mapping[str, Parsed], new_images: Sources | None
 ) -> None:
     """Write the parse cache when some file was parsed anew, the image facts when they changed."""
     if any(before.get(path) is not result for path, result in index.parsed.items()):
-        parsecache.write(cache, index.parsed, options)
+        parsecache.write(cache, index.parsed, index.files, index.options)
     if new_images is not None:
         parsecache.write_images(cache, new_images.images)
 

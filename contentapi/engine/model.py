@@ -241,9 +241,12 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Post:
-    """One valid post, or page: validated front matter, its body and where it came from.
+    """One valid post, or page: validated front matter and where it came from.
 
-    `date` is None only for a page written without one (posts always have a date).
+    `date` is None only for a page written without one (posts always have a date). The body
+    is not kept here: lists never need it, and at 10,000 posts it would be most of the index's
+    memory. `Index.body(post)` gives it, read again from the file when needed (a render or an
+    analysis the artifact store lacks, `formats=markdown`).
     """
 
     path: str
@@ -251,7 +254,6 @@ class Post:
     slug: str
     title: str
     date: datetime | None
-    body: str
     updated: datetime | None = None
     categories: tuple[TermRef, ...] = ()
     tags: tuple[TermRef, ...] = ()

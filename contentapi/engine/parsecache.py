@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from contentapi import __version__
-from contentapi.engine.index import BuildOptions, Parsed, body_line, post_body
-from contentapi.engine.model import ContentIssue, ImageFacts, ImageFile, Post, Sources
-from contentapi.engine.reader import decode, split
+from contentapi.engine.index import BuildOptions, Parsed
+from contentapi.engine.model import ContentIssue, FileStamp, ImageFacts, ImageFile, Post, Sources
 from contentapi.engine.schema import FIELDS, Memo
 
-LAYOUT = 2  # of the file itself; the fields a post is stored with are part of `_stamp` anyway
+LAYOUT = 3  # of the file itself; the fields a post is stored with are part of `_stamp` anyway
 POLICY = 2  # what parsing decides besides the fields (2: `image`/`cover` URL policy)
 
 
@@ -40,87 +39,102 @@ def _stamp(options: BuildOptions) -> str:
 
 
 def _dump_post(post: Post) -> dict[str, Any]:
-    """A post's front-matter fields by name, as plain data (path, digest and body are not kept:
-    the body is re-cut from the file's bytes)."""
+    """A post's front-matter fields by name, as plain data (path, digest and the body are
+    kept beside them)."""
     return {field.name: field.kind.store(getattr(post, field.name)) for field in FIELDS}
 
 
-def _load_post(
-    path: str, digest: str, body: str, row: dict[str, Any], memo: Memo, line: int = 1
-) -> Post:
+def _load_post(path: str, digest: str, row: dict[str, Any], memo: Memo, line: int = 1) -> Post:
     values = {field.name: field.kind.restore(row[field.name], memo) for field in FIELDS}
-    return Post(path=path, digest=digest, body=body, body_line=line, **values)
+    return Post(path=path, digest=digest, body_line=line, **values)
 
 
-Row = tuple[str, str, dict[str, Any] | None, list[dict[str, Any]]]
+# path, digest, the file's stamp (None: read it again), fields, issues, body line, packed body
+Row = tuple[str, str, FileStamp | None, dict[str, Any] | None, list[dict[str, Any]], int, bytes]
+Rows = list[Row]
 # The rows of the last dump, by path: a result that is the same object as then is not turned
 # into plain data again, so re-writing the cache after one edit in 10,000 files costs little.
 _last_rows: dict[str, tuple[Parsed, Row]] = {}
 
 
-def _row(result: Parsed) -> Row:
+def _row(result: Parsed, stamp: FileStamp | None) -> Row:
+    post = result.post
     return (
         result.path,
         result.digest,
-        _dump_post(result.post) if result.post else None,
+        stamp,
+        _dump_post(post) if post else None,
         [issue.as_dict() for issue in result.issues],
+        post.body_line if post else 1,
+        result.packed,
     )
 
 
-def dump(parsed: Mapping[str, Parsed], options: BuildOptions) -> bytes:
+def dump(
+    parsed: Mapping[str, Parsed], stamps: Mapping[str, FileStamp], options: BuildOptions
+) -> bytes:
     global _last_rows  # a memo of a pure function; replaced whole, so threads never see half
     earlier, made = _last_rows, {}
     for result in parsed.values():
-        kept = earlier.get(result.path)
-        made[result.path] = kept if kept and kept[0] is result else (result, _row(result))
+        kept, stamp = earlier.get(result.path), stamps.get(result.path)
+        same = kept is not None and kept[0] is result and kept[1][2] == stamp
+        made[result.path] = kept if same and kept else (result, _row(result, stamp))
     _last_rows = made
     return marshal.dumps((_stamp(options), [row for _, row in made.values()]))
 
 
-def load(data: bytes, options: BuildOptions, sources: Sources) -> dict[str, Parsed]:
-    """Cached results for the files whose bytes are unchanged, bodies re-cut from those bytes;
-    nothing when the cache was made under other settings or cannot be read."""
+def load(data: bytes, options: BuildOptions) -> Rows:
+    """The cached rows; none when the cache was made under other settings or is not whole."""
     try:
         stamp, rows = marshal.loads(data)  # noqa: S302 - our own file of plain data
-        if stamp != _stamp(options):
-            return {}
-        return _results(rows, options, sources)
-    except (EOFError, ValueError, TypeError, KeyError, AttributeError):
-        return {}  # a file not in the shape this version writes: as if there were none
+        if stamp != _stamp(options) or not isinstance(rows, list):
+            return []
+        return [tuple(row) for row in rows if isinstance(row, tuple) and len(row) == 7]
+    except (EOFError, ValueError, TypeError):
+        return []  # a file not in the shape this version writes: as if there were none
 
 
-def _results(rows: list[Any], options: BuildOptions, sources: Sources) -> dict[str, Parsed]:
-    files = {source.path: source for source in sources.files}
+def stamps(rows: Rows) -> dict[str, tuple[FileStamp, str]]:
+    """Each cached file's stamp and digest: the files a start need not read again."""
+    return {row[0]: (tuple(row[2]), row[1]) for row in rows if row[2] is not None}  # type: ignore[misc]
+
+
+def results(rows: Rows, sources: Sources) -> dict[str, Parsed]:
+    """Cached results for the files whose bytes are unchanged (by digest)."""
+    files = {source.path: source.digest for source in sources.files}
     memo: Memo = {}
-    results: dict[str, Parsed] = {}
-    for path, digest, row, issues in rows:
-        source = files.get(path)
-        if source is None or source.digest != digest:
+    found: dict[str, Parsed] = {}
+    for path, digest, _, row, issues, line, packed in rows:
+        if files.get(path) != digest:
             continue
-        post = None
-        if row is not None:
-            _, text, first_line = split(decode(source.content))
-            body = post_body(text, row["title"], options)
-            line = body_line(text, body, first_line)
-            post = _load_post(path, digest, body, row, memo, line)
-        results[path] = Parsed(path, digest, post, tuple(ContentIssue(**i) for i in issues))
-    return results
+        try:
+            post = None if row is None else _load_post(path, digest, row, memo, line)
+            problems = tuple(ContentIssue(**issue) for issue in issues)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue  # a row not in this version's shape: that file is parsed again
+        found[path] = Parsed(path, digest, post, problems, packed)
+    return found
 
 
-def read(file: Path, options: BuildOptions, sources: Sources) -> dict[str, Parsed]:
+def read(file: Path, options: BuildOptions) -> Rows:
     try:
-        return load(file.read_bytes(), options, sources)
+        return load(file.read_bytes(), options)
     except OSError:
-        return {}
+        return []
 
 
-def write(file: Path, parsed: Mapping[str, Parsed], options: BuildOptions) -> None:
+def write(
+    file: Path,
+    parsed: Mapping[str, Parsed],
+    stamps: Mapping[str, FileStamp],
+    options: BuildOptions,
+) -> None:
     """Replace the cache atomically; a cache that cannot be written is only a slower start."""
     with contextlib.suppress(OSError):
         file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=".parsed-")
         with os.fdopen(handle, "wb") as out:
-            out.write(dump(parsed, options))
+            out.write(dump(parsed, stamps, options))
         Path(temporary).replace(file)
 
 

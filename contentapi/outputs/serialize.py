@@ -175,7 +175,7 @@ def detail(
     if "html" in wanted:
         body["html"] = html(post)
     if "markdown" in wanted:
-        body["markdown"] = post.body
+        body["markdown"] = index.body(post)
     if "plaintext" in wanted:
         body["plaintext"] = derived.analysis.plaintext
     if "blocks" in wanted:

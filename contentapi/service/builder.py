@@ -25,7 +25,7 @@ from contentapi.engine.artifacts import (
     from_portable,
     portable,
 )
-from contentapi.engine.index import Index
+from contentapi.engine.index import Index, Parsed
 from contentapi.engine.model import Post
 from contentapi.service.artifact_db import ArtifactDB
 
@@ -141,12 +141,12 @@ def _write(
 
 # --- the pool ----------------------------------------------------------------------------------
 
-_WORKER_INDEX: Index | None = None
+_WORKER_PORTABLE: dict[str, Any] = {}
 
 
 def _start_worker(index: dict[str, Any], nice: int) -> None:
-    global _WORKER_INDEX
-    _WORKER_INDEX = from_portable(index)
+    global _WORKER_PORTABLE
+    _WORKER_PORTABLE = index
     if nice:
         os.nice(nice)
 
@@ -154,10 +154,12 @@ def _start_worker(index: dict[str, Any], nice: int) -> None:
 _Done = tuple[list[Row], list[tuple[str, str]], int, float]
 
 
-def _work(posts: Sequence[Post]) -> _Done:
-    """A chunk's rows and failures, with the worker's pid and the CPU time it used so far."""
-    assert _WORKER_INDEX is not None, "the worker was started without an index"
-    rows, failed = _compute_all(_WORKER_INDEX, posts)
+def _work(posts: Sequence[Post], parsed: Sequence[Parsed]) -> _Done:
+    """A chunk's rows and failures, with the worker's pid and the CPU time it used so far.
+    `parsed` carries the chunk's bodies (the index sent at start has none: see `portable`)."""
+    assert _WORKER_PORTABLE, "the worker was started without an index"
+    index = from_portable(_WORKER_PORTABLE, parsed)
+    rows, failed = _compute_all(index, posts)
     return rows, failed, os.getpid(), time.process_time()
 
 
@@ -181,7 +183,8 @@ def _pooled(
         def submit() -> None:
             chunk = next(chunks, None)
             if chunk is not None:
-                pending[pool.submit(_work, chunk)] = chunk
+                bodies = [index.parsed[post.path] for post in chunk]
+                pending[pool.submit(_work, chunk, bodies)] = chunk
 
         for _ in range(jobs * 3):
             submit()

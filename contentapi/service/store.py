@@ -398,7 +398,9 @@ class ContentStore:
                 found = self.artifacts.html(index, post, media_base_url)
                 if found is not None:
                     return found
-            return self._render(post.body, post.directory, render_options(index, media_base_url))
+            return self._render(
+                index.body(post), post.directory, render_options(index, media_base_url)
+            )
         except Exception as error:  # one post must never take a response down
             issue = failure(post.path, "rendering", error)
             log_failure(issue, error)
@@ -428,7 +430,7 @@ class ContentStore:
             found = self.artifacts.blocks(index, post, media_base_url)
             if found is not None:
                 return found
-        return self._blocks(post.body, post.directory, render_options(index, media_base_url))
+        return self._blocks(index.body(post), post.directory, render_options(index, media_base_url))
 
     def reload_everywhere(self) -> Reload:
         """Reload here, then ask every other process serving this folder to do the same.
