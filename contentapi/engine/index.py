@@ -100,7 +100,7 @@ class BuildOptions:
         return repr(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Parsed:
     """One file's outcome: its post (unless invalid), what is wrong with it, and the post's
     Markdown body, zlib-compressed (`Index.body` opens it): a body is needed only to analyse

@@ -97,7 +97,7 @@ class Sources:
     images: tuple[ImageFile, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContentIssue:
     """A problem with one file: which file, which field, what is wrong, and where."""
 
@@ -122,7 +122,7 @@ class ContentIssue:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TermRef:
     """A category or tag as a post refers to it."""
 
@@ -239,7 +239,7 @@ class Analysis:
     more: bool = False  # `excerpt` is the text before `<!--more-->`, as the author cut it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Post:
     """One valid post, or page: validated front matter and where it came from.
 
@@ -316,7 +316,7 @@ class Derived:
     cover_image: Image | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Term:
     """A category or tag with every post filed under it, newest first."""
 
