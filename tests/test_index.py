@@ -862,3 +862,21 @@ def test_index_image_problems_are_warnings_and_image_bytes_change_the_version() 
         BUILT_AT,
     )
     assert second.version != first.version
+
+
+def test_index_broken_edit_keeps_the_last_valid_post_and_its_body() -> None:
+    good = source("a.md", "title: Uno\ndate: 2024-01-01", "Cuerpo *válido*.\n")
+    first = build(good)
+    broken = SourceFile("a.md", b"---\ntitle: [sin cerrar\n---\nOtro cuerpo.\n")
+    second = build_index(Sources((broken,)), OPTIONS, BUILT_AT, previous=first)
+    (post,) = second.posts
+    assert post.title == "Uno"
+    assert second.body(post) == "Cuerpo *válido*.\n"
+    assert "serving the last valid version" in " ".join(i.message for i in second.issues)
+
+
+def test_index_body_of_a_post_from_another_index_is_refused() -> None:
+    first = build(source("a.md", "title: Uno\ndate: 2024-01-01", "Uno.\n"))
+    second = build(source("a.md", "title: Uno\ndate: 2024-01-01", "Dos.\n"))
+    with pytest.raises(KeyError):
+        second.body(first.posts[0])  # another digest: never the other version's body
