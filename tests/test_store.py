@@ -326,43 +326,67 @@ def _search_site(write_post) -> None:
     write_post("draft.md", title="Pan secreto", draft="true", body="Masa, masa.")
 
 
-def test_store_search_file_is_built_once_and_read_by_another_worker(
-    write_post, content_dir, tmp_path, monkeypatch
-):
-    from contentapi.outputs.search.fts5 import Fts5Index
+ENGINES = {"fts5": "fts5-*.sqlite", "tantivy": "tantivy-*.tantivy"}  # and their saved files
 
+
+def _engine_class(engine: str):  # type: ignore[no-untyped-def]
+    from contentapi.outputs.search.fts5 import Fts5Index
+    from contentapi.outputs.search.tantivy_engine import TantivyIndex
+
+    return {"fts5": Fts5Index, "tantivy": TantivyIndex}[engine]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_store_search_file_is_built_once_and_read_by_another_worker(
+    write_post, content_dir, tmp_path, monkeypatch, engine
+):
     _search_site(write_post)
     folder = tmp_path / "search"
     builds: list[int] = []
-    build = Fts5Index.build.__func__
+    engine_class = _engine_class(engine)
+    build = engine_class.build.__func__
 
     def counted(cls, entries, default_lang="en"):
         items = list(entries)
         builds.append(len(items))
         return build(cls, items, default_lang)
 
-    monkeypatch.setattr(Fts5Index, "build", classmethod(counted))
-    first, second = (_store(content_dir, search_cache=str(folder)) for _ in range(2))
+    monkeypatch.setattr(engine_class, "build", classmethod(counted))
+    first, second = (
+        _store(content_dir, search_cache=str(folder), search_backend=engine) for _ in range(2)
+    )
     first.reload(), second.reload()
     expected = _hits(first, "masa")
     assert builds == [6]  # the public posts only: the draft is not in it
     assert _hits(second, "masa") == expected and builds == [6]  # read from the file
-    assert len(list(folder.glob("fts5-*.sqlite"))) == 1
+    assert len(list(folder.glob(ENGINES[engine]))) == 1
     assert _hits(second, "masa", preview=True)[0][0] == "draft"
     assert builds == [6, 7]  # preview: its own index, with the draft
 
 
-def test_store_search_file_that_is_unreadable_is_built_again(write_post, content_dir, tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_store_search_file_that_is_unreadable_is_built_again(
+    write_post, content_dir, tmp_path, engine
+):
     _search_site(write_post)
     folder = tmp_path / "search"
-    store = _store(content_dir, search_cache=str(folder))
+    store = _store(content_dir, search_cache=str(folder), search_backend=engine)
     store.reload()
     expected = _hits(store, "horno")
-    (path,) = folder.glob("fts5-*.sqlite")
-    path.write_bytes(b"not a database at all" * 100)
-    again = _store(content_dir, search_cache=str(folder))
+    (path,) = folder.glob(ENGINES[engine])
+    for part in path.iterdir() if path.is_dir() else [path]:
+        part.write_bytes(b"not an index at all" * 100)
+    again = _store(content_dir, search_cache=str(folder), search_backend=engine)
     again.reload()
     assert _hits(again, "horno") == expected
+    (path,) = folder.glob(ENGINES[engine])
+    assert _hits(_loaded(content_dir, folder, engine), "horno") == expected  # a good one again
+
+
+def _loaded(content_dir, folder, engine: str) -> ContentStore:
+    store = _store(content_dir, search_cache=str(folder), search_backend=engine)
+    store.reload()
+    return store
 
 
 def test_store_search_keeps_answering_when_its_files_are_deleted(write_post, content_dir, tmp_path):
@@ -403,6 +427,7 @@ class _Work:
 
         from contentapi.engine import artifacts, index
         from contentapi.outputs.search.fts5 import Fts5Index
+        from contentapi.outputs.search.tantivy_engine import TantivyIndex
         from contentapi.service import builder, store
 
         self.done: Counter[str] = Counter()
@@ -413,7 +438,12 @@ class _Work:
             (store, "render_html", "rendered"),
         ):
             monkeypatch.setattr(module, name, self._counted(getattr(module, name), label))
-        build, updated = Fts5Index.build.__func__, Fts5Index.updated  # type: ignore[attr-defined]
+        for engine_class in (Fts5Index, TantivyIndex):
+            self._count_search(monkeypatch, engine_class)
+        monkeypatch.setattr(builder, "cores", lambda: 1)  # the fill runs here, where it is counted
+
+    def _count_search(self, monkeypatch, engine_class) -> None:  # type: ignore[no-untyped-def]
+        build, updated = engine_class.build.__func__, engine_class.updated
 
         def counted_build(cls, entries, default_lang="en"):  # type: ignore[no-untyped-def]
             items = list(entries)
@@ -425,9 +455,8 @@ class _Work:
             self.done["indexed"] += len(items)
             return updated(search, items, drop)
 
-        monkeypatch.setattr(Fts5Index, "build", classmethod(counted_build))
-        monkeypatch.setattr(Fts5Index, "updated", counted_update)
-        monkeypatch.setattr(builder, "cores", lambda: 1)  # the fill runs here, where it is counted
+        monkeypatch.setattr(engine_class, "build", classmethod(counted_build))
+        monkeypatch.setattr(engine_class, "updated", counted_update)
 
     def _counted(self, function, label):  # type: ignore[no-untyped-def]
         def counted(*args, **kwargs):  # type: ignore[no-untyped-def]

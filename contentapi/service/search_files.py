@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,9 +43,22 @@ def folder(settings: Settings) -> Path | None:
     return path
 
 
+# What a backend's saved index is: a SQLite file (fts5) or a folder of files (tantivy).
+SUFFIXES = {"fts5": ".sqlite", "tantivy": ".tantivy"}
+
+
 def file_for(where: Path, backend: str, version: str, default_lang: str) -> Path:
     key = hashlib.sha256(f"{backend}\0{version}\0{default_lang}".encode()).hexdigest()[:24]
-    return where / f"{backend}-{key}.sqlite"
+    return where / f"{backend}-{key}{SUFFIXES.get(backend, '.index')}"
+
+
+def remove(path: Path) -> None:
+    """Remove a saved index, file or folder, if it is there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 @contextlib.contextmanager
@@ -59,13 +73,13 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def prune(where: Path, backend: str, keep: int = KEEP) -> None:
-    """Remove all but the `keep` newest files of a backend (a process still reading one keeps
-    it open: removing a name never takes a file from under a reader)."""
-    files = sorted(where.glob(f"{backend}-*.sqlite"), key=_mtime, reverse=True)
+    """Remove all but the `keep` newest files (or folders) of a backend (a process still
+    reading one keeps its files open: removing a name never takes a file from a reader)."""
+    suffix = SUFFIXES.get(backend, ".index")
+    files = sorted(where.glob(f"{backend}-*{suffix}"), key=_mtime, reverse=True)
     for old in files[keep:]:
-        for path in (old, old.with_name(old.name + ".lock")):
-            with contextlib.suppress(OSError):
-                path.unlink()
+        remove(old)
+        remove(old.with_name(old.name + ".lock"))
 
 
 def _mtime(path: Path) -> float:

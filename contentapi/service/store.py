@@ -369,9 +369,10 @@ class ContentStore:
             temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             try:
                 cast(Saved, made.index).save(temporary)  # a backend with a `load` saves
+                search_files.remove(path)  # one that could not be read (a folder stays)
                 temporary.replace(path)
-            except (OSError, sqlite3.Error) as error:
-                temporary.unlink(missing_ok=True)
+            except (OSError, ValueError, sqlite3.Error) as error:
+                search_files.remove(temporary)
                 log.warning("search index kept in memory: cannot write %s: %s", path, error)
                 return made, "built"
             search_files.prune(where, name)

@@ -1,31 +1,44 @@
-"""A search backend on tantivy (a Rust search library, through its Python bindings): an
-optional dependency (`pip install contentapi[tantivy]`, `CONTENTAPI_SEARCH_BACKEND=tantivy`).
+"""The default search backend: tantivy (a Rust search library, through its Python bindings).
 
 Posts are indexed exactly as for FTS5: text folded and stemmed here with each post's language,
 one document per post with a field for each of title, description, terms, headings and body
 (split on spaces by tantivy), and a `lang` field. Queries are built as query objects, never
 parsed from user text: each word or phrase must match in some field (BM25 per field, fields
 weighted as in FTS5), a prefix matches the index's words that start with it, excluded words
-must not match. Ranking, counting and the page are done in Rust; snippets (for the page only)
-are the shared ones.
+must not match. Ranking the top of the page (block-max WAND, no score for most matches),
+counting and the page are done in Rust; snippets (for the page only) are the shared ones.
 
-Documents are stored in date order (newest first), so equal scores come out newest first.
-`updated` writes to the same tantivy index and takes a new searcher: the old object keeps its
-searcher, a snapshot that never sees the change. Until tantivy merges segments, removed posts
-still count in its statistics.
+An index lives in a folder of files: `save` puts a copy where every worker opens it
+(`CONTENTAPI_SEARCH_CACHE`), read through the OS page cache; an index built and not saved
+lives in a temporary folder removed with it. Documents are stored in date order (newest
+first), so equal scores come out newest first. `updated` copies the folder (hard links: tantivy
+never changes a segment file once written), writes the changes there and opens a new searcher:
+the old object never sees them. Until tantivy merges segments, removed posts still count in
+its statistics.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
-import threading
-from collections.abc import Collection, Iterable
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Collection, Iterable
+from pathlib import Path
+from typing import Any
 
 import tantivy
 
 from contentapi.engine.model import Section
-from contentapi.outputs.search import Entry, Hit, Results, Snippet
-from contentapi.outputs.search.fts5 import _columns, _rowid
+from contentapi.outputs.search import (
+    Entry,
+    Hit,
+    Results,
+    Snippet,
+    fts5,  # its columns and row ids, the same here
+)
 from contentapi.outputs.search.language import Language, Stemmed, language_key, stem_query
 from contentapi.outputs.search.parse import ParsedQuery, QueryError, explain, parse
 from contentapi.outputs.search.snippets import highlight
@@ -34,6 +47,8 @@ FIELDS = ("title", "description", "terms", "headings", "body")
 WEIGHTS = (10.0, 4.0, 6.0, 4.0, 1.0)
 MAX_TERMS = 256  # a prefix standing for more words is matched by a regular expression
 HEAP = 50_000_000  # bytes tantivy's writer may buffer before it writes a segment
+FORMAT = "1"  # of the folder `save` writes: a change makes older folders unreadable, so rebuilt
+_SAVED = "contentapi.json"  # in a saved folder: the posts' slugs and languages, prefix words
 Occur = tantivy.Occur
 Query = tantivy.Query
 
@@ -51,80 +66,137 @@ def _schema() -> tantivy.Schema:
 class _Doc:
     __slots__ = ("key", "lang", "sections", "slug")
 
-    def __init__(self, slug: str, lang: str, key: str, sections: tuple[Section, ...]) -> None:
+    def __init__(
+        self, slug: str, lang: str, key: str, sections: tuple[Section, ...] | None = None
+    ) -> None:
         self.slug, self.lang, self.key, self.sections = slug, lang, key, sections
 
 
+class _Folder:
+    """A folder of tantivy files this process made: removed when nothing refers to it (by
+    the process that made it, never by a forked child)."""
+
+    def __init__(self, near: Path | None) -> None:
+        parent = near if near is not None and os.access(near, os.W_OK) else None
+        self.path = Path(tempfile.mkdtemp(prefix=".contentapi-tantivy-", dir=parent))
+        pid = os.getpid()
+        weakref.finalize(self, _remove_made, self.path, pid)
+
+
+def _remove_made(path: Path, pid: int) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _copy_files(source: Path, target: Path) -> None:
+    """The index files of `source` in `target` (a new folder): segment files are never
+    changed once written, so they are hard links where the file system allows; the small
+    files tantivy rewrites are copied; lock files are left out."""
+    target.mkdir(exist_ok=True)
+    for item in source.iterdir():
+        if item.name.startswith(".tantivy-") and item.name.endswith(".lock"):
+            continue
+        if item.suffix == ".json" or not _linked(item, target / item.name):
+            shutil.copy2(item, target / item.name)
+
+
+def _linked(source: Path, target: Path) -> bool:
+    try:
+        os.link(source, target)
+    except OSError:
+        return False
+    return True
+
+
 class TantivyIndex:
-    """Every post's text in an in-memory tantivy index; a searcher per object."""
+    """Every post's text in a tantivy index in a folder (its files shared through the OS page
+    cache by every process that opens it), never changed once built: `updated` writes a copy
+    (hard links to the unchanged segments). Searching is safe from any thread."""
 
     def __init__(
         self,
         index: tantivy.Index,
-        searcher: tantivy.Searcher,
+        folder: Path,
         docs: dict[int, _Doc],
         languages: dict[str, Language],
         default_lang: str,
-        lock: threading.Lock,
+        owner: _Folder | None = None,
+        entry_of: Callable[[str], Entry] | None = None,
     ) -> None:
         self._index = index
+        self._folder = folder
+        self._owner = owner  # keeps a folder this process made until this index is gone
         self._schema = index.schema
-        self._searcher = searcher
+        self._searcher = index.searcher()
         self._docs = docs
         self._rowids = {doc.slug: rowid for rowid, doc in docs.items()}
         self._languages = languages
         self._default_lang = default_lang
-        self._write_lock = lock  # one writer at a time on the shared tantivy index
+        self._entry_of = entry_of
 
     @classmethod
     def build(cls, entries: Iterable[Entry], default_lang: str = "en") -> TantivyIndex:
-        """Index posts with their analyses; a post without `lang` is in `default_lang`."""
-        index = tantivy.Index(_schema(), sort_by_field="row", sort_order=tantivy.Order.Asc)
-        spaces = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
-        index.register_tokenizer("spaces", spaces)
-        empty = cls(index, index.searcher(), {}, {}, default_lang, threading.Lock())
-        return empty._write(list(entries), (), {}, {})
+        """Index posts with their analyses; a post without `lang` is in `default_lang`.
+        The files go to a new temporary folder until `save` puts a copy where it is shared."""
+        owner = _Folder(None)
+        index = tantivy.Index(
+            _schema(), path=str(owner.path), sort_by_field="row", sort_order=tantivy.Order.Asc
+        )
+        return _write(index, owner, list(entries), (), {}, {}, default_lang, None)
 
     def updated(self, put: Iterable[Entry] = (), drop: Iterable[str] = ()) -> TantivyIndex:
+        """A copy of the index's files (hard links where it can) with `put` written over and
+        `drop` taken out; this index is left as it is."""
+        owner = _Folder(self._folder.parent if self._owner is None else None)
+        _copy_files(self._folder, owner.path)
+        index = tantivy.Index(_schema(), path=str(owner.path), reuse=True)
         languages = {key: language.copy() for key, language in self._languages.items()}
-        return self._write(list(put), tuple(drop), dict(self._docs), languages)
-
-    def _write(
-        self,
-        put: list[Entry],
-        drop: tuple[str, ...],
-        docs: dict[int, _Doc],
-        languages: dict[str, Language],
-    ) -> TantivyIndex:
-        rowids = {doc.slug: rowid for rowid, doc in docs.items()}
-        with self._write_lock:
-            writer = self._index.writer(heap_size=HEAP, num_threads=1)
-            for slug in (*drop, *(post.slug for post, _ in put)):
-                rowid = rowids.pop(slug, None)
-                if rowid is not None:
-                    del docs[rowid]
-                    writer.delete_documents_by_term("slug", slug)
-            for post, analysis in sorted(put, key=lambda item: _rowid(item[0], ())):
-                key = language_key(post.lang, self._default_lang)
-                language = languages.setdefault(key, Language(key))
-                rowid = _rowid(post, docs)
-                docs[rowid] = _Doc(
-                    post.slug, (post.lang or self._default_lang).lower(), key, analysis.sections
-                )
-                rowids[post.slug] = rowid
-                columns = dict(zip(FIELDS, _columns(post, analysis, language), strict=True))
-                writer.add_document(
-                    tantivy.Document(row=rowid, lang=key, slug=post.slug, **columns)
-                )
-            writer.commit()
-            writer.wait_merging_threads()
-            self._index.reload()
-            searcher = self._index.searcher()
-        for language in languages.values():
-            language.finish()
-        return TantivyIndex(
-            self._index, searcher, docs, languages, self._default_lang, self._write_lock
+        return _write(
+            index,
+            owner,
+            list(put),
+            tuple(drop),
+            dict(self._docs),
+            languages,
+            self._default_lang,
+            self._entry_of,
         )
+
+    def save(self, path: Path) -> None:
+        """Write the index to a new folder at `path` that `load` opens (in any process)."""
+        _copy_files(self._folder, path)
+        saved = {
+            "format": FORMAT,
+            "default_lang": self._default_lang,
+            "docs": [[rowid, d.slug, d.lang, d.key] for rowid, d in self._docs.items()],
+            "words": {key: language.saved() for key, language in self._languages.items()},
+        }
+        (path / _SAVED).write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(
+        cls, path: Path, default_lang: str, entry_of: Callable[[str], Entry]
+    ) -> TantivyIndex | None:
+        """The index `save` wrote, read through the OS page cache; None for a folder that is
+        missing, unreadable, of another format or language (build anew). `entry_of(slug)`
+        gives the post and analysis a document was made from (for snippets)."""
+        try:
+            saved = json.loads((path / _SAVED).read_text(encoding="utf-8"))
+            if saved.get("format") != FORMAT or saved.get("default_lang") != default_lang:
+                return None
+            index = tantivy.Index.open(str(path))
+            index.config_reader(reload_policy="Manual")
+            docs = {rowid: _Doc(slug, lang, key) for rowid, slug, lang, key in saved["docs"]}
+            languages = {
+                key: Language.restored(key, map(tuple, pairs))
+                for key, pairs in saved["words"].items()
+            }
+            loaded = cls(index, path, docs, languages, default_lang, None, entry_of)
+            if loaded._searcher.num_docs != len(docs):
+                return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return loaded
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -161,20 +233,33 @@ class TantivyIndex:
             found = searcher.search(built, limit, count=True, offset=offset)
             # tantivy's .pyi omits SearchResult.count, which search(count=True) sets.
             total = found.count  # type: ignore[attr-defined]
-            rows = [(score, searcher.doc(address)["row"][0]) for score, address in found.hits]
+            rows = self._rows(found.hits)
         else:
             every = searcher.search(built, max(1, len(self._docs)), count=False)
-            rows = [(score, searcher.doc(address)["row"][0]) for score, address in every.hits]
+            rows = self._rows(every.hits)
             if allowed is not None:
                 rows = [row for row in rows if self._docs[row[1]].slug in allowed]
             total = len(rows)
             rows = rows[offset:] if limit is None else rows[offset : offset + limit]
         return Results(total, tuple(Hit(self._docs[rowid].slug, score) for score, rowid in rows))
 
+    def _rows(self, hits: list[tuple[Any, tantivy.DocAddress]]) -> list[tuple[float, int]]:
+        """(score, row id) of each hit: the row ids read from their fast field at once."""
+        if not hits:
+            return []
+        rows = self._searcher.fast_field_values("row", [address for _, address in hits])
+        return [(float(score), int(row or 0)) for (score, _), row in zip(hits, rows, strict=True)]
+
     def highlight(self, query: str | ParsedQuery, hits: Iterable[Hit]) -> list[Hit]:
         def text_of(slug: str) -> tuple[str, tuple[Section, ...]] | None:
             rowid = self._rowids.get(slug)
-            return None if rowid is None else (self._docs[rowid].key, self._docs[rowid].sections)
+            if rowid is None:
+                return None
+            doc = self._docs[rowid]
+            if doc.sections is not None:
+                return doc.key, doc.sections
+            assert self._entry_of is not None, "an index opened from a folder knows entry_of"
+            return doc.key, self._entry_of(doc.slug)[1].sections
 
         pairs = ((hit.slug, hit.score) for hit in hits)
         return [
@@ -235,3 +320,42 @@ class TantivyIndex:
                 query = Query.phrase_query(schema, name, list(words))
             fields.append((Occur.Should, Query.boost_query(query, weight)))
         return Query.boolean_query(fields)
+
+
+def _write(
+    index: tantivy.Index,
+    owner: _Folder,
+    put: list[Entry],
+    drop: tuple[str, ...],
+    docs: dict[int, _Doc],
+    languages: dict[str, Language],
+    default_lang: str,
+    entry_of: Callable[[str], Entry] | None,
+) -> TantivyIndex:
+    """`index` (in `owner`'s folder) with `put` written (replacing posts of the same slug)
+    and `drop` taken out, committed and merged, as a new TantivyIndex."""
+    index.register_tokenizer(
+        "spaces", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+    )
+    rowids = {doc.slug: rowid for rowid, doc in docs.items()}
+    writer = index.writer(heap_size=HEAP, num_threads=1)
+    for slug in (*drop, *(post.slug for post, _ in put)):
+        rowid = rowids.pop(slug, None)
+        if rowid is not None:
+            del docs[rowid]
+            writer.delete_documents_by_term("slug", slug)
+    for post, analysis in sorted(put, key=lambda item: fts5._rowid(item[0], ())):
+        key = language_key(post.lang, default_lang)
+        language = languages.setdefault(key, Language(key))
+        rowid = fts5._rowid(post, docs)
+        docs[rowid] = _Doc(post.slug, (post.lang or default_lang).lower(), key, analysis.sections)
+        rowids[post.slug] = rowid
+        columns = dict(zip(FIELDS, fts5._columns(post, analysis, language), strict=True))
+        writer.add_document(tantivy.Document(row=rowid, lang=key, slug=post.slug, **columns))
+    writer.commit()
+    writer.wait_merging_threads()
+    index.config_reader(reload_policy="Manual")
+    index.reload()
+    for language in languages.values():
+        language.finish()
+    return TantivyIndex(index, owner.path, docs, languages, default_lang, owner, entry_of)
