@@ -3,7 +3,7 @@
     python bench/search.py --posts 10000 --queries 500
 
 Loads a corpus made by bench/generate.py (kept in the temp folder between runs) the way the app
-does, analyses every post, then times building the search backend (`--backend`, default fts5)
+does, analyses every post, then times building the search backend (`--backend`, default tantivy)
 and searching over a mix of realistic queries: single words, two words, a prefix being typed,
 a phrase, unaccented upper case, an exclusion, Spanish and English, the way `/api/v1/search`
 does: the first page ranked with the total count, then snippets for that page only.
@@ -89,7 +89,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--limit", type=int, default=20, help="hits with snippets per query")
-    parser.add_argument("--backend", choices=sorted(BACKENDS), default="fts5")
+    default = Settings.from_env({}).search_backend
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default=default)
     args = parser.parse_args()
 
     print(f"# command: {shlex.join([Path(sys.executable).name, *sys.argv])}")
