@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -506,7 +507,10 @@ def test_gunicorn_nothing_gets_staler_while_files_change_under_load(tmp_path, wa
             for number, (action, slug) in enumerate(STEPS, start=1):
                 if action == "drop files":
                     for path in (*store.parent.glob("artifacts.sqlite*"), *search.glob("*")):
-                        path.unlink(missing_ok=True)
+                        if path.is_dir():  # a tantivy index is a folder of files
+                            shutil.rmtree(path, ignore_errors=True)
+                        else:
+                            path.unlink(missing_ok=True)
                     site.states.append(dict(site.states[-1]))
                     epoch[0] = number
                     time.sleep(0.3)
