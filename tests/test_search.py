@@ -571,6 +571,36 @@ def test_search_tantivy_updated_finds_what_a_build_finds():
     assert len(third) == len(index(edited, engine="tantivy"))
 
 
+def test_search_tantivy_saved_folder_is_opened_updated_and_left_as_it_was(tmp_path):
+    import gc
+
+    from contentapi.outputs.search.tantivy_engine import TantivyIndex
+
+    posts = [entry(**fields) for fields in FILLER]
+    posts.append(entry("old", "Pan", "Masa madre, ver [receta](#r).\n"))
+    by_slug = {post.slug: (post, analysis) for post, analysis in posts}
+    built = TantivyIndex.build(posts, "en")
+    saved = tmp_path / "search" / "tantivy-x.tantivy"
+    saved.parent.mkdir()
+    built.save(saved)
+    assert TantivyIndex.load(saved, "es", by_slug.__getitem__) is None  # another language
+    loaded = TantivyIndex.load(saved, "en", by_slug.__getitem__)
+    assert loaded is not None and len(loaded) == len(built)
+    assert find(loaded, "mas") == find(built, "mas")  # prefixes and snippets, from the file
+    assert find(loaded, "masa")[0].snippets[0].html.startswith("<mark>Masa</mark>")
+
+    files = {path.name: path.stat().st_mtime_ns for path in saved.iterdir()}
+    newer = loaded.updated([entry("new", "Pan nuevo", "Horno.\n", date="2024-02-01")], ["old"])
+    assert slugs(find(newer, "pan")) == ["new"]
+    assert slugs(find(loaded, "pan")) == ["old"]  # the saved folder is unchanged
+    assert {path.name: path.stat().st_mtime_ns for path in saved.iterdir()} == files
+    copies = [path for path in saved.parent.iterdir() if path != saved]
+    assert copies  # the copy was made beside the saved folder (hard links to its segments)
+    del newer
+    gc.collect()
+    assert [path for path in saved.parent.iterdir() if path != saved] == []  # and removed
+
+
 def test_search_backend_that_is_not_installed_says_what_to_install(monkeypatch):
     import contentapi.outputs.search as search
 
