@@ -292,6 +292,25 @@ def test_related_limits_to_five_newest_of_equal_rank():
     assert len(related(index.posts, _post(index, "me"), limit=2)) == 2
 
 
+def test_related_looks_only_near_the_post_in_each_of_its_terms():
+    """A post sharing every tag, but far from it in each tag's posts, is not considered: the
+    work per post is bounded whatever a tag's number of posts."""
+    near = {f"n{n}": {"tags": "[x]", "date": f"2024-03-{n:02d}"} for n in range(1, 5)}
+    index = _index(
+        far={"tags": "[x, y]", "date": "2020-01-01"},
+        me={"tags": "[x, y]", "date": "2024-03-10"},
+        mid={"tags": "[y]", "date": "2024-03-05"},
+        y2={"tags": "[y]", "date": "2024-02-01"},
+        y3={"tags": "[y]", "date": "2024-01-01"},
+        **near,
+    )
+    me = _post(index, "me")
+    assert _slugs(related(index.posts, me, window=100)) == ["far", "mid", "n4", "n3", "n2"]
+    # two posts either side in `x` (n4, n3) and in `y` (mid, y2): `far` is in neither
+    assert _slugs(related(index.posts, me, window=2)) == ["mid", "n4", "n3", "y2"]
+    assert published(index, NOW).related(me, window=2) == related(index.posts, me, window=2)
+
+
 def test_related_post_without_tags_or_category_has_none():
     index = _index(me={}, other={"tags": "[x]"})
     assert related(index.posts, _post(index, "me")) == ()
@@ -424,8 +443,12 @@ def test_published_related_and_neighbours_agree_with_the_definitions(seed):
         shown = published(index, NOW, preview)
         plain = visible(index.posts, NOW, preview)
         for post in index.posts:
-            for limit in (1, 5, 12):
-                assert shown.related(post, limit) == related(plain, post, limit), (post.slug, limit)
+            for limit, window in ((1, 100), (5, 100), (12, 100), (5, 2), (12, 4)):
+                assert shown.related(post, limit, window) == related(plain, post, limit, window), (
+                    post.slug,
+                    limit,
+                    window,
+                )
             assert shown.neighbours(post) == neighbours(plain, post)
 
 

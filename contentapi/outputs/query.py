@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,23 +118,47 @@ def neighbours(posts: Sequence[Post], post: Post) -> tuple[Post | None, Post | N
     return older, newer
 
 
-def related(posts: Sequence[Post], post: Post, limit: int = 5) -> tuple[Post, ...]:
-    """Posts sharing the most tags, then the category, then the newest; never the post itself."""
-    tags = {tag.slug for tag in post.tags}
+# How far from a post, in each of its tags' and categories' posts (newest first), related posts
+# are looked for: this many newer and as many older. It bounds the work per post, whatever the
+# number of posts a tag has; below it, every post of its terms is a candidate.
+RELATED_WINDOW = 100
+
+
+def related(
+    posts: Sequence[Post], post: Post, limit: int = 5, window: int = RELATED_WINDOW
+) -> tuple[Post, ...]:
+    """Posts sharing the most tags, then a category, then the newest; never the post itself.
+
+    Candidates are the posts near `post` in each of its terms (within `window` posts in that
+    tag's or category's newest-first list), and a shared tag counts where the other post is
+    near in that tag's list: the work per post does not grow with the number of posts.
+    """
+    order = {other.slug: at for at, other in enumerate(posts)}
+    me = order.get(post.slug, -1)
+
+    def near(kind: str, slug: str) -> set[str]:
+        """The slugs within `window` places of `post` in the term's posts (newest first)."""
+        members = [other for other in posts if slug in {ref.slug for ref in getattr(other, kind)}]
+        at = sum(1 for other in members if order[other.slug] < me)
+        return {other.slug for other in members[max(0, at - window) : at + window + 1]}
+
+    near_tags = [near("tags", tag.slug) for tag in post.tags]
+    near_categories = set().union(*(near("categories", c.slug) for c in post.categories))
     categories = {category.slug for category in post.categories}
 
     def score(other: Post) -> tuple[int, int]:
-        shared_tags = len(tags & {tag.slug for tag in other.tags})
+        shared_tags = sum(other.slug in slugs for slugs in near_tags)
         same_category = int(bool(categories & {c.slug for c in other.categories}))
         return shared_tags, same_category
 
-    candidates = [(score(other), other) for other in posts if other.slug != post.slug]
-    ranked = sorted(
-        (item for item in candidates if item[0] != (0, 0)),
-        key=lambda item: (item[0], item[1].date),
-        reverse=True,
-    )
-    return tuple(other for _, other in ranked[:limit])
+    ranked = [
+        (score(other), -order[other.slug], other)
+        for other in posts
+        if other.slug != post.slug
+        and (any(other.slug in slugs for slugs in near_tags) or other.slug in near_categories)
+    ]
+    ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return tuple(other for _, _, other in ranked[:limit])
 
 
 @dataclass(frozen=True)
@@ -302,29 +326,37 @@ class Published:
         newer = self.posts[at - 1] if at > 0 else None
         return older, newer
 
-    def related(self, post: Post, limit: int = 5) -> tuple[Post, ...]:
-        """`related` among the visible posts, looked for among the posts of `post`'s tags and
-        categories only (never every post), once per post and moment."""
-        key = (post.slug, limit)
+    def related(self, post: Post, limit: int = 5, window: int = RELATED_WINDOW) -> tuple[Post, ...]:
+        """`related` among the visible posts, looked for near `post` in its tags' and
+        categories' posts only (never every post), once per post and moment."""
+        key = (post.slug, limit, window)
         found = self._related.get(key)
         if found is None:
-            found = tuple(map(self.posts.__getitem__, self._related_at(post, limit)))
+            found = tuple(map(self.posts.__getitem__, self._related_at(post, limit, window)))
             self._related[key] = found
         return found
 
-    def _related_at(self, post: Post, limit: int) -> list[int]:
+    def _related_at(self, post: Post, limit: int, window: int) -> list[int]:
         """Positions (newest first) of the posts sharing the most tags, then a category.
 
-        Counting, sorting and set look-ups run in C over the posts of `post`'s terms; the loop
-        here runs once per number of shared tags, and takes at most `limit` posts.
+        Each term's posts are a tuple of positions in ascending order, so the posts near
+        `post` are a slice found by bisection; counting, sorting and set look-ups run in C over
+        those slices (at most `2 * window + 1` positions per term); the loop here runs once
+        per number of shared tags, and takes at most `limit` posts.
         """
         me = self.positions.get(post.slug, -1)
         members = self._members
-        shared = Counter(chain.from_iterable(members.get(("tags", t.slug), ()) for t in post.tags))
+
+        def near(kind: str, slug: str) -> tuple[int, ...]:
+            found = members.get((kind, slug), ())
+            at = bisect_left(found, me)
+            return found[max(0, at - window) : at + window + 1]
+
+        shared = Counter(chain.from_iterable(near("tags", t.slug) for t in post.tags))
         shared.pop(me, None)
-        lists = [members.get(("categories", c.slug), ()) for c in post.categories]
+        lists = [near("categories", c.slug) for c in post.categories]
         newest = lists[0] if len(lists) == 1 else sorted(set(chain.from_iterable(lists)))
-        contains = self._category_set(post, newest).__contains__
+        contains = self._category_set(post).__contains__
         # Most shared tags first, then newest (the lowest position): two stable sorts in C.
         ranked = sorted(sorted(shared.items()), key=itemgetter(1), reverse=True)
         fewer = list(map(neg, map(itemgetter(1), ranked)))  # ascending, for bisect
@@ -336,15 +368,17 @@ class Published:
             chosen += islice(filter(contains, level), limit - len(chosen))
             chosen += islice(filterfalse(contains, level), limit - len(chosen))
             start = end
-        if len(chosen) < limit:  # then posts sharing only a category, newest first
+        if len(chosen) < limit:  # then posts near it sharing only a category, newest first
             rest = filterfalse(shared.__contains__, filterfalse(me.__eq__, newest))
             chosen += islice(rest, limit - len(chosen))
         return chosen
 
-    def _category_set(self, post: Post, positions: Sequence[int]) -> frozenset[int]:
-        """The positions of the posts sharing a category with `post`, made once per category."""
-        key = ("category set", *(category.slug for category in post.categories))
-        return self._kept(key, lambda: frozenset(positions))
+    def _category_set(self, post: Post) -> frozenset[int]:
+        """The positions of the posts sharing a category with `post`, made once per set of
+        categories and moment."""
+        slugs = tuple(category.slug for category in post.categories)
+        lists = [self._members.get(("categories", slug), ()) for slug in slugs]
+        return self._kept(("category set", *slugs), lambda: frozenset(chain.from_iterable(lists)))
 
 
 def published(index: Index, now: datetime, preview: bool = False) -> Published:
