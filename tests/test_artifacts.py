@@ -18,6 +18,7 @@ from contentapi.engine import artifacts
 from contentapi.engine.artifacts import (
     ASSET_FIELDS,
     BLOCKS,
+    BRIEF,
     DERIVED,
     HTML,
     INDEX_FIELDS,
@@ -26,6 +27,8 @@ from contentapi.engine.artifacts import (
     Memo,
     Row,
     artifact_key,
+    brief,
+    brief_of,
     compute,
     decode,
     from_portable,
@@ -232,7 +235,7 @@ def test_artifacts_a_miss_is_computed_once_and_stored():
     assert backend.puts == 1
     index.derived(post)
     assert backend.puts == 2
-    assert set(backend.rows) == {(artifact_key(index, post), kind) for kind in (HTML, DERIVED)}
+    assert set(backend.rows) == {(artifact_key(index, post), kind) for kind in KINDS}
 
 
 def test_artifacts_a_host_that_escaping_would_change_is_rendered_directly():
@@ -314,11 +317,46 @@ def test_artifacts_a_replaced_image_gives_its_new_size_to_derived_and_blocks():
     post = after.by_slug["p"]
     assert after.derived(post).images[0].facts == _photo(120).facts
     assert after.derived(post).cover_image.facts == _photo(120).facts  # type: ignore[union-attr]
+    assert brief(after, post).cover_image.facts == _photo(120).facts  # type: ignore[union-attr]
     (image,) = Artifacts(backend).blocks(after, post, BASES[0])[:1]
     assert (image["width"], image["src"]) == (120, "http://localhost:5000/media/foto.png")
     recomputed = backend.puts - puts
     Artifacts(backend).blocks(after, after.by_slug["q"], BASES[0])
     assert backend.puts - puts == recomputed  # the post without the image was kept
+
+
+def test_artifacts_brief_is_what_a_summary_shows_of_the_derived_values():
+    store = Artifacts(DictBackend())
+    index = folder_index(ROOT / "content", store)
+    plain = folder_index(ROOT / "content")
+    assert index.posts
+    for post in index.posts:
+        expected = plain.derived(post)
+        found = brief(index, post)
+        assert found == brief_of(expected) == brief(plain, post)
+        assert (found.excerpt, found.more) == (expected.analysis.excerpt, expected.analysis.more)
+        assert (found.word_count, found.reading_time) == (
+            expected.analysis.word_count,
+            expected.analysis.reading_time,
+        )
+        assert (found.cover, found.cover_image) == (expected.cover, expected.cover_image)
+
+
+def test_artifacts_brief_is_read_from_its_own_row_without_the_analysis(monkeypatch):
+    """A listing reads each post's small brief row, never its whole stored analysis."""
+    backend = DictBackend()
+    body = "Primer párrafo con ![img](a.png).\n\n<!--more-->\n\nMás."
+    index = index_of(source("a.md", body), assets=frozenset({"a.png"}), store=Artifacts(backend))
+    post = index.by_slug["a"]
+    expected = brief_of(derive(post, index.options, index.assets))
+    backend.put(compute(index, post))
+    brief_row = backend.rows[artifact_key(index, post), BRIEF]
+    assert brief_row.deps == backend.rows[artifact_key(index, post), DERIVED].deps != "[]"
+    del backend.rows[artifact_key(index, post), DERIVED]
+    monkeypatch.setattr(artifacts, "_COMPUTE", {})  # any computation now raises KeyError
+    fresh = index_of(source("a.md", body), assets=frozenset({"a.png"}), store=Artifacts(backend))
+    assert brief(fresh, fresh.by_slug["a"]) == expected
+    assert expected.more and expected.cover == "/media/a.png"
 
 
 def test_artifacts_blocks_are_built_on_request_not_ahead():
@@ -379,6 +417,7 @@ def test_artifacts_a_damaged_row_is_computed_again(damage):
         backend.rows[where] = damage(row)
     assert store.html(index, post, BASES[0]) == expected_html
     assert store.derived(index, post) == expected_derived
+    assert store.brief(index, post) == brief_of(expected_derived)
 
 
 def test_artifacts_memo_is_bounded_and_keeps_the_recent():

@@ -14,7 +14,9 @@ slug (`assets`). Those are recorded per artifact as the answer to each lookup it
 and checked on every read, so adding an image, or renaming a post another one links to,
 recomputes only the posts that referred to it.
 
-Kinds: `derived` (analysis, resolved images, cover, warnings) and `html` (the rendered body),
+Kinds: `derived` (analysis, resolved images, cover, warnings), `brief` (the few of those a
+summary shows: excerpt, word count, reading time, cover; small, so a listing or a detail's
+neighbours and related posts never decode a whole analysis) and `html` (the rendered body),
 built for every post ahead of requests, and `blocks` (the block tree for native clients), built
 and stored on the first request that asks for it: keys, store and invalidation are shared. An
 image's width, height and placeholder are an asset lookup like the others (`image`: the file's
@@ -31,27 +33,39 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Any, Literal, NamedTuple, Protocol, Union, get_args, get_origin, get_type_hints
+from typing import (
+    Any,
+    Generic,
+    Literal,
+    NamedTuple,
+    Protocol,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 from urllib.parse import urlsplit
 
 from contentapi import __version__
 from contentapi.engine.assets import MEDIA_PREFIX, POSTS_PREFIX, AssetMap, absolute
 from contentapi.engine.blocks import render_blocks
 from contentapi.engine.index import BuildOptions, Index, Parsed, render_options
-from contentapi.engine.model import Derived, ImageFacts, ImageTable, Post
+from contentapi.engine.model import Derived, Image, ImageFacts, ImageTable, Post
 from contentapi.engine.render import render_html
 from contentapi.engine.shortcodes import Templates
 
 LAYOUT = 1  # of keys and values; the code fingerprint covers everything else
-DERIVED, HTML, BLOCKS = "derived", "html", "blocks"
-KINDS = (DERIVED, HTML)  # built ahead of requests; `blocks` only when a client asks
+DERIVED, BRIEF, HTML, BLOCKS = "derived", "brief", "html", "blocks"
+KINDS = (DERIVED, BRIEF, HTML)  # built ahead of requests; `blocks` only when a client asks
 PLACEHOLDER_DOMAIN = ".contentapi.invalid"  # `.invalid` is reserved: no real host has it
 MEMO_SIZE = 1024  # derived values an index keeps in memory when a store holds the rest
+BRIEF_MEMO_SIZE = 16384  # briefs an index keeps in memory (a few hundred bytes each)
 # Libraries whose output ends up in an artifact: a new version re-keys the store.
 LIBRARIES = ("mistune", "nh3", "pygments", "python-slugify", "text-unidecode")
 
@@ -92,6 +106,50 @@ ASSET_FIELDS: Mapping[str, Literal["key", "deps"]] = {
     "posts": "deps",
     "images": "deps",
 }
+
+
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Brief:
+    """What a post's summary shows of its derived values (see `serialize.summary`)."""
+
+    digest: str
+    excerpt: str
+    more: bool  # `excerpt` is the text before `<!--more-->`
+    word_count: int
+    reading_time: int
+    cover: str | None
+    cover_image: Image | None
+
+
+def brief_of(derived: Derived) -> Brief:
+    analysis = derived.analysis
+    return Brief(
+        derived.digest,
+        analysis.excerpt,
+        analysis.more,
+        analysis.word_count,
+        analysis.reading_time,
+        derived.cover,
+        derived.cover_image,
+    )
+
+
+def brief(index: Index, post: Post) -> Brief:
+    """The post's `Brief`, kept per index (the most recent BRIEF_MEMO_SIZE): read from the
+    store when `index` has one (a small row), else made from `index.derived`."""
+    table: Memo[Brief] = index.memo(("briefs",), lambda: Memo(BRIEF_MEMO_SIZE))
+    found = table.get(post.path)
+    if found is None or found.digest != post.digest:
+        source = index.artifacts
+        if isinstance(source, Artifacts):
+            found = source.brief(index, post)
+        else:
+            found = brief_of(index.derived(post))
+        table[post.path] = found
+    return found
 
 
 class Row(NamedTuple):
@@ -321,6 +379,10 @@ def _compute_derived(index: Index, post: Post) -> Derived:
     return index.derived(post)
 
 
+def _compute_brief(index: Index, post: Post) -> Brief:
+    return brief_of(index.derived(post))
+
+
 def _compute_html(index: Index, post: Post) -> list[str]:
     """The HTML with a placeholder origin, for the `/media/` and post URLs made absolute, that
     no author can write (a fresh random host): stored with it, swapped for the request's origin
@@ -341,6 +403,7 @@ def _compute_blocks(index: Index, post: Post) -> list[str]:
 
 _COMPUTE: dict[str, Callable[[Index, Post], Any]] = {
     DERIVED: _compute_derived,
+    BRIEF: _compute_brief,
     HTML: _compute_html,
     BLOCKS: _compute_blocks,
 }
@@ -349,11 +412,16 @@ _COMPUTE: dict[str, Callable[[Index, Post], Any]] = {
 def compute(index: Index, post: Post, kinds: Iterable[str] = KINDS) -> list[Row]:
     """A post's artifacts as rows to store: pure, run in a worker process or inline.
 
-    Each is computed against an index whose `assets` record the lookups made.
+    Each is computed against an index whose `assets` record the lookups made; a brief
+    computed with the derived values is made from them (with the same lookups).
     """
     key = artifact_key(index, post)
     rows = []
+    derived: tuple[Derived, str] | None = None
     for kind in kinds:
+        if kind == BRIEF and derived is not None:
+            rows.append(Row(key, kind, derived[1], encode(key, kind, brief_of(derived[0]))))
+            continue
         asked: Asked = {}
         # The probes answer as the frozenset and PostPaths they wrap, duck-typed for this copy.
         assets = replace(
@@ -366,6 +434,8 @@ def compute(index: Index, post: Post, kinds: Iterable[str] = KINDS) -> list[Row]
         value = _COMPUTE[kind](probing, post)
         lookups = [[lookup, path, answer] for (lookup, path), answer in sorted(asked.items())]
         deps = json.dumps(lookups, ensure_ascii=False, separators=(",", ":"))
+        if kind == DERIVED:
+            derived = (value, deps)
         rows.append(Row(key, kind, deps, encode(key, kind, value)))
     return rows
 
@@ -441,22 +511,22 @@ def media_origin(base_url: str) -> str | None:
     return origin if all(absolute(p, base_url) == origin + p for p in probes) else None
 
 
-class Memo:
-    """A bounded, thread-safe memo of derived values by path: the index's hot set."""
+class Memo(Generic[V]):
+    """A bounded, thread-safe memo of derived values (or briefs) by path: the index's hot set."""
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self._size = size
-        self._items: OrderedDict[str, Derived] = OrderedDict()
+        self._items: OrderedDict[str, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, path: str) -> Derived | None:
+    def get(self, path: str) -> V | None:
         with self._lock:
             found = self._items.get(path)
             if found is not None:
                 self._items.move_to_end(path)
             return found
 
-    def __setitem__(self, path: str, value: Derived) -> None:
+    def __setitem__(self, path: str, value: V) -> None:
         with self._lock:
             self._items[path] = value
             self._items.move_to_end(path)
@@ -466,7 +536,7 @@ class Memo:
     def __contains__(self, path: object) -> bool:
         return path in self._items
 
-    def __getitem__(self, path: str) -> Derived:
+    def __getitem__(self, path: str) -> V:
         return self._items[path]
 
     def __len__(self) -> int:
@@ -479,8 +549,9 @@ class Artifacts:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self._read_derived = reader(Derived)
+        self._read_brief = reader(Brief)
 
-    def memo(self) -> Memo:
+    def memo(self) -> Memo[Derived]:
         """The memo a new index keeps: bounded, since the store holds every post."""
         return Memo()
 
@@ -494,9 +565,11 @@ class Artifacts:
             return None
 
     def _compute(self, index: Index, post: Post, kind: str) -> Any:
-        (row,) = compute(index, post, (kind,))
-        self.backend.put([row], wait=0.05)  # a busy store only means the next reader computes
-        return decode(row)
+        """Compute and store one kind (derived values with their brief, which costs nothing
+        more), and answer its plain value."""
+        rows = compute(index, post, (DERIVED, BRIEF) if kind == DERIVED else (kind,))
+        self.backend.put(rows, wait=0.05)  # a busy store only means the next reader computes
+        return decode(rows[0])
 
     def derived(self, index: Index, post: Post) -> Derived:
         key = artifact_key(index, post)
@@ -510,6 +583,19 @@ class Artifacts:
                 pass
         result: Derived = self._read_derived(self._compute(index, post, DERIVED))
         return result
+
+    def brief(self, index: Index, post: Post) -> Brief:
+        """The post's brief: its small stored row, else made from its derived values (the
+        builder stores the row)."""
+        plain = self._stored(index, artifact_key(index, post), BRIEF)
+        if plain is not None:
+            try:
+                found: Brief = self._read_brief(plain)
+                if found.digest == post.digest:
+                    return found
+            except (ValueError, TypeError):
+                pass
+        return brief_of(index.derived(post))
 
     def html(self, index: Index, post: Post, media_base_url: str) -> str | None:
         """The post's HTML for `media_base_url`, or None when that base cannot be substituted

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from contentapi.engine.artifacts import brief
 from contentapi.engine.blocks import BLOCKS_VERSION
 from contentapi.engine.index import Index
 from contentapi.engine.model import Image, Post, TermRef
@@ -57,15 +58,13 @@ def excerpt(index: Index, post: Post) -> str:
     """Plain text for summaries and feeds: the author's `excerpt` (or `summary`), else the text
     before `<!--more-->`, else the description, else the start of the first paragraph with
     words of its own."""
-    analysis = index.derived(post).analysis
-    return post.summary or (
-        analysis.excerpt if analysis.more else post.description or analysis.excerpt
-    )
+    found = brief(index, post)
+    return post.summary or (found.excerpt if found.more else post.description or found.excerpt)
 
 
 def cover(index: Index, post: Post, links: Links) -> str | None:
     """The front matter's image, else the body's first, as `Links.media` gives it."""
-    found = index.derived(post).cover
+    found = brief(index, post).cover
     return links.media(found) if found else None
 
 
@@ -84,7 +83,7 @@ def image(found: Image, links: Links) -> dict[str, Any]:
 
 def cover_image(index: Index, post: Post, links: Links) -> dict[str, Any] | None:
     """`cover` with its alt text, width, height and placeholder, or null."""
-    found = index.derived(post).cover_image
+    found = brief(index, post).cover_image
     return image(found, links) if found else None
 
 
@@ -104,12 +103,12 @@ DERIVED: tuple[Derived, ...] = (
     Derived(
         "reading_time",
         "description",
-        lambda index, post, links: index.derived(post).analysis.reading_time,
+        lambda index, post, links: brief(index, post).reading_time,
     ),
     Derived(
         "word_count",
         "description",
-        lambda index, post, links: index.derived(post).analysis.word_count,
+        lambda index, post, links: brief(index, post).word_count,
     ),
     Derived("cover", "description", cover),
     Derived("cover_image", "description", cover_image),
