@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, g, request, url_for
+from flask import Flask, current_app, g, request
+from werkzeug.routing import Map
 
 from contentapi.engine.assets import absolute
 from contentapi.engine.index import Index
@@ -53,9 +55,16 @@ class RequestLinks(_EndpointLinks):
 
     def url(self, endpoint: str, query: Any = None, **values: Any) -> str:
         """An absolute URL for an endpoint, honouring `CONTENTAPI_BASE_URL`."""
-        path = url_for(endpoint, **values)[len(request.script_root) :]
+        path = route_path(current_app.url_map, endpoint, tuple(sorted(values.items())))
         suffix = f"?{urlencode(query, doseq=True, safe=',:')}" if query else ""
         return self.base_url.rstrip("/") + path + suffix
+
+
+@lru_cache(maxsize=32768)
+def route_path(url_map: Map, endpoint: str, values: tuple[tuple[str, Any], ...]) -> str:
+    """An endpoint's path (from `/`, without the script root), as `url_for` builds it: built
+    once per endpoint and values in this process, since a detail shows eight post URLs."""
+    return url_map.bind("localhost").build(endpoint, dict(values))
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class RouteLinks(_EndpointLinks):
     base_url: str
 
     def url(self, endpoint: str, **values: Any) -> str:
-        path = self.app.url_map.bind("localhost").build(endpoint, values)
+        path = route_path(self.app.url_map, endpoint, tuple(sorted(values.items())))
         return self.base_url.rstrip("/") + path
 
 
