@@ -24,9 +24,11 @@ from werkzeug.http import parse_accept_header
 Coding = Literal["br", "gzip", "identity"]
 IDENTITY: Coding = "identity"
 CODINGS: tuple[Coding, ...] = ("br", "gzip")  # preferred in this order when a client ties
-# The levels flask-compress used: cheap enough for a miss, each body compressed once.
-BROTLI_QUALITY = 4
-GZIP_LEVEL = 6
+# Cheap enough for a miss, each body compressed once. Measured on 10k-post bodies (bench corpus):
+# brotli 3 makes a 14 KB detail 3% bigger than 4 (4.4 KB, not 4.3) in 0.11 ms instead of
+# 0.19; gzip 4 makes it 2% bigger than 6 in 0.15 ms instead of 0.17, and halves a feed's time.
+BROTLI_QUALITY = 3
+GZIP_LEVEL = 4
 # RFC 1952 header: deflate, no flags, MTIME 0 (none), no extra flags, OS 255 (unknown). Written
 # here rather than by `gzip.compress`, whose OS byte differs between Python versions.
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
