@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from itertools import chain, filterfalse, islice
-from operator import itemgetter, neg
+from operator import neg
 from typing import Any, TypeVar
 
 from contentapi import __version__
@@ -358,13 +358,13 @@ class Published:
         newest = lists[0] if len(lists) == 1 else sorted(set(chain.from_iterable(lists)))
         contains = self._category_set(post).__contains__
         # Most shared tags first, then newest (the lowest position): two stable sorts in C.
-        ranked = sorted(sorted(shared.items()), key=itemgetter(1), reverse=True)
-        fewer = list(map(neg, map(itemgetter(1), ranked)))  # ascending, for bisect
+        ranked = sorted(sorted(shared), key=shared.__getitem__, reverse=True)  # positions
+        fewer = list(map(neg, map(shared.__getitem__, ranked)))  # ascending, for bisect
         chosen: list[int] = []
         start = 0
         while start < len(ranked) and len(chosen) < limit:
             end = bisect_right(fewer, fewer[start], start)
-            level = list(map(itemgetter(0), ranked[start:end]))
+            level = ranked[start:end]
             chosen += islice(filter(contains, level), limit - len(chosen))
             chosen += islice(filterfalse(contains, level), limit - len(chosen))
             start = end
