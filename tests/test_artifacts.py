@@ -33,6 +33,8 @@ from contentapi.engine.artifacts import (
     decode,
     from_portable,
     media_origin,
+    outline,
+    outline_of,
     portable,
     reader,
     render_options,
@@ -340,15 +342,20 @@ def test_artifacts_brief_is_what_a_summary_shows_of_the_derived_values():
             expected.analysis.reading_time,
         )
         assert (found.cover, found.cover_image) == (expected.cover, expected.cover_image)
+        assert outline(index, post) == outline_of(expected) == outline(plain, post)
+        assert outline(index, post).toc == expected.analysis.toc
+        assert outline(index, post).images == expected.images
 
 
-def test_artifacts_brief_is_read_from_its_own_row_without_the_analysis(monkeypatch):
-    """A listing reads each post's small brief row, never its whole stored analysis."""
+def test_artifacts_brief_and_outline_are_read_from_their_rows_without_the_analysis(monkeypatch):
+    """A listing reads each post's small brief row, a detail its outline, never the whole
+    stored analysis."""
     backend = DictBackend()
-    body = "Primer párrafo con ![img](a.png).\n\n<!--more-->\n\nMás."
+    body = "Primer párrafo con ![img](a.png).\n\n<!--more-->\n\n## Más\n\nTexto."
     index = index_of(source("a.md", body), assets=frozenset({"a.png"}), store=Artifacts(backend))
     post = index.by_slug["a"]
-    expected = brief_of(derive(post, index.options, index.assets))
+    derived = derive(post, index.options, index.assets)
+    expected = brief_of(derived)
     backend.put(compute(index, post))
     brief_row = backend.rows[artifact_key(index, post), BRIEF]
     assert brief_row.deps == backend.rows[artifact_key(index, post), DERIVED].deps != "[]"
@@ -357,6 +364,8 @@ def test_artifacts_brief_is_read_from_its_own_row_without_the_analysis(monkeypat
     fresh = index_of(source("a.md", body), assets=frozenset({"a.png"}), store=Artifacts(backend))
     assert brief(fresh, fresh.by_slug["a"]) == expected
     assert expected.more and expected.cover == "/media/a.png"
+    assert outline(fresh, fresh.by_slug["a"]) == outline_of(derived)
+    assert [entry.text for entry in outline_of(derived).toc] == ["Más"]
 
 
 def test_artifacts_blocks_are_built_on_request_not_ahead():
@@ -418,6 +427,7 @@ def test_artifacts_a_damaged_row_is_computed_again(damage):
     assert store.html(index, post, BASES[0]) == expected_html
     assert store.derived(index, post) == expected_derived
     assert store.brief(index, post) == brief_of(expected_derived)
+    assert store.outline(index, post) == outline_of(expected_derived)
 
 
 def test_artifacts_memo_is_bounded_and_keeps_the_recent():

@@ -16,7 +16,8 @@ recomputes only the posts that referred to it.
 
 Kinds: `derived` (analysis, resolved images, cover, warnings), `brief` (the few of those a
 summary shows: excerpt, word count, reading time, cover; small, so a listing or a detail's
-neighbours and related posts never decode a whole analysis) and `html` (the rendered body),
+neighbours and related posts never decode a whole analysis), `outline` (the table of contents
+and images a whole post shows) and `html` (the rendered body),
 built for every post ahead of requests, and `blocks` (the block tree for native clients), built
 and stored on the first request that asks for it: keys, store and invalidation are shared. An
 image's width, height and placeholder are an asset lookup like the others (`image`: the file's
@@ -56,13 +57,13 @@ from contentapi import __version__
 from contentapi.engine.assets import MEDIA_PREFIX, POSTS_PREFIX, AssetMap, absolute
 from contentapi.engine.blocks import render_blocks
 from contentapi.engine.index import BuildOptions, Index, Parsed, render_options
-from contentapi.engine.model import Derived, Image, ImageFacts, ImageTable, Post
+from contentapi.engine.model import Derived, Image, ImageFacts, ImageTable, Post, TocEntry
 from contentapi.engine.render import render_html
 from contentapi.engine.shortcodes import Templates
 
 LAYOUT = 1  # of keys and values; the code fingerprint covers everything else
-DERIVED, BRIEF, HTML, BLOCKS = "derived", "brief", "html", "blocks"
-KINDS = (DERIVED, BRIEF, HTML)  # built ahead of requests; `blocks` only when a client asks
+DERIVED, BRIEF, OUTLINE, HTML, BLOCKS = "derived", "brief", "outline", "html", "blocks"
+KINDS = (DERIVED, BRIEF, OUTLINE, HTML)  # built ahead of requests; `blocks` when a client asks
 PLACEHOLDER_DOMAIN = ".contentapi.invalid"  # `.invalid` is reserved: no real host has it
 MEMO_SIZE = 1024  # derived values an index keeps in memory when a store holds the rest
 BRIEF_MEMO_SIZE = 16384  # briefs an index keeps in memory (a few hundred bytes each)
@@ -135,6 +136,32 @@ def brief_of(derived: Derived) -> Brief:
         derived.cover,
         derived.cover_image,
     )
+
+
+@dataclass(frozen=True)
+class Outline:
+    """What a whole post shows of its derived values besides its summary's."""
+
+    digest: str
+    toc: tuple[TocEntry, ...]
+    images: tuple[Image, ...]
+
+
+def outline_of(derived: Derived) -> Outline:
+    return Outline(derived.digest, derived.analysis.toc, derived.images)
+
+
+# The kinds made from the derived values alone: computed with them, stored with their lookups.
+_FROM_DERIVED: dict[str, Callable[[Derived], Any]] = {BRIEF: brief_of, OUTLINE: outline_of}
+
+
+def outline(index: Index, post: Post) -> Outline:
+    """The post's `Outline`: read from the store when `index` has one (not the whole analysis),
+    else made from `index.derived`."""
+    source = index.artifacts
+    if isinstance(source, Artifacts):
+        return source.outline(index, post)
+    return outline_of(index.derived(post))
 
 
 def brief(index: Index, post: Post) -> Brief:
@@ -379,8 +406,8 @@ def _compute_derived(index: Index, post: Post) -> Derived:
     return index.derived(post)
 
 
-def _compute_brief(index: Index, post: Post) -> Brief:
-    return brief_of(index.derived(post))
+def _from_derived(kind: str) -> Callable[[Index, Post], Any]:
+    return lambda index, post: _FROM_DERIVED[kind](index.derived(post))
 
 
 def _compute_html(index: Index, post: Post) -> list[str]:
@@ -403,7 +430,8 @@ def _compute_blocks(index: Index, post: Post) -> list[str]:
 
 _COMPUTE: dict[str, Callable[[Index, Post], Any]] = {
     DERIVED: _compute_derived,
-    BRIEF: _compute_brief,
+    BRIEF: _from_derived(BRIEF),
+    OUTLINE: _from_derived(OUTLINE),
     HTML: _compute_html,
     BLOCKS: _compute_blocks,
 }
@@ -412,15 +440,16 @@ _COMPUTE: dict[str, Callable[[Index, Post], Any]] = {
 def compute(index: Index, post: Post, kinds: Iterable[str] = KINDS) -> list[Row]:
     """A post's artifacts as rows to store: pure, run in a worker process or inline.
 
-    Each is computed against an index whose `assets` record the lookups made; a brief
-    computed with the derived values is made from them (with the same lookups).
+    Each is computed against an index whose `assets` record the lookups made; a brief or an
+    outline computed with the derived values is made from them (with the same lookups).
     """
     key = artifact_key(index, post)
     rows = []
     derived: tuple[Derived, str] | None = None
     for kind in kinds:
-        if kind == BRIEF and derived is not None:
-            rows.append(Row(key, kind, derived[1], encode(key, kind, brief_of(derived[0]))))
+        if kind in _FROM_DERIVED and derived is not None:
+            made = _FROM_DERIVED[kind](derived[0])
+            rows.append(Row(key, kind, derived[1], encode(key, kind, made)))
             continue
         asked: Asked = {}
         # The probes answer as the frozenset and PostPaths they wrap, duck-typed for this copy.
@@ -550,6 +579,7 @@ class Artifacts:
         self.backend = backend
         self._read_derived = reader(Derived)
         self._read_brief = reader(Brief)
+        self._read_outline = reader(Outline)
 
     def memo(self) -> Memo[Derived]:
         """The memo a new index keeps: bounded, since the store holds every post."""
@@ -565,9 +595,9 @@ class Artifacts:
             return None
 
     def _compute(self, index: Index, post: Post, kind: str) -> Any:
-        """Compute and store one kind (derived values with their brief, which costs nothing
-        more), and answer its plain value."""
-        rows = compute(index, post, (DERIVED, BRIEF) if kind == DERIVED else (kind,))
+        """Compute and store one kind (derived values with their brief and outline, which
+        cost nothing more), and answer its plain value."""
+        rows = compute(index, post, (DERIVED, *_FROM_DERIVED) if kind == DERIVED else (kind,))
         self.backend.put(rows, wait=0.05)  # a busy store only means the next reader computes
         return decode(rows[0])
 
@@ -587,15 +617,25 @@ class Artifacts:
     def brief(self, index: Index, post: Post) -> Brief:
         """The post's brief: its small stored row, else made from its derived values (the
         builder stores the row)."""
-        plain = self._stored(index, artifact_key(index, post), BRIEF)
+        found: Brief | None = self._small(index, post, BRIEF, self._read_brief)
+        return brief_of(index.derived(post)) if found is None else found
+
+    def outline(self, index: Index, post: Post) -> Outline:
+        """The post's outline, as `brief` gives its brief."""
+        found: Outline | None = self._small(index, post, OUTLINE, self._read_outline)
+        return outline_of(index.derived(post)) if found is None else found
+
+    def _small(self, index: Index, post: Post, kind: str, read: Callable[[Any], Any]) -> Any:
+        """A stored brief or outline of the post's content, or None."""
+        plain = self._stored(index, artifact_key(index, post), kind)
         if plain is not None:
             try:
-                found: Brief = self._read_brief(plain)
+                found = read(plain)
                 if found.digest == post.digest:
                     return found
             except (ValueError, TypeError):
                 pass
-        return brief_of(index.derived(post))
+        return None
 
     def html(self, index: Index, post: Post, media_base_url: str) -> str | None:
         """The post's HTML for `media_base_url`, or None when that base cannot be substituted

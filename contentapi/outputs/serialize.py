@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from contentapi.engine.artifacts import brief
+from contentapi.engine.artifacts import brief, outline
 from contentapi.engine.blocks import BLOCKS_VERSION
 from contentapi.engine.index import Index
 from contentapi.engine.model import Image, Post, TermRef
@@ -164,30 +164,30 @@ def detail(
     """A whole post: the summary, the chosen bodies (`html(post)` renders it, `blocks(post)`
     builds its block tree), toc, images, the fields only a whole post shows, neighbours and
     related."""
-    derived = index.derived(post)
+    shown = outline(index, post)
 
-    def brief(other: Post) -> dict[str, Any]:
+    def summary_of(other: Post) -> dict[str, Any]:
         return summary(index, other, links, now=now, preview=preview)
 
-    body = brief(post)
+    body = summary_of(post)
     wanted = set(formats)
     if "html" in wanted:
         body["html"] = html(post)
     if "markdown" in wanted:
         body["markdown"] = index.body(post)
     if "plaintext" in wanted:
-        body["plaintext"] = derived.analysis.plaintext
+        body["plaintext"] = index.derived(post).analysis.plaintext
     if "blocks" in wanted:
         body["blocks_version"] = BLOCKS_VERSION
         body["blocks"] = blocks(post)
-    body["toc"] = [entry.as_dict() for entry in derived.analysis.toc]
-    body["images"] = [image(found, links) for found in derived.images]
+    body["toc"] = [entry.as_dict() for entry in shown.toc]
+    body["images"] = [image(found, links) for found in shown.images]
     for field in _DETAIL:
         body[field.name] = field.kind.json(getattr(post, field.name))
     older, newer = neighbours
-    body["prev"] = brief(older) if older else None
-    body["next"] = brief(newer) if newer else None
-    body["related"] = [brief(other) for other in related]
+    body["prev"] = summary_of(older) if older else None
+    body["next"] = summary_of(newer) if newer else None
+    body["related"] = [summary_of(other) for other in related]
     return body
 
 
