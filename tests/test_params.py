@@ -269,3 +269,19 @@ def test_canonical_query_keeps_a_required_value_and_each_schema_its_defaults():
 def test_canonical_query_zone_utc_writes_z():
     schema = ListArgs(UTC, 10, 100)
     assert _canonical("from=2024-03-10T10:00:00%2B00:00", schema) == "from=2024-03-10T10:00:00Z"
+
+
+def test_parse_query_parses_each_query_string_once_and_hands_out_copies(app: Flask) -> None:
+    from contentapi.service.store import store_of
+    from contentapi.web.params import parse_query
+
+    settings = store_of(app).settings
+    with app.test_request_context("/api/v1/posts?tag=b,a&page=2"):
+        first = parse_query(ListArgs, settings)
+        first["tag"].append("changed")
+        first["page"] = 99
+        again = parse_query(ListArgs, settings)
+    assert again["page"] == 2 and sorted(again["tag"]) == ["a", "b"]
+    for _ in range(2):  # an error is raised every time, never kept as an answer
+        with app.test_request_context("/api/v1/posts?page=0"), pytest.raises(InvalidParameters):
+            parse_query(ListArgs, settings)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, NoReturn
 
+from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, validate
 from webargs.flaskparser import FlaskParser
 
@@ -206,9 +207,19 @@ def schema_for(kind: type[QueryArgs], settings: Settings) -> QueryArgs:
 
 def parse_query(kind: type[QueryArgs], settings: Settings) -> dict[str, Any]:
     """This request's query string checked against `kind`: defaults applied, a 400 naming
-    every bad or unknown parameter."""
+    every bad or unknown parameter. Parsed once per query string (a copy each time)."""
+    parsed = _parsed(kind, settings, request.query_string)
+    return {name: list(value) if isinstance(value, list) else value for name, value in parsed}
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(
+    kind: type[QueryArgs], settings: Settings, query_string: bytes
+) -> tuple[tuple[str, Any], ...]:
+    """`parse_query` for the current request, whose query string is `query_string`: a pure
+    function of it (errors are raised, not kept)."""
     args: dict[str, Any] = parser.parse(schema_for(kind, settings), location="query")
-    return args
+    return tuple(args.items())
 
 
 Query = tuple[tuple[str, str], ...]
