@@ -355,3 +355,21 @@ def test_serialize_cover_image_carries_the_cover_and_its_alt() -> None:
         "placeholder": None,
     }
     assert summary(INDEX, _post("later"), LINKS, now=NOW)["cover_image"] is None
+
+
+def test_summary_each_call_gets_its_own_dict_and_the_links_it_was_asked_with():
+    """Summaries are kept per index (the same posts show in many listings): a caller adding
+    keys to one never changes the next, and other links give other URLs."""
+    index = _index()
+    post = index.by_slug["pan"]
+    first = summary(index, post, LINKS, now=NOW)
+    expected = json.loads(json.dumps(first))
+    first["score"] = 1.0
+    first["url"] = "changed"
+    again = summary(index, post, LINKS, now=NOW)
+    assert again == expected and again is not first
+    other = summary(index, post, StaticLinks("https://other.example/"), now=NOW)
+    assert other["url"] == "https://other.example/p/pan"
+    assert summary(index, post, LINKS, now=NOW, preview=True)["status"] == "published"
+    assert "status" not in summary(index, post, LINKS, now=NOW)
+    assert summary(index, post, LINKS, now=NOW, only=["slug"]) == {"slug": post.slug}

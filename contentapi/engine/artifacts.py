@@ -33,7 +33,7 @@ import sys
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from functools import cache, lru_cache
 from importlib import metadata
@@ -545,17 +545,17 @@ class Memo(Generic[V]):
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self._size = size
-        self._items: OrderedDict[str, V] = OrderedDict()
+        self._items: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, path: str) -> V | None:
+    def get(self, path: Hashable) -> V | None:
         with self._lock:
             found = self._items.get(path)
             if found is not None:
                 self._items.move_to_end(path)
             return found
 
-    def __setitem__(self, path: str, value: V) -> None:
+    def __setitem__(self, path: Hashable, value: V) -> None:
         with self._lock:
             self._items[path] = value
             self._items.move_to_end(path)
@@ -565,7 +565,7 @@ class Memo(Generic[V]):
     def __contains__(self, path: object) -> bool:
         return path in self._items
 
-    def __getitem__(self, path: str) -> V:
+    def __getitem__(self, path: Hashable) -> V:
         return self._items[path]
 
     def __len__(self) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from contentapi.engine.artifacts import brief, outline
+from contentapi.engine.artifacts import Memo, brief, outline
 from contentapi.engine.blocks import BLOCKS_VERSION
 from contentapi.engine.index import Index
 from contentapi.engine.model import Image, Post, TermRef
@@ -22,6 +22,7 @@ from contentapi.engine.schema import FIELDS
 from contentapi.outputs.query import Changes, Page, TermCount
 
 TermKind = Literal["categories", "tags"]
+SUMMARY_MEMO_SIZE = 4096  # summaries an index keeps (about 2 KB each)
 HtmlOf = Callable[[Post], str]
 BlocksOf = Callable[[Post], list[dict[str, Any]]]
 
@@ -134,12 +135,23 @@ def summary(
     only: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The fields every listing shows; `only` keeps a subset (sparse fieldset). In preview the
-    post's `status` at `now` is added, whatever `only` asks for."""
-    body: dict[str, Any] = {}
-    for field in _SUMMARY:
-        body[field.name] = field.kind.json(getattr(post, field.name))
-        for item in _AFTER[field.name]:
-            body[item.name] = item.value(index, post, links)
+    post's `status` at `now` is added, whatever `only` asks for.
+
+    Each index keeps the most recent SUMMARY_MEMO_SIZE (by links and post), since the same
+    posts appear in many listings, neighbours and related posts; every call gets a new dict
+    (the values inside are shared: callers add keys, never change values).
+    """
+    memo: Memo[dict[str, Any]] = index.memo(("summaries",), lambda: Memo(SUMMARY_MEMO_SIZE))
+    key = (links, post.path)
+    kept = memo.get(key)
+    if kept is None:
+        kept = {}
+        for field in _SUMMARY:
+            kept[field.name] = field.kind.json(getattr(post, field.name))
+            for item in _AFTER[field.name]:
+                kept[item.name] = item.value(index, post, links)
+        memo[key] = kept
+    body = dict(kept)
     wanted = set(only)
     if wanted:
         body = {key: value for key, value in body.items() if key in wanted}
