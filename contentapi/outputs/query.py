@@ -260,7 +260,7 @@ class Published:
     _terms: Mapping[tuple[str, str], TermCount] = field(repr=False)
     _members: Mapping[tuple[str, str], tuple[int, ...]] = field(repr=False)  # positions
     _lists: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict, repr=False)
-    _related: dict[tuple[str, int], tuple[Post, ...]] = field(default_factory=dict, repr=False)
+    _related: dict[tuple[str, int, int], tuple[Post, ...]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def shows(self, slug: str) -> Post | None:
