@@ -176,3 +176,21 @@ def test_headers_content_version_is_the_roots_version_on_answers_from_the_conten
         assert response.headers["X-Content-Version"] == version, url
     assert "X-Content-Version" not in client.get("/healthz").headers
     assert "X-Content-Version" not in client.get("/no/such/route").headers
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip", "identity"])
+def test_headers_unconditional_answers_carry_date_and_length_as_make_conditional_would(
+    site, make_client, encoding
+):
+    """A request with no conditional header skips the validator parsing, not its headers."""
+    client = make_client()
+    for _ in range(2):  # a miss, then a hit
+        response = client.get("/api/v1/posts", headers={"Accept-Encoding": encoding})
+        assert response.status_code == 200
+        assert response.headers["Date"]
+        assert int(response.headers["Content-Length"]) == len(response.get_data())
+        again = client.get(
+            "/api/v1/posts",
+            headers={"Accept-Encoding": encoding, "If-None-Match": response.headers["ETag"]},
+        )
+        assert again.status_code == 304 and again.headers["Date"]

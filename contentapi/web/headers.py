@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
 from werkzeug.exceptions import SecurityError
+from werkzeug.http import http_date
 from werkzeug.routing import RequestRedirect
 
 from contentapi.engine.model import Post
@@ -122,11 +123,33 @@ def _compress(response: Response) -> Response:
     return response
 
 
+# Request headers that can make an answer conditional (304, 412) or partial (206).
+_CONDITIONAL = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_RANGE",
+    "HTTP_IF_RANGE",
+)
+
+
 def _settle(response: Response) -> Response:
-    """After compression: the 304 against the final ETag (that of the bytes sent)."""
+    """After compression: the 304 against the final ETag (that of the bytes sent). A request
+    with none of the conditional headers gets what `make_conditional` would add without
+    parsing any (a Date and a Content-Length)."""
     if not g.get("validated"):
         return response
-    response.make_conditional(request)  # in place
+    environ = request.environ
+    if any(name in environ for name in _CONDITIONAL):
+        response.make_conditional(request)  # in place
+        return response
+    if "date" not in response.headers:
+        response.headers["Date"] = http_date()
+    if response.automatically_set_content_length and "content-length" not in response.headers:
+        length = response.calculate_content_length()
+        if length is not None:
+            response.headers["Content-Length"] = str(length)
     return response
 
 
