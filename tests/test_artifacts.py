@@ -354,7 +354,7 @@ def test_artifacts_brief_and_outline_are_read_from_their_rows_without_the_analys
     body = "Primer párrafo con ![img](a.png).\n\n<!--more-->\n\n## Más\n\nTexto."
     index = index_of(source("a.md", body), assets=frozenset({"a.png"}), store=Artifacts(backend))
     post = index.by_slug["a"]
-    derived = derive(post, index.options, index.assets)
+    derived = derive(post, index.body(post), index.options, index.assets)
     expected = brief_of(derived)
     backend.put(compute(index, post))
     brief_row = backend.rows[artifact_key(index, post), BRIEF]
