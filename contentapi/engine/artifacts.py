@@ -66,7 +66,7 @@ DERIVED, BRIEF, OUTLINE, HTML, BLOCKS = "derived", "brief", "outline", "html", "
 KINDS = (DERIVED, BRIEF, OUTLINE, HTML)  # built ahead of requests; `blocks` when a client asks
 PLACEHOLDER_DOMAIN = ".contentapi.invalid"  # `.invalid` is reserved: no real host has it
 MEMO_SIZE = 1024  # derived values an index keeps in memory when a store holds the rest
-BRIEF_MEMO_SIZE = 16384  # briefs an index keeps in memory (a few hundred bytes each)
+BRIEF_MEMO_SIZE = 16384  # briefs an index keeps in memory (~0.7 KB each)
 # Libraries whose output ends up in an artifact: a new version re-keys the store.
 LIBRARIES = ("mistune", "nh3", "pygments", "python-slugify", "text-unidecode")
 
@@ -112,7 +112,7 @@ ASSET_FIELDS: Mapping[str, Literal["key", "deps"]] = {
 V = TypeVar("V")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Brief:
     """What a post's summary shows of its derived values (see `serialize.summary`)."""
 
@@ -138,7 +138,7 @@ def brief_of(derived: Derived) -> Brief:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outline:
     """What a whole post shows of its derived values besides its summary's."""
 
@@ -175,6 +175,8 @@ def brief(index: Index, post: Post) -> Brief:
             found = source.brief(index, post)
         else:
             found = brief_of(index.derived(post))
+        if found.digest is not post.digest:  # keep one copy of the digest, the post's
+            found = replace(found, digest=post.digest)
         table[post.path] = found
     return found
 

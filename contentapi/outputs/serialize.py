@@ -22,7 +22,7 @@ from contentapi.engine.schema import FIELDS
 from contentapi.outputs.query import Changes, Page, TermCount
 
 TermKind = Literal["categories", "tags"]
-SUMMARY_MEMO_SIZE = 4096  # summaries an index keeps (about 2 KB each)
+SUMMARY_MEMO_SIZE = 2048  # summaries an index keeps (~2.3 KB each)
 HtmlOf = Callable[[Post], str]
 BlocksOf = Callable[[Post], list[dict[str, Any]]]
 
