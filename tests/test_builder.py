@@ -136,6 +136,49 @@ def test_builder_prune_deletes_what_no_post_uses(make_app, write_post, posts, st
     assert content.artifacts.missing(content.index) == []
 
 
+def test_builder_a_complete_fill_is_recorded_and_checked_in_one_row(
+    make_app, posts, store_path, monkeypatch
+):
+    app = make_app(store_path=str(store_path))
+    wait_for_warm_up()
+    content = store_of(app)
+    assert content.artifacts is not None
+    first = build(content.index, content.artifacts, jobs=1)
+    assert first.missing == 0  # the background fill did it
+
+    def scanned(index):
+        raise AssertionError("every post was checked again")
+
+    monkeypatch.setattr(content.artifacts, "missing", scanned)
+    assert build(content.index, content.artifacts, jobs=1).missing == 0
+    monkeypatch.undo()
+    assert prune(content.index, content.artifacts) == 0  # a prune forgets what was complete
+    checks: list[object] = []
+    monkeypatch.setattr(content.artifacts, "missing", lambda index: checks.append(index) or [])
+    build(content.index, content.artifacts, jobs=1)
+    build(content.index, content.artifacts, jobs=1)
+    assert len(checks) == 1  # checked after the prune, then recorded again
+
+
+def test_builder_a_failed_fill_is_not_recorded_as_complete(
+    make_app, posts, store_path, monkeypatch
+):
+    app = make_app(store_path="off")
+    content = store_of(app)
+    database = open_artifacts(content.settings.replace(store_path=str(store_path)))
+    assert database is not None
+
+    def broken(index_, post, kinds=artifacts.KINDS):
+        raise RuntimeError("renderer bug")
+
+    monkeypatch.setattr("contentapi.service.builder.compute", broken)
+    report = build(content.index, database, jobs=1)
+    assert len(report.failed) == len(posts)
+    monkeypatch.undo()
+    again = build(content.index, database, jobs=1)
+    assert again.missing == len(posts) and again.built == len(posts)
+
+
 # --- serving from the store ----------------------------------------------------------------------
 
 

@@ -199,10 +199,15 @@ class Index:
             raise KeyError(f"{post.path}: not a post of this index")
         return unpack(found.packed)
 
-    def stamps(self) -> dict[str, tuple[FileStamp, str]]:
-        """Each post file's stamp and digest as this index read it (see `read_sources`)."""
-        parsed = self.parsed
-        return {path: (stamp, parsed[path].digest) for path, stamp in self.files.items()}
+    def stamps(self) -> Mapping[str, tuple[FileStamp, str]]:
+        """Each post file's stamp and digest as this index read it (see `read_sources`),
+        made once per index: a preloading master makes it before its workers fork."""
+
+        def make() -> Mapping[str, tuple[FileStamp, str]]:
+            parsed = self.parsed
+            return {path: (stamp, parsed[path].digest) for path, stamp in self.files.items()}
+
+        return self.memo(("stamps",), make)
 
     def derived_items(self) -> list[tuple[Post, Derived]]:
         """Posts and pages whose derived values are computed already."""
@@ -758,12 +763,9 @@ def _nothing_changed(previous: Index, sources: Sources, options: BuildOptions) -
         and len(sources.files) == len(parsed)
         and not sources.shortcodes
         and not previous.shortcodes
-        and all(
-            source.data is None
-            and source.path in parsed
-            and parsed[source.path].digest == source.digest
-            for source in sources.files
-        )
+        # an unread file's digest is the one `stamps()` gave for it: the parse results need
+        # not be touched (in a forked worker, touching them copies their memory pages)
+        and all(source.data is None and source.path in parsed for source in sources.files)
         and sources.assets == previous.assets.files
         and ImageTable({image.path: image for image in sources.images}) == previous.assets.images
     )

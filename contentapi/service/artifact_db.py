@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS artifact (
     PRIMARY KEY (key, kind)
 )
 """
+# The index versions (with the artifact code's fingerprint) whose every artifact was stored:
+# a process starting on one of them checks one row instead of every post's.
+FILLED = "CREATE TABLE IF NOT EXISTS filled (version TEXT PRIMARY KEY)"
 # Connections made in a parent process before a fork: the child must neither use nor close
 # them (closing could checkpoint or delete the parent's WAL), so they are kept here, unused.
 _INHERITED: list[sqlite3.Connection] = []
@@ -151,11 +154,13 @@ class ArtifactDB:
             version = sqlite.execute("PRAGMA user_version").fetchone()[0]
             query = "SELECT name FROM sqlite_master WHERE type = 'table'"
             tables = [name for (name,) in sqlite.execute(query)]
-            if version != USER_VERSION or "artifact" not in tables:
+            if version != USER_VERSION or not {"artifact", "filled"} <= set(tables):
                 with self._write(sqlite):
                     if version not in (0, USER_VERSION):
                         sqlite.execute("DROP TABLE IF EXISTS artifact")
+                        sqlite.execute("DROP TABLE IF EXISTS filled")
                     sqlite.execute(SCHEMA)
+                    sqlite.execute(FILLED)
                     sqlite.execute(f"PRAGMA user_version={USER_VERSION}")
             identity = _identity(self.path)
             if identity is None:
@@ -268,6 +273,29 @@ class ArtifactDB:
             return False
         return True
 
+    def filled(self, version: str) -> bool:
+        """Whether `mark_filled(version)` was recorded (and nothing pruned since)."""
+        sqlite = self._connection()
+        if sqlite is None:
+            return False
+        try:
+            query = "SELECT 1 FROM filled WHERE version = ?"
+            return sqlite.execute(query, (version,)).fetchone() is not None
+        except sqlite3.Error as error:
+            self._failed(error)
+            return False
+
+    def mark_filled(self, version: str) -> None:
+        """Record that every artifact of `version` is stored (a failure only costs a check)."""
+        sqlite = self._connection()
+        if sqlite is None:
+            return
+        try:
+            with self._write(sqlite):
+                sqlite.execute("INSERT OR IGNORE INTO filled (version) VALUES (?)", (version,))
+        except sqlite3.Error as error:
+            self._failed(error)
+
     def prune(self, keep: set[str]) -> int:
         """Delete every artifact whose key is not in `keep`; how many were deleted."""
         sqlite = self._connection()
@@ -279,6 +307,7 @@ class ArtifactDB:
             sqlite.execute("PRAGMA busy_timeout=5000")
             with self._write(sqlite):
                 sqlite.executemany("DELETE FROM artifact WHERE key = ?", stale)
+                sqlite.execute("DELETE FROM filled")  # what was complete may not be now
         except sqlite3.Error as error:
             self._failed(error)
             return 0

@@ -15,12 +15,14 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from contentapi.engine.artifacts import (
     Artifacts,
     Row,
     artifact_key,
+    code_fingerprint,
     compute,
     from_portable,
     portable,
@@ -79,8 +81,9 @@ def build(
     started, cpu = time.perf_counter(), time.process_time()
     workers_cpu = 0.0
     failed: list[tuple[str, str]]
+    done = filled_key(index)
     with database.exclusive():
-        missing = artifacts.missing(index)
+        missing = [] if database.filled(done) else artifacts.missing(index)
         used = jobs if jobs > 1 and len(missing) >= max(pool_min, 2) else 1
         if not missing:
             built, failed = 0, []
@@ -88,12 +91,20 @@ def build(
             built, failed, workers_cpu = _pooled(index, missing, database, used, nice)
         else:
             built, failed = _serial(index, missing, database)
+        if not failed and built == len(missing):
+            database.mark_filled(done)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu + workers_cpu
     report = BuildReport(len(index.posts), len(missing), built, tuple(failed), seconds, used, cpu)
     for path, reason in failed:
         log.error("artifact build failed for %s: %s", path, reason)
     return report
+
+
+def filled_key(index: Index) -> str:
+    """What a complete fill is recorded under: the index's version (every file, asset and
+    setting) and the fingerprint of the code that computes artifacts."""
+    return f"{index.version}:{code_fingerprint()}"
 
 
 def _chunks(posts: Sequence[Post], size: int = CHUNK) -> Iterator[Sequence[Post]]:
@@ -142,31 +153,38 @@ def _write(
 # --- the pool ----------------------------------------------------------------------------------
 
 _WORKER_PORTABLE: dict[str, Any] = {}
+_WORKER_DATABASE: ArtifactDB | None = None
 
 
-def _start_worker(index: dict[str, Any], nice: int) -> None:
-    global _WORKER_PORTABLE
+def _start_worker(index: dict[str, Any], path: str, nice: int) -> None:
+    global _WORKER_PORTABLE, _WORKER_DATABASE
     _WORKER_PORTABLE = index
+    _WORKER_DATABASE = ArtifactDB(Path(path))
     if nice:
         os.nice(nice)
 
 
-_Done = tuple[list[Row], list[tuple[str, str]], int, float]
+_Done = tuple[int, list[tuple[str, str]], int, float]
 
 
 def _work(posts: Sequence[Post], parsed: Sequence[Parsed]) -> _Done:
-    """A chunk's rows and failures, with the worker's pid and the CPU time it used so far.
-    `parsed` carries the chunk's bodies (the index sent at start has none: see `portable`)."""
-    assert _WORKER_PORTABLE, "the worker was started without an index"
+    """Compute and store a chunk: how many posts were built, the failures, the worker's pid
+    and the CPU time it used so far. `parsed` carries the chunk's bodies (the index sent at
+    start has none: see `portable`). The worker writes its rows itself (SQLite lets one writer
+    at a time in, the others wait), so the serving process never holds them: a cold fill of
+    10,000 posts used to leave it with a few hundred MB of freed but unreturned heap."""
+    assert _WORKER_PORTABLE and _WORKER_DATABASE, "the worker was started without an index"
     index = from_portable(_WORKER_PORTABLE, parsed)
     rows, failed = _compute_all(index, posts)
-    return rows, failed, os.getpid(), time.process_time()
+    count, failed = _write(_WORKER_DATABASE, rows, posts, failed)
+    return count, failed, os.getpid(), time.process_time()
 
 
 def _pooled(
     index: Index, posts: Sequence[Post], database: ArtifactDB, jobs: int, nice: int
 ) -> tuple[int, list[tuple[str, str]], float]:
-    """Workers compute, this process writes (one short transaction per finished task)."""
+    """Workers compute and write (one short transaction per task); this process hands out
+    the chunks and adds up what was built."""
     # forkserver: workers start from a clean process, never a fork of a threaded server.
     context = multiprocessing.get_context("forkserver")
     chunks = _chunks(posts)
@@ -176,7 +194,7 @@ def _pooled(
         max_workers=jobs,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(portable(index), nice),
+        initargs=(portable(index), str(database.path), nice),
     ) as pool:
         pending: dict[Future[_Done], Sequence[Post]] = {}
 
@@ -191,10 +209,9 @@ def _pooled(
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                chunk = pending.pop(future)
-                rows, problems, pid, used = future.result()
+                pending.pop(future)
+                count, problems, pid, used = future.result()
                 cpu[pid] = max(used, cpu.get(pid, 0.0))
-                count, problems = _write(database, rows, chunk, problems)
                 built += count
                 failed += problems
                 submit()

@@ -501,6 +501,7 @@ class ContentStore:
             if (self.settings.strict if strict is None else strict) and errors:
                 raise ContentError(errors)
             self._index = index
+            index.stamps()  # what the next reload compares with, made before workers fork
             served = {(post.path, post.digest) for post in index.everything}
             self._failed = {key: value for key, value in self._failed.items() if key in served}
             self._history[index.version] = index_snapshot(index)
