@@ -56,6 +56,14 @@ def posts(write_post):
     return [f"p{i}" for i in range(5)]
 
 
+def filled(make_app, store_path: Path):
+    """The content store of an app on `store_path`, after its background fill."""
+    content = store_of(make_app(store_path=str(store_path)))
+    wait_for_warm_up()
+    assert content.artifacts is not None
+    return content
+
+
 def _html_by_slug(client, slugs):
     found = {}
     for slug in slugs:
@@ -103,10 +111,7 @@ def test_builder_pool_fills_the_store_like_the_serial_build(make_app, posts, sto
 def test_builder_reports_a_post_that_fails_and_builds_the_others(
     make_app, posts, store_path, monkeypatch
 ):
-    app = make_app(store_path=str(store_path))
-    wait_for_warm_up()
-    content = store_of(app)
-    assert content.artifacts is not None
+    content = filled(make_app, store_path)
     original = artifacts._COMPUTE[HTML]
 
     def fragile(index_, post):
@@ -124,10 +129,7 @@ def test_builder_reports_a_post_that_fails_and_builds_the_others(
 
 
 def test_builder_prune_deletes_what_no_post_uses(make_app, write_post, posts, store_path):
-    app = make_app(store_path=str(store_path))
-    wait_for_warm_up()
-    content = store_of(app)
-    assert content.artifacts is not None
+    content = filled(make_app, store_path)
     write_post("p1.md", title="Post 1", date="2024-01-02", body="Otro texto.")
     content.reload()
     build(content.index, content.artifacts, jobs=1)
@@ -139,10 +141,7 @@ def test_builder_prune_deletes_what_no_post_uses(make_app, write_post, posts, st
 def test_builder_a_complete_fill_is_recorded_and_checked_in_one_row(
     make_app, posts, store_path, monkeypatch
 ):
-    app = make_app(store_path=str(store_path))
-    wait_for_warm_up()
-    content = store_of(app)
-    assert content.artifacts is not None
+    content = filled(make_app, store_path)
     first = build(content.index, content.artifacts, jobs=1)
     assert first.missing == 0  # the background fill did it
 
@@ -238,10 +237,7 @@ def test_builder_the_store_deleted_mid_run_costs_a_rebuild_not_an_answer(
 
 
 def test_builder_background_fill_after_start_and_reload(make_app, write_post, posts, store_path):
-    app = make_app(store_path=str(store_path))
-    wait_for_warm_up()
-    content = store_of(app)
-    assert content.artifacts is not None
+    content = filled(make_app, store_path)
     assert content.artifacts.missing(content.index) == []
     write_post("later.md", title="Later", date="2024-03-01", body="Más.")
     content.reload()
