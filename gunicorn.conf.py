@@ -26,7 +26,10 @@ max_requests = 0
 # gunicorn's default 4,094. 8,190 is the most gunicorn allows short of "unlimited" (0). Longer
 # lines get gunicorn's own HTML 414, before the app sees them.
 limit_request_line = 8190
-accesslog = "-"
+# The app logs every request itself (`contentapi.access`: method, path, status, duration, and
+# JSON with CONTENTAPI_LOG_FORMAT=json), so gunicorn's own access line would only repeat it at
+# a cost on every request. `--access-logfile -` turns it back on, in this format:
+accesslog = None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 errorlog = "-"
 
