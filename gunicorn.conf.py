@@ -54,6 +54,6 @@ def post_worker_init(worker):
     gc.set_threshold(50_000, 20, 100)
     store = store_of(worker.wsgi)
     if store.settings.watching:
-        store.reload()
+        store.reload_if_changed()
         store.watcher = watch.Watcher(store).start()
     store.warm_up()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import PIL.Image
@@ -494,3 +495,54 @@ def test_loader_reload_of_an_unchanged_folder_is_the_same_index(tmp_path: Path, 
     assert second is not first and "notes.txt" in second.assets.files
     (tmp_path / "b.md").write_bytes(post_bytes("Two"))
     assert len(load_index(settings, previous=second).posts) == 2
+
+
+@pytest.fixture
+def settled_folder(tmp_path: Path, monkeypatch):
+    """A folder of two posts and an image, its index, and the settings that read it."""
+    monkeypatch.setattr(loader, "SETTLE_NS", 0)  # files written just now count as settled
+    (tmp_path / "a.md").write_bytes(post_bytes("One"))
+    (tmp_path / "b.md").write_bytes(post_bytes("Two"))
+    _png(tmp_path / "a.png", (3, 2))
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": "off"}
+    )
+    index = load_index(settings)
+    time.sleep(0.05)  # file times are coarse: a change made now must not share the tick
+    return tmp_path, index
+
+
+def test_loader_unchanged_since_true_for_the_folder_an_index_was_read_from(settled_folder):
+    folder, index = settled_folder
+    assert loader.unchanged_since(folder, index)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda folder: (folder / "a.md").write_bytes(post_bytes("Uno")),  # edited, same size
+        lambda folder: (folder / "c.md").write_bytes(post_bytes("Three")),  # added
+        lambda folder: (folder / "b.md").unlink(),  # removed
+        lambda folder: (folder / "notes.txt").write_text("x"),  # an asset added
+        lambda folder: _png(folder / "a.png", (4, 4)),  # an image replaced
+        lambda folder: (folder / "a.png").unlink(),  # an asset removed
+        lambda folder: (folder / "_shortcodes").mkdir(),  # templates: a reload decides
+    ],
+)
+def test_loader_unchanged_since_false_after_any_change(settled_folder, change):
+    folder, index = settled_folder
+    change(folder)
+    assert not loader.unchanged_since(folder, index)
+
+
+def test_loader_unchanged_since_false_while_a_file_has_no_settled_stamp(tmp_path: Path):
+    (tmp_path / "a.md").write_bytes(post_bytes("One"))  # written just now: no stamp yet
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": "off"}
+    )
+    assert not loader.unchanged_since(tmp_path, load_index(settings))
+
+
+def test_loader_unchanged_since_false_for_a_missing_folder(settled_folder, tmp_path: Path):
+    _, index = settled_folder
+    assert not loader.unchanged_since(tmp_path / "gone", index)

@@ -88,6 +88,20 @@ def test_store_reload_without_changes_keeps_the_version(write_post, content_dir)
     assert second.previous == first.version
 
 
+def test_store_reload_if_changed_reloads_only_after_a_change(write_post, content_dir, monkeypatch):
+    monkeypatch.setattr("contentapi.engine.loader.SETTLE_NS", 0)
+    write_post("a.md", title="A")
+    store = _store(content_dir)
+    first = store.reload()
+    time.sleep(0.05)  # file times are coarse: the edit below must not share their tick
+    assert store.reload_if_changed() is None
+    assert store.index is first.index
+    write_post("a.md", title="A, edited")
+    changed = store.reload_if_changed()
+    assert changed is not None and changed.changes.updated == ("a",)
+    assert store.index.posts[0].title == "A, edited"
+
+
 def test_store_reload_reuses_parsed_results_of_unchanged_files(write_post, content_dir):
     write_post("a.md", title="A")
     write_post("b.md", title="B")

@@ -7,7 +7,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -94,10 +94,32 @@ def read_sources(
     by_digest = {image.digest: image for image in known.values()}
     found: list[ImageFile] = []
     root = Path(os.path.realpath(root))
-    if not root.is_dir():
-        raise FileNotFoundError(f"content folder {root} does not exist")
     files: list[SourceFile] = []
     assets: set[str] = set()
+    for relative, entry in _walk(root):
+        try:
+            if entry.name.lower().endswith(POST_SUFFIXES):
+                files.append(_post_file(entry, relative, seen_files, max_post_bytes, settled))
+            else:
+                assets.add(relative)
+                if images.is_image(relative):
+                    found.append(read_image(entry.path, relative, known, by_digest))
+        except OSError as exc:
+            _skip(root, relative, f"cannot be read ({exc.strerror or exc})")
+    return Sources(
+        tuple(files),
+        frozenset(assets),
+        _shortcode_templates(root, max_post_bytes),
+        tuple(sorted(found, key=lambda image: image.path)),
+    )
+
+
+def _walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every regular file under `root` (a real path) the loader reads, with its path relative
+    to `root`, by the rules `read_sources` describes; what breaks them is skipped with a
+    warning."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"content folder {root} does not exist")
     seen = {_identity(root)}
     pending = [("", root)]  # (folder relative to root, "" or ending in "/"; its real location)
     while pending:
@@ -125,24 +147,43 @@ def read_sources(
                         continue
                     seen.add(identity)
                     pending.append((relative + "/", real))
-                elif not entry.is_file():
-                    if link:
-                        _skip(root, relative, "is a broken link or a link loop")
-                    continue
-                elif entry.name.lower().endswith(POST_SUFFIXES):
-                    files.append(_post_file(entry, relative, seen_files, max_post_bytes, settled))
-                else:
-                    assets.add(relative)
-                    if images.is_image(relative):
-                        found.append(read_image(entry.path, relative, known, by_digest))
+                elif entry.is_file():
+                    yield relative, entry
+                elif link:
+                    _skip(root, relative, "is a broken link or a link loop")
             except OSError as exc:
                 _skip(root, relative, f"cannot be read ({exc.strerror or exc})")
-    return Sources(
-        tuple(files),
-        frozenset(assets),
-        _shortcode_templates(root, max_post_bytes),
-        tuple(sorted(found, key=lambda image: image.path)),
-    )
+
+
+def unchanged_since(root: Path, index: Index) -> bool:
+    """Whether the folder still holds exactly what `index` was read from, told by `stat`
+    alone and keeping nothing per file: what a worker forked from a preloading master checks
+    before serving, instead of a reload that would allocate (and so copy pages of the master's
+    memory) for every file. Site shortcode templates, or any file without a settled stamp,
+    answer False: then a reload decides."""
+    if (Path(root) / SHORTCODES_FOLDER).is_dir() or len(index.files) != len(index.parsed):
+        return False
+    stamps, images_known, assets = index.files, index.assets.images, index.assets.files
+    posts = others = 0
+    try:
+        for relative, entry in _walk(Path(os.path.realpath(root))):
+            info = entry.stat()
+            if entry.name.lower().endswith(POST_SUFFIXES):
+                posts += 1
+                stamp = (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
+                if stamps.get(relative) != stamp:
+                    return False
+            else:
+                others += 1
+                image = images_known.get(relative)
+                if relative not in assets or (
+                    image is not None
+                    and (image.size, image.mtime_ns) != (info.st_size, info.st_mtime_ns)
+                ):
+                    return False
+    except OSError:
+        return False
+    return posts == len(stamps) and others == len(assets)
 
 
 def _post_file(
