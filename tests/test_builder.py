@@ -159,6 +159,27 @@ def test_builder_a_complete_fill_is_recorded_and_checked_in_one_row(
     assert len(checks) == 1  # checked after the prune, then recorded again
 
 
+def test_builder_after_a_reload_checks_only_the_files_parsed_anew(
+    make_app, write_post, posts, store_path, monkeypatch
+):
+    content = filled(make_app, store_path)
+    before = content.index
+    write_post("p1.md", title="Post 1", date="2024-01-02", body="Otro texto.")
+    content.reload()
+    checked: list[list[str]] = []
+    real = content.artifacts.missing
+
+    def recording(index, posts=None):
+        checked.append([post.path for post in (index.posts if posts is None else posts)])
+        return real(index, posts)
+
+    monkeypatch.setattr(content.artifacts, "missing", recording)
+    report = build(content.index, content.artifacts, jobs=1, previous=before)
+    assert checked == [["p1.md"]]
+    assert (report.missing, report.built) == (1, 1)
+    assert content.artifacts.missing is recording and real(content.index) == []
+
+
 def test_builder_a_failed_fill_is_not_recorded_as_complete(
     make_app, posts, store_path, monkeypatch
 ):

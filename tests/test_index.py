@@ -10,7 +10,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contentapi.engine.assets import AssetMap
-from contentapi.engine.index import BuildOptions, Index, build_index, derive, parse_source, unpack
+from contentapi.engine.index import (
+    BuildOptions,
+    Index,
+    build_index,
+    changed_posts,
+    derive,
+    parse_source,
+    unpack,
+)
 from contentapi.engine.loader import build_options, read_sources
 from contentapi.engine.model import ImageFacts, ImageFile, ImageTable, Post, SourceFile, Sources
 from contentapi.settings import Settings
@@ -880,3 +888,24 @@ def test_index_body_of_a_post_from_another_index_is_refused() -> None:
     second = build(source("a.md", "title: Uno\ndate: 2024-01-01", "Dos.\n"))
     with pytest.raises(KeyError):
         second.body(first.posts[0])  # another digest: never the other version's body
+
+
+def test_index_changed_posts_are_those_parsed_anew_while_inputs_stay() -> None:
+    a = source("a.md", "title: A\ndate: 2024-01-01", "Uno.\n")
+    b = source("b.md", "title: B\ndate: 2024-01-02", "Dos.\n")
+    first = build(a, b)
+    edited = source("b.md", "title: B\ndate: 2024-01-02", "Dos, editado.\n")
+    second = build_index(Sources((a, edited)), OPTIONS, BUILT_AT, previous=first)
+    assert [post.path for post in changed_posts(first, second)] == ["b.md"]
+    assert changed_posts(second, second) == ()
+
+
+def test_index_changed_posts_is_every_post_when_an_input_changed() -> None:
+    a = source("a.md", "title: A\ndate: 2024-01-01", "Uno.\n")
+    first = build(a)
+    with_asset = build_index(Sources((a,), frozenset({"x.png"})), OPTIONS, BUILT_AT, previous=first)
+    assert changed_posts(first, with_asset) is None
+    other_options = build_index(
+        Sources((a,)), replace(OPTIONS, words_per_minute=100), BUILT_AT, previous=first
+    )
+    assert changed_posts(first, other_options) is None

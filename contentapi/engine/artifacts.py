@@ -667,13 +667,15 @@ class Artifacts:
         placeholder, text = plain  # as `_compute_html` and the blocks builder make it
         return text.replace(placeholder, origin)
 
-    def missing(self, index: Index) -> list[Post]:
-        """The index's posts that lack a fresh stored artifact of some kind."""
-        keys = {post.path: artifact_key(index, post) for post in index.posts}
+    def missing(self, index: Index, posts: Sequence[Post] | None = None) -> list[Post]:
+        """The index's posts (or those of `posts`) that lack a fresh stored artifact of some
+        kind."""
+        posts = index.posts if posts is None else posts
+        keys = {post.path: artifact_key(index, post) for post in posts}
         stored = self.backend.deps(list(keys.values()))
         return [
             post
-            for post in index.posts
+            for post in posts
             if not all(
                 (deps := stored.get((keys[post.path], kind))) is not None and _fresh(index, deps)
                 for kind in KINDS

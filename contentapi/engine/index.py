@@ -753,6 +753,22 @@ def build_index(
     )
 
 
+def changed_posts(previous: Index, index: Index) -> tuple[Post, ...] | None:
+    """The posts of `index` whose derived values may differ from `previous`'s: those parsed
+    anew. None when every post's may (a setting, an asset, a slug another post links to, or a
+    shortcode template changed): what a post's analysis and HTML depend on besides its file."""
+    if (previous.options, previous.assets, previous.shortcodes) != (
+        index.options,
+        index.assets,
+        index.shortcodes,
+    ):
+        return None
+    before = previous.parsed
+    return tuple(
+        post for post in index.posts if before.get(post.path) is not index.parsed[post.path]
+    )
+
+
 def _nothing_changed(previous: Index, sources: Sources, options: BuildOptions) -> bool:
     """Whether `sources` are what `previous` was built from: every post file unchanged (not
     read again), no file added or removed, the same assets and settings, no templates. Then a

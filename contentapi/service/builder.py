@@ -27,7 +27,7 @@ from contentapi.engine.artifacts import (
     from_portable,
     portable,
 )
-from contentapi.engine.index import Index, Parsed
+from contentapi.engine.index import Index, Parsed, changed_posts
 from contentapi.engine.model import Post
 from contentapi.service.artifact_db import ArtifactDB
 
@@ -73,9 +73,11 @@ def build(
     *,
     nice: int = 0,
     pool_min: int = POOL_MIN,
+    previous: Index | None = None,
 ) -> BuildReport:
     """Compute and store every artifact the index's posts lack; one builder at a time (a second
-    one waits, then finds nothing left to do)."""
+    one waits, then finds nothing left to do). When `previous` (the index before a reload) was
+    filled, only the posts parsed anew are checked (see `changed_posts`)."""
     jobs = jobs or cores()
     database = cast(ArtifactDB, artifacts.backend)
     started, cpu = time.perf_counter(), time.process_time()
@@ -83,7 +85,7 @@ def build(
     failed: list[tuple[str, str]]
     done = filled_key(index)
     with database.exclusive():
-        missing = [] if database.filled(done) else artifacts.missing(index)
+        missing = [] if database.filled(done) else _missing(index, artifacts, database, previous)
         used = jobs if jobs > 1 and len(missing) >= max(pool_min, 2) else 1
         if not missing:
             built, failed = 0, []
@@ -99,6 +101,15 @@ def build(
     for path, reason in failed:
         log.error("artifact build failed for %s: %s", path, reason)
     return report
+
+
+def _missing(
+    index: Index, artifacts: Artifacts, database: ArtifactDB, previous: Index | None
+) -> list[Post]:
+    changed = None
+    if previous is not None and database.filled(filled_key(previous)):
+        changed = changed_posts(previous, index)
+    return artifacts.missing(index) if changed is None else artifacts.missing(index, changed)
 
 
 def filled_key(index: Index) -> str:
@@ -218,11 +229,13 @@ def _pooled(
     return built, failed, sum(cpu.values())
 
 
-def fill_in_background(index: Index, artifacts: Artifacts) -> BuildReport | None:
+def fill_in_background(
+    index: Index, artifacts: Artifacts, previous: Index | None = None
+) -> BuildReport | None:
     """What a running service does after a start or reload: fill what is missing, at a lower
     priority than requests. Never raises (a failed fill only means requests compute)."""
     try:
-        report = build(index, artifacts, nice=10)
+        report = build(index, artifacts, nice=10, previous=previous)
     except Exception:
         log.exception("filling the artifact store failed; posts are computed on request")
         return None

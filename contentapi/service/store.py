@@ -205,6 +205,7 @@ class ContentStore:
         self.settings = settings
         self.clock = clock
         self._index: Index | None = None
+        self._before: Index | None = None  # the index before the last reload that changed it
         self._lock = threading.Lock()
         self._history: OrderedDict[str, Snapshot] = OrderedDict()
         self.watcher: Any = None  # a watch.Watcher when the folder is watched
@@ -264,14 +265,15 @@ class ContentStore:
         then make the search index (read from its file when another process built it), then,
         without the artifact store, analyse every post not analysed yet, so the first search or
         listing does not pay for any of it. Logs `warm-up` when done."""
-        index = self.index
+        index, previous = self.index, self._before
+        self._before = None  # kept only until this fill has used it
 
         artifacts = self.artifacts if _serving() else None  # click's context is per thread
 
         def work() -> None:
             started = time.perf_counter()
             if artifacts is not None:
-                fill_in_background(index, artifacts)
+                fill_in_background(index, artifacts, previous)
             try:
                 self.search(index, self.clock())
                 if self.artifacts is None:  # with it, each is a read when needed
@@ -511,6 +513,7 @@ class ContentStore:
             errors = tuple(issue for issue in index.issues if issue.severity == "error")
             if (self.settings.strict if strict is None else strict) and errors:
                 raise ContentError(errors)
+            self._before = previous if previous is not index else self._before
             self._index = index
             index.stamps()  # what the next reload compares with, made before workers fork
             served = {(post.path, post.digest) for post in index.everything}
