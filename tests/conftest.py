@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 import functools
 import gzip
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotF
 from contentapi import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
+GUNICORN = Path(sys.executable).parent / "gunicorn"
 SHARED_POST = ROOT.parent / "shared" / "examples" / "real-post-es.md"
 
 
@@ -260,3 +264,45 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def gunicorn(tmp_path: Path, **settings: str) -> Iterator[tuple[int, Path]]:
+    """gunicorn with the repository's config, 2 single-threaded workers and an access log of
+    `<pid> <status> <path>` lines; yields (port, log)."""
+    port = free_port()
+    log = tmp_path / "access.log"
+    env = {
+        **os.environ,
+        "CONTENTAPI_PARSE_CACHE": "off",
+        "CONTENTAPI_RUNTIME_DIR": str(tmp_path / "runtime"),
+        **{f"CONTENTAPI_{key.upper()}": value for key, value in settings.items()},
+    }
+    process = subprocess.Popen(
+        [
+            str(GUNICORN),
+            "-c",
+            "gunicorn.conf.py",
+            "--workers",
+            "2",
+            "--threads",
+            "1",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            str(log),
+            "--access-logformat",
+            "%(p)s %(s)s %(U)s",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, timeout=30)
+        yield port, log
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -12,67 +12,19 @@ change.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import ROOT, free_port, post_text, wait_for_port
+from conftest import GUNICORN, ROOT, gunicorn, post_text
 
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 pytestmark = pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed")
 ADMIN = "admin-token-0123456789"
-
-
-@contextmanager
-def gunicorn(tmp_path: Path, **settings: str) -> Iterator[tuple[int, Path]]:
-    """gunicorn with the repository's config, 2 single-threaded workers and an access log of
-    `<pid> <status> <path>` lines; yields (port, log)."""
-    port = free_port()
-    log = tmp_path / "access.log"
-    env = {
-        **os.environ,
-        "CONTENTAPI_PARSE_CACHE": "off",
-        "CONTENTAPI_RUNTIME_DIR": str(tmp_path / "runtime"),
-        **{f"CONTENTAPI_{key.upper()}": value for key, value in settings.items()},
-    }
-    process = subprocess.Popen(
-        [
-            str(GUNICORN),
-            "-c",
-            "gunicorn.conf.py",
-            "--workers",
-            "2",
-            "--threads",
-            "1",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--access-logfile",
-            str(log),
-            "--access-logformat",
-            "%(p)s %(s)s %(U)s",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, timeout=30)
-        yield port, log
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _request(port: int, path: str, method: str = "GET", **headers: str) -> tuple[int, Any]:

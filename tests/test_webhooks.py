@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -17,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, free_port, post_text, wait_for_port
+from conftest import GUNICORN, free_port, gunicorn, post_text
 
 from contentapi.service import webhooks
 from contentapi.service.webhooks import (
@@ -275,8 +272,6 @@ def test_webhooks_without_urls_do_nothing(tmp_path):
 
 # --- end to end: gunicorn with two workers, each watching the folder ------------------------
 
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-
 
 def _get(port: int, path: str) -> dict[str, Any]:
     request = urllib.request.Request(
@@ -292,40 +287,17 @@ def served(tmp_path: Path) -> Iterator[tuple[int, Path, int]]:
     content = tmp_path / "content"
     content.mkdir()
     (content / "a.md").write_text(post_text(title="Original", date="2024-01-01"))
-    port, hook_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "CONTENTAPI_CONTENT_DIR": str(content),
-        "CONTENTAPI_WATCH": "true",
-        "CONTENTAPI_PARSE_CACHE": "off",
-        "CONTENTAPI_BASE_URL": "https://api.example.org/",
-        "CONTENTAPI_WEBHOOK_URLS": f"http://127.0.0.1:{hook_port}/revalidate",
-        "CONTENTAPI_WEBHOOK_SECRET": SECRET,
-        "CONTENTAPI_WEBHOOK_RETRY_DELAY": "0.5",
-        "CONTENTAPI_RUNTIME_DIR": str(tmp_path / "run"),
+    hook_port = free_port()
+    settings = {
+        "content_dir": str(content),
+        "watch": "true",
+        "base_url": "https://api.example.org/",
+        "webhook_urls": f"http://127.0.0.1:{hook_port}/revalidate",
+        "webhook_secret": SECRET,
+        "webhook_retry_delay": "0.5",
     }
-    process = subprocess.Popen(
-        [
-            str(GUNICORN),
-            "-c",
-            "gunicorn.conf.py",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, timeout=30)
+    with gunicorn(tmp_path, **settings) as (port, _):
         yield port, content, hook_port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _edit(content: Path, title: str) -> None:
