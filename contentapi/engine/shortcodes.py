@@ -506,13 +506,21 @@ class _Scanner:
         name, arguments = _split_name(inside)
         return self._open(False, name, arguments, start, end)
 
-    def _liquid(self, start: int) -> int:
-        at = self._closed(start, 2, "%}")
+    def _braced(self, start: int, closer: str) -> tuple[int, str] | None:
+        """A `{% ... %}` or `{{ ... }}` tag at `start`: its end and what is inside, without
+        spaces or Liquid's `-` trim marks; None (its two characters kept as text) when the
+        closer is not in the paragraph."""
+        at = self._closed(start, 2, closer)
         if at < 0:
             self.out.append(self.body[start : start + 2])
+            return None
+        return at + 2, self.body[start + 2 : at].strip().strip("-").strip()
+
+    def _liquid(self, start: int) -> int:
+        found = self._braced(start, "%}")
+        if found is None:
             return start + 2
-        end = at + 2
-        inside = self.body[start + 2 : at].strip().strip("-").strip()
+        end, inside = found
         name, arguments = _split_name(inside)
         if name.startswith("end") and len(name) > 3:
             self._close(True, name[3:], start, end)
@@ -520,12 +528,10 @@ class _Scanner:
         return self._open(True, name, arguments, start, end)
 
     def _expression(self, start: int) -> int:
-        at = self._closed(start, 2, "}}")
-        if at < 0:
-            self.out.append(self.body[start : start + 2])
+        found = self._braced(start, "}}")
+        if found is None:
             return start + 2
-        end = at + 2
-        expression = self.body[start + 2 : at].strip().strip("-").strip()
+        end, expression = found
         if expression in _SITE_ROOT:  # `{{ site.baseurl }}/images/x.png`: the site's root
             return end
         url = _URL_FILTER.match(expression)
