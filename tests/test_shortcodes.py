@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import cpu_seconds
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -627,23 +627,13 @@ HOSTILE = [
 ]  # fmt: skip
 
 
-def _cpu_seconds(body: str) -> float:
-    """CPU time, not wall time: other processes on a shared machine do not count."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.process_time()
-        expand(body)
-        best = min(best, time.process_time() - started)
-    return best
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(HOSTILE), min_size=1, max_size=8))
 def test_shortcodes_scanner_time_grows_linearly_with_the_body(unit: list[str]) -> None:
     piece = "".join(unit)
     small = piece * max(1, 4_000 // len(piece))
     large = small * 16  # ~64 KB: linear is ~16x the time, quadratic ~256x
-    ratio = _cpu_seconds(large) / max(_cpu_seconds(small), 1e-4)
+    ratio = cpu_seconds(expand, large) / max(cpu_seconds(expand, small), 1e-4)
     assert ratio < 48, f"16x the input took {ratio:.0f}x the time for {piece!r}"
 
 

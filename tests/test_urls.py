@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from conftest import cpu_seconds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -234,19 +233,10 @@ URL_HOSTILE = [
 ]  # fmt: skip
 
 
-def _cpu_seconds(body: str) -> float:
-    best = float("inf")
-    for _ in range(3):
-        started = time.process_time()
-        unsafe_urls(body)
-        best = min(best, time.process_time() - started)
-    return best
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(URL_HOSTILE), min_size=1, max_size=8))
 def test_urls_unsafe_url_scan_time_grows_linearly(unit: list[str]) -> None:
     piece = "".join(unit)
     small = piece * max(1, 4_000 // len(piece))
-    ratio = _cpu_seconds(small * 16) / max(_cpu_seconds(small), 1e-4)
+    ratio = cpu_seconds(unsafe_urls, small * 16) / max(cpu_seconds(unsafe_urls, small), 1e-4)
     assert ratio < 48, f"16x the input took {ratio:.0f}x the time for {piece!r}"
