@@ -44,6 +44,21 @@ CREATE TABLE IF NOT EXISTS artifact (
 # The index versions (with the artifact code's fingerprint) whose every artifact was stored:
 # a process starting on one of them checks one row instead of every post's.
 FILLED = "CREATE TABLE IF NOT EXISTS filled (version TEXT PRIMARY KEY)"
+# Finished answers (`contentapi.web.prebuilt`): a key naming everything the answer shows, the
+# content coding, the asset lookups it made (checked on read, as an artifact's), a checksum of
+# key, coding, head and body, the status and headers as JSON, and the body as sent.
+ANSWERS = """
+CREATE TABLE IF NOT EXISTS answer (
+    key TEXT NOT NULL,
+    coding TEXT NOT NULL,
+    deps TEXT NOT NULL,
+    crc INTEGER NOT NULL,
+    head TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (key, coding)
+)
+"""
+TABLES = {"artifact", "filled", "answer"}
 # Connections made in a parent process before a fork: the child must neither use nor close
 # them (closing could checkpoint or delete the parent's WAL), so they are kept here, unused.
 _INHERITED: list[sqlite3.Connection] = []
@@ -154,13 +169,15 @@ class ArtifactDB:
             version = sqlite.execute("PRAGMA user_version").fetchone()[0]
             query = "SELECT name FROM sqlite_master WHERE type = 'table'"
             tables = [name for (name,) in sqlite.execute(query)]
-            if version != USER_VERSION or not {"artifact", "filled"} <= set(tables):
+            if version != USER_VERSION or not set(tables) >= TABLES:
                 with self._write(sqlite):
                     if version not in (0, USER_VERSION):
                         sqlite.execute("DROP TABLE IF EXISTS artifact")
                         sqlite.execute("DROP TABLE IF EXISTS filled")
+                        sqlite.execute("DROP TABLE IF EXISTS answer")
                     sqlite.execute(SCHEMA)
                     sqlite.execute(FILLED)
+                    sqlite.execute(ANSWERS)
                     sqlite.execute(f"PRAGMA user_version={USER_VERSION}")
             identity = _identity(self.path)
             if identity is None:
@@ -205,11 +222,12 @@ class ArtifactDB:
                 Path(f"{self.path}{suffix}").unlink()
 
     @contextlib.contextmanager
-    def exclusive(self, wait: bool = True) -> Iterator[bool]:
-        """Hold the store's lock file: one builder at a time, across processes. Yields whether
-        the lock is held (always, when `wait`)."""
+    def exclusive(self, wait: bool = True, what: str = "") -> Iterator[bool]:
+        """Hold the store's lock file (or the one named `what`, beside it): one builder at a
+        time, across processes. Yields whether the lock is held (always, when `wait`)."""
         self.lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with self.lock_path.open("a") as handle:
+        path = self.lock_path.with_name(f"{self.path.name}.{what}.lock") if what else self.lock_path
+        with path.open("a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
@@ -313,6 +331,83 @@ class ArtifactDB:
             return 0
         return len(stale)
 
+    # --- answers (contentapi.web.prebuilt) ------------------------------------------------------
+
+    def answer(self, key: str, coding: str) -> Answer | None:
+        """A stored answer whose checksum holds, or None."""
+        sqlite = self._connection()
+        if sqlite is None:
+            return None
+        try:
+            found = sqlite.execute(
+                "SELECT deps, crc, head, body FROM answer WHERE key = ? AND coding = ?",
+                (key, coding),
+            ).fetchone()
+        except sqlite3.Error as error:
+            self._failed(error)
+            return None
+        if found is None:
+            return None
+        deps, crc, head, body = found
+        if not (isinstance(deps, str) and isinstance(head, str) and isinstance(body, bytes)):
+            return None
+        answer = Answer(key, coding, deps, head, body)
+        return answer if answer.crc() == crc else None
+
+    def answer_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of `keys` have an answer stored (in some coding)."""
+        sqlite = self._connection()
+        found: set[str] = set()
+        if sqlite is None:
+            return found
+        try:
+            for start in range(0, len(keys), BATCH):
+                batch = keys[start : start + BATCH]
+                marks = ",".join("?" * len(batch))
+                query = f"SELECT DISTINCT key FROM answer WHERE key IN ({marks})"  # noqa: S608
+                found.update(key for (key,) in sqlite.execute(query, batch))
+        except sqlite3.Error as error:
+            self._failed(error)
+        return found
+
+    def put_answers(self, answers: Sequence[Answer], wait: float = 1.0) -> bool:
+        """Store the answers in one transaction; False when the store was busy or unwritable."""
+        sqlite = self._connection()
+        if sqlite is None or not answers:
+            return False
+        try:
+            sqlite.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+            with self._write(sqlite):
+                sqlite.executemany(
+                    "INSERT OR REPLACE INTO answer (key, coding, deps, crc, head, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(a.key, a.coding, a.deps, a.crc(), a.head, a.body) for a in answers],
+                )
+        except sqlite3.Error as error:
+            self._failed(error)
+            return False
+        return True
+
+    def prune_answers(self, keep: set[str], above: int) -> int:
+        """When more than `above` answers are stored, delete those whose key is not in `keep`;
+        how many keys went."""
+        sqlite = self._connection()
+        if sqlite is None:
+            return 0
+        try:
+            (count,) = sqlite.execute("SELECT COUNT(DISTINCT key) FROM answer").fetchone()
+            if count <= above:
+                return 0
+            stored = {key for (key,) in sqlite.execute("SELECT DISTINCT key FROM answer")}
+            stale = [(key,) for key in stored - keep]
+            sqlite.execute("PRAGMA busy_timeout=5000")
+            with self._write(sqlite):
+                sqlite.executemany("DELETE FROM answer WHERE key = ?", stale)
+        except sqlite3.Error as error:
+            self._failed(error)
+            return 0
+        return len(stale)
+
     def size(self) -> int:
         """Bytes on disk, WAL included."""
         return sum(
@@ -320,6 +415,24 @@ class ArtifactDB:
             for suffix in ("", "-wal")
             if Path(f"{self.path}{suffix}").exists()
         )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One stored answer: its key and coding, the asset lookups it made (JSON, as an
+    artifact's `deps`), its status and headers (JSON) and its body."""
+
+    key: str
+    coding: str
+    deps: str
+    head: str
+    body: bytes
+
+    def crc(self) -> int:
+        """A checksum of everything the row holds, its key and coding included: a damaged row,
+        or one holding another answer, reads as a miss."""
+        text = f"{self.key}\0{self.coding}\0{self.deps}\0{self.head}\0".encode()
+        return zlib.crc32(self.body, zlib.crc32(text))
 
 
 def _damaged(error: sqlite3.Error) -> bool:

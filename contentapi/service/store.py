@@ -226,6 +226,9 @@ class ContentStore:
         # Called with each Reload after the swap, on the reloading thread: keep them quick.
         self.listeners: list[Callable[[Reload], None]] = []
         self.notifier: Any = None  # a webhooks.Notifier when webhooks are configured
+        # Called with the index after each background fill of the artifact store, on the
+        # warm-up thread (the web layer stores prebuilt answers: `web/prebuilt.py`).
+        self.after_fill: Callable[[ContentStore, Index], object] | None = None
 
     def wait_for_change(self, version: str, timeout: float) -> Index:
         """The index in force once it is no longer `version`, or after `timeout` seconds."""
@@ -274,6 +277,11 @@ class ContentStore:
             started = time.perf_counter()
             if artifacts is not None:
                 fill_in_background(index, artifacts, previous)
+                if self.after_fill is not None:
+                    try:
+                        self.after_fill(self, index)
+                    except Exception:  # a failed fill only means requests do the work
+                        log.exception("prebuilding answers failed")
             try:
                 self.search(index, self.clock())
                 if self.artifacts is None:  # with it, each is a read when needed

@@ -15,23 +15,25 @@ from contentapi.service import cli, logs, watch, webhooks
 from contentapi.service.store import EXTENSION, ContentStore, Reload, store_of
 from contentapi.service.watch import Watcher
 from contentapi.settings import PREFIX, Settings
-from contentapi.web import auth, errors, headers, response_cache, routes, views
+from contentapi.web import auth, errors, headers, prebuilt, response_cache, routes, views
 from contentapi.web.errors import pretty_requested
 from contentapi.web.request_state import RouteLinks
 from contentapi.web.views import admin
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(
+    test_config: Mapping[str, Any] | None = None, settings: Settings | None = None
+) -> Flask:
     """Build the app: settings from `CONTENTAPI_*` (or `test_config`), then the content index.
 
     `test_config` keys starting with `CONTENTAPI_` override the environment; others go to
     `app.config` as in Flask's tutorial. `SEARCH_WARM_UP: False` there skips building the search
     index in the background at start (tests that never search; the first search builds it).
+    `settings`, when given, are used as they are (the process that prebuilds answers).
     """
     config = dict(test_config or {})
-    settings = Settings.from_env(
-        os.environ, {key: config.pop(key) for key in list(config) if key.startswith(PREFIX)}
-    )
+    overrides = {key: config.pop(key) for key in list(config) if key.startswith(PREFIX)}
+    settings = settings or Settings.from_env(os.environ, overrides)
     app = Flask(__name__, static_folder=None)  # no `/static/`: every route is declared
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = settings.cache_max_age  # media, spec, docs files
     app.config.update(config)
@@ -39,6 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logs.configure(app, settings)
     store = ContentStore(settings)
     app.extensions[EXTENSION] = store
+    store.after_fill = prebuilt.fill_elsewhere
     lenient = cli.checks_content_itself()  # `flask content ...` reports problems itself
     try:
         store.reload(strict=settings.strict and not lenient)

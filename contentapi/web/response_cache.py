@@ -35,7 +35,7 @@ from flask_caching.backends.base import BaseCache
 
 from contentapi.service.store import ContentStore, store_of
 from contentapi.settings import Settings
-from contentapi.web import compression
+from contentapi.web import compression, prebuilt
 from contentapi.web.auth import preview_requested
 from contentapi.web.compression import Coding
 from contentapi.web.params import Query
@@ -188,13 +188,28 @@ def lookup() -> Response | None:
     store = store_of(current_app)
     if not store.ready or preview_requested(store.settings):
         return None
-    key, coding = cache_key(store, canonical_query()), compression.coding_for()
+    query = canonical_query()
+    key, coding = cache_key(store, query), compression.coding_for()
     g.cache_key, g.coding = key, coding
-    entry = cache.get(_variant(key, coding)) or _recode(store, key, coding)
+    entry = (
+        cache.get(_variant(key, coding))
+        or _recode(store, key, coding)
+        or (None if query else _prebuilt(store, coding))
+    )
     if entry is None:
         return None
     g.cache_hit = True
     return _response(entry)
+
+
+def _prebuilt(store: ContentStore, coding: Coding) -> Entry | None:
+    """A post's default detail as the builder stored it (`prebuilt`): one read of the shared
+    store, not kept here too (each is mostly asked for once per worker)."""
+    if request.endpoint != prebuilt.ENDPOINT:
+        return None
+    slug = str((request.view_args or {}).get("slug", ""))
+    now = store.now(request.environ)
+    return prebuilt.find(store, request_index(store), now, slug, coding, store.settings.base_url)
 
 
 def _recode(store: ContentStore, key: str, coding: Coding) -> Entry | None:
