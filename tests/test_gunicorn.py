@@ -447,6 +447,9 @@ def test_gunicorn_nothing_gets_staler_while_files_change_under_load(tmp_path, wa
         "admin_token": ADMIN,
         "store_path": str(store),
         "search_cache": str(search),
+        # With a base URL the builder stores every detail's answer (web/prebuilt.py), so
+        # details are answered from the store between changes.
+        "base_url": "http://127.0.0.1/",
     }
     slugs = ["p0", "p1", "p2", "p3", "p4", "p5", "n1", "n2", "gone"]
     with gunicorn(tmp_path, **settings) as (port, log):

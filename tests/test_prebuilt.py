@@ -391,3 +391,23 @@ def test_prebuilt_every_setting_is_decided():
     """A new setting must say whether answers can show it (`prebuilt.SETTINGS`)."""
     names = {field.name for field in dataclasses.fields(Settings)}
     assert set(prebuilt.SETTINGS) == names
+
+
+def test_prebuilt_cli_build_stores_the_answers_too(make_app, site, store_path):
+    """`flask content build` in CI: with a base URL, a server started on its store answers
+    every detail from it."""
+    app = make_app(store_path=str(store_path), base_url=BASE)
+    result = app.test_cli_runner().invoke(args=["content", "build", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "every post's default detail answer is stored" in result.output
+    served = make_app(store_path=str(store_path), base_url=BASE)
+    found: list[Any] = []
+    served.config["found"] = found
+    with pytest.MonkeyPatch.context() as patch:
+        real = prebuilt.find
+        patch.setattr(prebuilt, "find", lambda *a, **k: found.append(real(*a, **k)) or found[-1])
+        for slug in site:
+            from_store(served, f"/api/v1/posts/{slug}")
+    no_base = make_app(store_path=str(store_path))
+    result = no_base.test_cli_runner().invoke(args=["content", "build", "--jobs", "1"])
+    assert result.exit_code == 0 and "detail answer" not in result.output

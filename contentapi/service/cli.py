@@ -308,7 +308,8 @@ def new(
     help="Also delete stored artifacts that the current posts, settings and code do not use.",
 )
 def build(jobs: int | None, prune: bool) -> None:
-    """Fill the artifact store: every post's analysis and HTML, computed in a process pool.
+    """Fill the artifact store: every post's analysis and HTML, computed in a process pool,
+    and with CONTENTAPI_BASE_URL set, every post's detail answer (see README, How it works).
 
     For CI and container images: a server started on a built store renders nothing. Posts
     already stored are skipped, so running it again is cheap.
@@ -320,6 +321,8 @@ def build(jobs: int | None, prune: bool) -> None:
     report = build_artifacts(store.index, artifacts, jobs)
     database = artifacts.backend
     click.echo(f"{report}, into {getattr(database, 'path', 'the store')}")
+    if not report.failed and store.after_fill is not None and store.after_fill(store, store.index):
+        click.echo("every post's default detail answer is stored (CONTENTAPI_BASE_URL)")
     if prune:
         removed = prune_artifacts(store.index, artifacts)
         click.echo(f"{removed} stale artifact(s) deleted")

@@ -278,22 +278,27 @@ def fill(app: Flask, store: ContentStore, index: Index) -> FillReport | None:
         return fill_locked(app, store, index) if held else None
 
 
-def fill_elsewhere(store: ContentStore, index: Index) -> None:
+def fill_elsewhere(store: ContentStore, index: Index) -> bool:
     """What a serving process does after each artifact fill (`ContentStore.after_fill`): when
     answers are missing and no other process is storing them, store them from a process of
     their own, at a lower priority, and wait for it (on the warm-up thread). Requests never
-    wait, and the serving process keeps none of the memory building used."""
+    wait, and the serving process keeps none of the memory building used. True when every
+    answer is stored."""
     found = _marker(store, index)
-    if found is None or found[0].filled(found[1]):
-        return
+    if found is None:
+        return False
+    if found[0].filled(found[1]):
+        return True
     with found[0].exclusive(wait=False, what="answers") as held:
-        if held:
-            context = multiprocessing.get_context("forkserver")  # never a fork of a server
-            child = context.Process(target=_fill_in_child, args=(store.settings,), daemon=True)
-            child.start()
-            child.join()
-            if child.exitcode:
-                log.warning("prebuilding answers stopped with exit code %s", child.exitcode)
+        if not held:
+            return False
+        context = multiprocessing.get_context("forkserver")  # never a fork of a server
+        child = context.Process(target=_fill_in_child, args=(store.settings,), daemon=True)
+        child.start()
+        child.join()
+        if child.exitcode:
+            log.warning("prebuilding answers stopped with exit code %s", child.exitcode)
+        return found[0].filled(found[1])
 
 
 def _fill_in_child(settings: Settings) -> None:
