@@ -388,16 +388,24 @@ class ArtifactDB:
             return False
         return True
 
-    def prune_answers(self, keep: set[str], above: int) -> int:
-        """When more than `above` answers are stored, delete those whose key is not in `keep`;
-        how many keys went."""
+    def answer_count(self) -> int:
+        """How many answers are stored (in any coding, each counted once)."""
         sqlite = self._connection()
         if sqlite is None:
             return 0
         try:
             (count,) = sqlite.execute("SELECT COUNT(DISTINCT key) FROM answer").fetchone()
-            if count <= above:
-                return 0
+        except sqlite3.Error as error:
+            self._failed(error)
+            return 0
+        return int(count)
+
+    def prune_answers(self, keep: set[str]) -> int:
+        """Delete every answer whose key is not in `keep`; how many keys went."""
+        sqlite = self._connection()
+        if sqlite is None:
+            return 0
+        try:
             stored = {key for (key,) in sqlite.execute("SELECT DISTINCT key FROM answer")}
             stale = [(key,) for key in stored - keep]
             sqlite.execute("PRAGMA busy_timeout=5000")

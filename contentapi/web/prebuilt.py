@@ -34,11 +34,12 @@ import threading
 import time
 import zlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from flask import Flask, Response, g
 
@@ -56,6 +57,7 @@ from contentapi.engine.index import Index
 from contentapi.engine.model import Post
 from contentapi.outputs.query import Published, published
 from contentapi.service.artifact_db import Answer, ArtifactDB
+from contentapi.service.builder import cores
 from contentapi.service.store import MOMENT, ContentStore, store_of
 from contentapi.settings import Settings
 from contentapi.web import compression, headers, routes
@@ -241,12 +243,19 @@ def find(
 
 @dataclasses.dataclass(frozen=True)
 class FillReport:
+    """What one fill (or one process's share of it) did."""
+
+    marker: str  # the index version and moment it filled, as `_marker` names it
     posts: int
     missing: int
     built: int
     skipped: int
     seconds: float
     cpu_seconds: float
+
+    @property
+    def complete(self) -> bool:
+        return self.skipped == 0
 
     def __str__(self) -> str:
         return (
@@ -275,60 +284,90 @@ def fill(app: Flask, store: ContentStore, index: Index) -> FillReport | None:
     if found is None or found[0].filled(found[1]):
         return None
     with found[0].exclusive(wait=False, what="answers") as held:
-        return fill_locked(app, store, index) if held else None
+        if not held:
+            return None
+        report = fill_part(app, store, index)
+        if report is not None and report.complete and report.marker == found[1]:
+            found[0].mark_filled(found[1])
+        return report
 
 
 def fill_elsewhere(store: ContentStore, index: Index) -> bool:
     """What a serving process does after each artifact fill (`ContentStore.after_fill`): when
-    answers are missing and no other process is storing them, store them from a process of
-    their own, at a lower priority, and wait for it (on the warm-up thread). Requests never
-    wait, and the serving process keeps none of the memory building used. True when every
-    answer is stored."""
+    answers are missing and no other process is storing them, store them from processes of
+    their own (one per core, each a share of the posts, at a lower priority) and wait for them
+    on the warm-up thread. Requests never wait, and the serving process keeps none of the
+    memory building used. True when every answer is stored."""
     found = _marker(store, index)
     if found is None:
         return False
-    if found[0].filled(found[1]):
+    db, marker = found
+    if db.filled(marker):
         return True
-    with found[0].exclusive(wait=False, what="answers") as held:
+    with db.exclusive(wait=False, what="answers") as held:
         if not held:
             return False
-        context = multiprocessing.get_context("forkserver")  # never a fork of a server
-        child = context.Process(target=_fill_in_child, args=(store.settings,), daemon=True)
-        child.start()
-        child.join()
-        if child.exitcode:
-            log.warning("prebuilding answers stopped with exit code %s", child.exitcode)
-        return found[0].filled(found[1])
+        jobs = cores()
+        # forkserver: processes start clean, never as a fork of a threaded server.
+        context = multiprocessing.get_context("forkserver")
+        try:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                parts = list(
+                    pool.map(_fill_in_child, [store.settings] * jobs, range(jobs), [jobs] * jobs)
+                )
+        except Exception:  # a failed fill only means requests do the work
+            log.exception("prebuilding answers failed")
+            return False
+        if all(p is not None and p.complete and p.marker == marker for p in parts):
+            db.mark_filled(marker)
+        reports = [p for p in parts if p is not None]
+        if any(report.missing for report in reports):
+            total = FillReport(
+                marker,
+                sum(r.posts for r in reports),
+                sum(r.missing for r in reports),
+                sum(r.built for r in reports),
+                sum(r.skipped for r in reports),
+                max(r.seconds for r in reports),
+                sum(r.cpu_seconds for r in reports),
+            )
+            log.info("prebuilt answers (%d processes): %s", jobs, total, extra={"event": "answers"})
+        return db.filled(marker)
 
 
-def _fill_in_child(settings: Settings) -> None:
-    """The process `fill_elsewhere` starts (holding the lock for it): an app of its own over
-    the same folder and store, without watcher or warm-up, that fills and exits."""
+def _fill_in_child(settings: Settings, part: int, parts: int) -> FillReport | None:
+    """One of the processes `fill_elsewhere` starts (it holds the lock for them): an app of
+    its own over the same folder and store, without watcher or warm-up, that stores its share
+    of the answers and exits."""
     from contentapi.web.app import create_app  # the app factory imports this module
 
     os.nice(NICE)
+    logging.getLogger("contentapi").setLevel(logging.WARNING)  # the parent reports
     app = create_app({"SEARCH_WARM_UP": False}, settings=settings.replace(watch="false"))
     store = store_of(app)
-    fill_locked(app, store, store.index)
+    return fill_part(app, store, store.index, part, parts)
 
 
-def fill_locked(app: Flask, store: ContentStore, index: Index) -> FillReport | None:
-    """`fill`, by the process holding the lock. Runs against a copy of the index with memos
-    of its own, so the process keeps none of what building read."""
+def fill_part(
+    app: Flask, store: ContentStore, index: Index, part: int = 0, parts: int = 1
+) -> FillReport | None:
+    """Store the missing answers of share `part` of `parts` of the posts `index` shows now
+    (consecutive posts, whose neighbours and related posts are mostly each other), by a
+    process the lock is held for. Runs against a copy of the index with memos of its own."""
     found = _marker(store, index)
     if found is None:
         return None
     db, marker = found
     started, cpu = time.perf_counter(), time.process_time()
-    if db.filled(marker):
-        return None
     now = store.clock()
     context = context_fingerprint(store.settings, store.settings.base_url)
     work = dataclasses.replace(index, _derived={}, _memo={}, _memo_lock=threading.Lock())
     shown = published(work, now)
-    keys = {post.path: answer_key(work, shown, post, context) for post in shown.posts}
+    count = len(shown.posts)
+    mine = shown.posts[part * count // parts : (part + 1) * count // parts]
+    keys = {post.path: answer_key(work, shown, post, context) for post in mine}
     stored = db.answer_keys(list(keys.values()))
-    missing = [post for post in shown.posts if keys[post.path] not in stored]
+    missing = [post for post in mine if keys[post.path] not in stored]
     built = skipped = 0
     per_post = len(compression.CODINGS)
     for start in range(0, len(missing), CHUNK):
@@ -339,11 +378,11 @@ def fill_locked(app: Flask, store: ContentStore, index: Index) -> FillReport | N
             built += len(answers) // per_post
         else:
             skipped += len(answers) // per_post
-    if not skipped:
-        db.mark_filled(marker)
-    db.prune_answers(set(keys.values()), above=2 * len(keys) + 64)
+    if part == 0 and db.answer_count() > 2 * count + 64:  # stale answers from older versions
+        db.prune_answers({answer_key(work, shown, post, context) for post in shown.posts})
     report = FillReport(
-        len(shown.posts),
+        marker,
+        len(mine),
         len(missing),
         built,
         skipped,
@@ -375,9 +414,10 @@ def _build(
         needed[post.path] = [(own, OUTLINE), (own, HTML), *((key, BRIEF) for key in others)]
     wanted = sorted({key for pairs in needed.values() for key, _ in pairs})
     deps = artifacts.backend.deps(wanted)
+    checked: dict[str, list[list[Any]] | None] = {}  # each row's lookups, once per chunk
     made: list[Answer] = []
     for post in posts:
-        lookups = _lookups(index, [deps.get(pair) for pair in needed[post.path]])
+        lookups = _lookups(index, [deps.get(pair) for pair in needed[post.path]], checked)
         if lookups is None:
             continue
         entry = _render(app, store, index, post, now)
@@ -390,18 +430,25 @@ def _build(
     return made
 
 
-def _lookups(index: Index, found: Sequence[str | None]) -> str | None:
+def _lookups(
+    index: Index, found: Sequence[str | None], checked: dict[str, list[list[Any]] | None]
+) -> str | None:
     """The union of the artifacts' lookups as one `deps` value, or None when an artifact is
-    missing, stale, or two disagree."""
+    missing, stale, or two disagree. `checked` keeps each row's lookups (None: stale)."""
     union: dict[tuple[str, str], object] = {}
     for deps in found:
-        if deps is None or not _fresh(index, deps):
+        if deps is None:
             return None
-        for lookup, path, answer in json.loads(deps):
+        if deps not in checked:
+            checked[deps] = json.loads(deps) if _fresh(index, deps) else None
+        listed = checked[deps]
+        if listed is None:
+            return None
+        for lookup, path, answer in listed:
             if union.setdefault((lookup, path), answer) != answer:
                 return None
-    listed = [[lookup, path, answer] for (lookup, path), answer in sorted(union.items())]
-    return json.dumps(listed, ensure_ascii=False, separators=(",", ":"))
+    merged = [[lookup, path, answer] for (lookup, path), answer in sorted(union.items())]
+    return json.dumps(merged, ensure_ascii=False, separators=(",", ":"))
 
 
 def _render(
