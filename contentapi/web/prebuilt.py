@@ -361,7 +361,7 @@ def fill_part(
     started, cpu = time.perf_counter(), time.process_time()
     now = store.clock()
     context = context_fingerprint(store.settings, store.settings.base_url)
-    work = dataclasses.replace(index, _derived={}, _memo={}, _memo_lock=threading.Lock())
+    work = _fresh_memos(index, len(index.posts))
     shown = published(work, now)
     count = len(shown.posts)
     mine = shown.posts[part * count // parts : (part + 1) * count // parts]
@@ -428,6 +428,14 @@ def _build(
             head = json.dumps([status, pairs], ensure_ascii=False, separators=(",", ":"))
             made.append(Answer(keys[post.path], coding, lookups, head, body))
     return made
+
+
+def _fresh_memos(index: Index, posts: int) -> Index:
+    """A copy of `index` with memos of its own, its summaries memo large enough for every
+    post (each is shown by about eight answers: itself, as a neighbour and as related)."""
+    work = dataclasses.replace(index, _derived={}, _memo={}, _memo_lock=threading.Lock())
+    work.memo(("summaries",), lambda: Memo(posts + 64))  # the key `serialize.summary` uses
+    return work
 
 
 def _lookups(
