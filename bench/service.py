@@ -208,6 +208,18 @@ def wait_worked(server: Server, timeout: float) -> float:
     raise TimeoutError(f"workers still busy after {timeout:.0f} s; see {server.log}")
 
 
+def wait_answers(server: Server, timeout: float) -> float:
+    """Seconds from start until a worker has logged that every post's default detail answer is
+    stored (the background fill after the warm-up, `contentapi/web/prebuilt.py`); NaN if not
+    within `timeout`."""
+    deadline = server.started + timeout
+    while time.monotonic() < deadline:
+        if server.logged(r"prebuilt answers \S+: every answer stored"):
+            return time.monotonic() - server.started
+        time.sleep(0.1)
+    return float("nan")
+
+
 # Load
 
 
@@ -341,6 +353,8 @@ class Result:
     ready_warm: float = 0.0
     worked: float = 0.0
     worked_cold: float = 0.0
+    answers_cold: float = 0.0  # every post's detail answer prebuilt (after the warm-up)
+    answers: float = 0.0
     pss_idle: float = 0.0
     pss_loaded: float = 0.0
     reload: float = 0.0
@@ -416,6 +430,7 @@ def run(posts: int, seconds: float, connections: int, wrk: str | None, work: Pat
     try:
         result.ready_cold = wait_ready(server, budget)
         result.worked_cold = wait_worked(server, budget * 3)
+        result.answers_cold = wait_answers(server, budget * 3)
     finally:
         server.stop()
 
@@ -424,6 +439,7 @@ def run(posts: int, seconds: float, connections: int, wrk: str | None, work: Pat
     try:
         result.ready_warm = wait_ready(server, budget)
         result.worked = wait_worked(server, budget * 3)
+        result.answers = wait_answers(server, budget * 3)  # "once the store is built"
         time.sleep(1)
         result.pss_idle = server.pss_mib()
         slugs = list(paged(port, "/api/v1/posts?fields=slug"))
@@ -572,6 +588,10 @@ def report(result: Result) -> None:
     print(
         f"every worker done (search index, every post analysed): cold {result.worked_cold:.2f} s,"
         f" warm {result.worked:.2f} s after start"
+    )
+    print(
+        f"every post's detail answer prebuilt, after that: cold {result.answers_cold:.2f} s, "
+        f"warm {result.answers:.2f} s after start"
     )
     print(
         f"memory, master + {WORKERS} workers (PSS): {result.pss_idle:.0f} MiB idle, "

@@ -267,7 +267,8 @@ class ContentStore:
         lacks (a process pool; one process at a time fills it, the others wait and then read),
         then make the search index (read from its file when another process built it), then,
         without the artifact store, analyse every post not analysed yet, so the first search or
-        listing does not pay for any of it. Logs `warm-up` when done."""
+        listing does not pay for any of it. Logs `warm-up` when done, then runs `after_fill`
+        (which stores prebuilt answers)."""
         index, previous = self.index, self._before
         self._before = None  # kept only until this fill has used it
 
@@ -277,11 +278,6 @@ class ContentStore:
             started = time.perf_counter()
             if artifacts is not None:
                 fill_in_background(index, artifacts, previous)
-                if self.after_fill is not None:
-                    try:
-                        self.after_fill(self, index)
-                    except Exception:  # a failed fill only means requests do the work
-                        log.exception("prebuilding answers failed")
             try:
                 self.search(index, self.clock())
                 if self.artifacts is None:  # with it, each is a read when needed
@@ -289,14 +285,19 @@ class ContentStore:
                         index.derived(post)
             except Exception:  # a failed warm-up only means the first requests do the work
                 log.exception("search warm-up failed")
-                return
-            log.info(
-                "warm-up %s: search index and %d posts analysed in %.3f s",
-                index.version,
-                len(index.posts),
-                time.perf_counter() - started,
-                extra={"event": "warm-up"},
-            )
+            else:
+                log.info(
+                    "warm-up %s: search index and %d posts analysed in %.3f s",
+                    index.version,
+                    len(index.posts),
+                    time.perf_counter() - started,
+                    extra={"event": "warm-up"},
+                )
+            if artifacts is not None and self.after_fill is not None:
+                try:  # last: extra work, after what every worker needs is done
+                    self.after_fill(self, index)
+                except Exception:  # a failed fill only means requests do the work
+                    log.exception("prebuilding answers failed")
 
         thread = threading.Thread(target=work, name="contentapi-warm-up", daemon=True)
         thread.start()
