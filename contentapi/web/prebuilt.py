@@ -2,21 +2,23 @@
 
 `GET /api/v1/posts/{slug}` with no query, outside preview, is what a crawler, a CDN fill, a
 static build or a mobile sync asks for each post once: each request is then a miss in every
-worker's response cache. After each artifact fill the background builder (one process at a
-time) stores that answer for every visible post in the artifact store, in br and in gzip, with
-its status and headers (ETag and Last-Modified included), and a request answers from one row.
+worker's response cache. After each warm-up (the artifact fill, then the search index), one
+worker's children (one per core, at a lower priority) store that answer for every visible post
+in the artifact store, in br and in gzip, with its status and headers (ETag and Last-Modified
+included), and a request answers from one row.
 
 A key names everything the answer shows: a fingerprint of the code and libraries that make it,
-of every setting but the secrets, and of the base URL; and of each post it shows (the post, its
-older and newer neighbours, its related posts, in order), that post's artifact key (its file,
-the build options, the shortcode templates, the engine's code) and every value of the post as
-parsed (title, dates, slug, term names...). What an answer's artifacts read from the rest of
-the folder (an image's size, a linked post's slug) is recorded with it, as each artifact
-records it, and checked on every read. So an edit, a neighbour or related post edited, a term
-renamed, a post going public (new neighbours), a setting or the base URL changed each give
-new keys, and only the answers that show what changed are built again; a row that does not
-match its key, or whose lookups answer otherwise now, is a miss. A miss, an answer in identity
-(rare: clients that take neither br nor gzip) or a request with a query is served as ever.
+of the settings an answer can show (`SETTINGS`), and of the base URL; and of each post it
+shows (the post, its older and newer neighbours, its related posts, in order), that post's
+artifact key (its file, the build options, the shortcode templates, the engine's code) and
+every value of the post as parsed (title, dates, slug, term names...). What an answer's
+artifacts read from the rest of the folder (a media file, an image's size, a linked post's
+slug) is recorded with it, as each artifact records it, and checked on every read. So an
+edit, a neighbour or related post edited, a term renamed, a post going public (new
+neighbours), a setting or the base URL changed each give new keys, and only the answers that
+show what changed are built again; a row that does not match its key, or whose lookups answer
+otherwise now, is a miss. A miss, an answer in identity (rare: clients that take neither br
+nor gzip) or a request with a query is served by the view as ever.
 
 Without `CONTENTAPI_BASE_URL` nothing is prebuilt: links then follow each request's Host.
 """
