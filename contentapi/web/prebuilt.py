@@ -297,9 +297,9 @@ def fill(app: Flask, store: ContentStore, index: Index) -> FillReport | None:
 def fill_elsewhere(store: ContentStore, index: Index) -> bool:
     """What a serving process does after each artifact fill (`ContentStore.after_fill`): when
     answers are missing and no other process is storing them, store them from processes of
-    their own (one per core, each a share of the posts, at a lower priority) and wait for them
-    on the warm-up thread. Requests never wait, and the serving process keeps none of the
-    memory building used. True when every answer is stored."""
+    their own (one per core on a first fill, each a share of the posts; at a lower priority)
+    and wait for them on the warm-up thread. Requests never wait, and the serving process
+    keeps none of the memory building used. True when every answer is stored."""
     found = _marker(store, index)
     if found is None:
         return False
@@ -310,7 +310,9 @@ def fill_elsewhere(store: ContentStore, index: Index) -> bool:
     with db.exclusive(wait=False, what="answers") as held:
         if not held:
             return False
-        jobs = cores()
+        # One process per core when most answers are missing (a first start); one otherwise
+        # (after an edit, a few answers are; each process starts an app of its own).
+        jobs = cores() if db.answer_count() < len(index.posts) // 2 else 1
         # forkserver: processes start clean, never as a fork of a threaded server.
         context = multiprocessing.get_context("forkserver")
         try:
