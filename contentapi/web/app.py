@@ -42,6 +42,8 @@ def create_app(
     store = ContentStore(settings)
     app.extensions[EXTENSION] = store
     store.after_fill = prebuilt.fill_elsewhere
+    if settings.base_url and store.artifacts is not None:
+        prebuilt.code_fingerprint()  # once, before gunicorn forks: workers share it
     lenient = cli.checks_content_itself()  # `flask content ...` reports problems itself
     try:
         store.reload(strict=settings.strict and not lenient)
