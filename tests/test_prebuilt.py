@@ -411,3 +411,43 @@ def test_prebuilt_cli_build_stores_the_answers_too(make_app, site, store_path):
     no_base = make_app(store_path=str(store_path))
     result = no_base.test_cli_runner().invoke(args=["content", "build", "--jobs", "1"])
     assert result.exit_code == 0 and "detail answer" not in result.output
+
+
+def test_prebuilt_a_request_finds_its_answer_by_pointer(served, site, store_path, monkeypatch):
+    """After a fill, a request reads its answer through the pointer of this version and
+    moment, without working out what the post shows."""
+    monkeypatch.setattr(
+        prebuilt, "answer_key", lambda *a: pytest.fail("the key was worked out on a request")
+    )
+    for slug in site:
+        path = f"/api/v1/posts/{slug}"
+        same(from_store(served, path), live(served, path))
+
+
+def test_prebuilt_a_damaged_or_swapped_pointer_is_a_miss(served, site, store_path):
+    """A pointer moved to another post's slug, or damaged, never serves another post."""
+    import sqlite3
+
+    with sqlite3.connect(store_path) as connection:
+        rows = connection.execute("SELECT key, answer FROM pointer ORDER BY key").fetchall()
+        (first, _), (second, second_answer) = rows[0], rows[1]
+        connection.execute("UPDATE pointer SET answer = ? WHERE key = ?", (second_answer, first))
+        connection.execute("UPDATE pointer SET crc = crc + 1 WHERE key = ?", (second,))
+    for slug in site:
+        path = f"/api/v1/posts/{slug}"
+        same(get(served, path), live(served, path))
+
+
+def test_prebuilt_pointers_of_an_older_version_are_not_followed(served, site, write_post):
+    """After an edit, before any fill, no pointer is of the new version: keys are worked out."""
+    write_post("far.md", title="Far away", date="2023-01-01", body="Nothing shared.")
+    store_of(served).reload()
+    for slug in site:
+        path = f"/api/v1/posts/{slug}"
+        same(get(served, path), live(served, path))
+    fill(served)
+    import sqlite3
+
+    with sqlite3.connect(store_of(served).settings.store_path) as connection:
+        markers = {marker for (marker,) in connection.execute("SELECT marker FROM pointer")}
+    assert len(markers) == 1  # the older version's were pruned

@@ -58,7 +58,18 @@ CREATE TABLE IF NOT EXISTS answer (
     PRIMARY KEY (key, coding)
 )
 """
-TABLES = {"artifact", "filled", "answer"}
+# Which answer each visible post has at one index version and moment (`fill` names it with
+# `marker`): a request finds its answer by this, without working out the key from what the
+# post shows. A checksum of key and answer makes a damaged row a miss.
+POINTERS = """
+CREATE TABLE IF NOT EXISTS pointer (
+    key TEXT PRIMARY KEY,
+    marker TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    crc INTEGER NOT NULL
+)
+"""
+TABLES = {"artifact", "filled", "answer", "pointer"}
 # Connections made in a parent process before a fork: the child must neither use nor close
 # them (closing could checkpoint or delete the parent's WAL), so they are kept here, unused.
 _INHERITED: list[sqlite3.Connection] = []
@@ -175,9 +186,11 @@ class ArtifactDB:
                         sqlite.execute("DROP TABLE IF EXISTS artifact")
                         sqlite.execute("DROP TABLE IF EXISTS filled")
                         sqlite.execute("DROP TABLE IF EXISTS answer")
+                        sqlite.execute("DROP TABLE IF EXISTS pointer")
                     sqlite.execute(SCHEMA)
                     sqlite.execute(FILLED)
                     sqlite.execute(ANSWERS)
+                    sqlite.execute(POINTERS)
                     sqlite.execute(f"PRAGMA user_version={USER_VERSION}")
             identity = _identity(self.path)
             if identity is None:
@@ -354,6 +367,62 @@ class ArtifactDB:
         answer = Answer(key, coding, deps, head, body)
         return answer if answer.crc() == crc else None
 
+    def pointed(self, pointer: str, coding: str) -> Answer | None:
+        """The answer a pointer names, in `coding`, when both rows' checksums hold."""
+        sqlite = self._connection()
+        if sqlite is None:
+            return None
+        try:
+            found = sqlite.execute(
+                "SELECT p.answer, p.crc, a.deps, a.crc, a.head, a.body FROM pointer p "
+                "JOIN answer a ON a.key = p.answer WHERE p.key = ? AND a.coding = ?",
+                (pointer, coding),
+            ).fetchone()
+        except sqlite3.Error as error:
+            self._failed(error)
+            return None
+        if found is None:
+            return None
+        key, pointer_crc, deps, crc, head, body = found
+        if not (isinstance(key, str) and isinstance(deps, str) and isinstance(head, str)):
+            return None
+        if not isinstance(body, bytes) or pointer_crc != pointer_checksum(pointer, key):
+            return None
+        answer = Answer(key, coding, deps, head, body)
+        return answer if answer.crc() == crc else None
+
+    def put_pointers(self, marker: str, pointers: Sequence[tuple[str, str]]) -> bool:
+        """Store (pointer, answer key) pairs made for `marker` in one transaction."""
+        sqlite = self._connection()
+        if sqlite is None or not pointers:
+            return False
+        try:
+            sqlite.execute("PRAGMA busy_timeout=5000")
+            with self._write(sqlite):
+                sqlite.executemany(
+                    "INSERT OR REPLACE INTO pointer (key, marker, answer, crc) VALUES (?, ?, ?, ?)",
+                    [
+                        (key, marker, answer, pointer_checksum(key, answer))
+                        for key, answer in pointers
+                    ],
+                )
+        except sqlite3.Error as error:
+            self._failed(error)
+            return False
+        return True
+
+    def prune_pointers(self, marker: str) -> None:
+        """Delete the pointers of every other version and moment (of no use after a reload)."""
+        sqlite = self._connection()
+        if sqlite is None:
+            return
+        try:
+            sqlite.execute("PRAGMA busy_timeout=5000")
+            with self._write(sqlite):
+                sqlite.execute("DELETE FROM pointer WHERE marker <> ?", (marker,))
+        except sqlite3.Error as error:
+            self._failed(error)
+
     def answer_keys(self, keys: Sequence[str]) -> set[str]:
         """Which of `keys` have an answer stored (in some coding)."""
         sqlite = self._connection()
@@ -441,6 +510,10 @@ class Answer:
         or one holding another answer, reads as a miss."""
         text = f"{self.key}\0{self.coding}\0{self.deps}\0{self.head}\0".encode()
         return zlib.crc32(self.body, zlib.crc32(text))
+
+
+def pointer_checksum(pointer: str, answer: str) -> int:
+    return zlib.crc32(f"{pointer}\0{answer}".encode())
 
 
 def _damaged(error: sqlite3.Error) -> bool:

@@ -211,6 +211,19 @@ def answer_key(index: Index, shown: Published, post: Post, context: str) -> str:
     return hashlib.sha256(f"{context}\n{' '.join(stamps)}".encode()).hexdigest()[:40]
 
 
+def marker_of(context: str, index: Index, published_count: int) -> str:
+    """What names one index version at one publication moment, for one deployment: the mark
+    of a complete fill, and what pointers are made for. Two indexes of one version are alike
+    (the response cache relies on it too), so both the posts shown and each key follow."""
+    text = f"{context}\n{index.version}\n{published_count}"
+    return "answers:" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def pointer_key(marker: str, slug: str) -> str:
+    """Where the answer of the visible post `slug` is named, at `marker`."""
+    return hashlib.sha256(f"{marker}\n{slug}".encode()).hexdigest()[:40]
+
+
 def database(store: ContentStore) -> ArtifactDB | None:
     artifacts = store.artifacts
     return None if artifacts is None else cast(ArtifactDB, artifacts.backend)
@@ -224,12 +237,15 @@ def find(
     db = database(store)
     if db is None or coding not in compression.CODINGS or media_origin(base_url) is None:
         return None
-    shown = published(index, now)
-    post = shown.shows(slug)
-    if post is None:
-        return None
-    key = answer_key(index, shown, post, context_fingerprint(store.settings, base_url))
-    found = db.answer(key, coding)
+    context = context_fingerprint(store.settings, base_url)
+    marker = marker_of(context, index, index.published_count(now))
+    found = db.pointed(pointer_key(marker, slug), coding)
+    if found is None:  # not filled for this version and moment yet: work the key out
+        shown = published(index, now)
+        post = shown.shows(slug)
+        if post is None:
+            return None
+        found = db.answer(answer_key(index, shown, post, context), coding)
     if found is None or not _fresh(index, found.deps):
         return None
     try:
@@ -275,8 +291,7 @@ def _marker(store: ContentStore, index: Index) -> tuple[ArtifactDB, str] | None:
     if db is None or not base_url or media_origin(base_url) is None:
         return None
     context = context_fingerprint(store.settings, base_url)
-    text = f"{context}\n{index.version}\n{index.published_count(store.clock())}"
-    return db, "answers:" + hashlib.sha256(text.encode()).hexdigest()[:40]
+    return db, marker_of(context, index, index.published_count(store.clock()))
 
 
 def fill(app: Flask, store: ContentStore, index: Index) -> FillReport | None:
@@ -377,10 +392,11 @@ def fill_part(
     found = _marker(store, index)
     if found is None:
         return None
-    db, marker = found
+    db = found[0]
     started, cpu = time.perf_counter(), time.process_time()
     now = store.clock()
     context = context_fingerprint(store.settings, store.settings.base_url)
+    marker = marker_of(context, index, index.published_count(now))  # this moment's
     work = _fresh_memos(index, len(index.posts))
     shown = published(work, now)
     count = len(shown.posts)
@@ -396,10 +412,20 @@ def fill_part(
         skipped += len(chunk) - len(answers) // per_post
         if answers and db.put_answers(answers, wait=5.0):
             built += len(answers) // per_post
+            stored.update(answer.key for answer in answers)
         else:
             skipped += len(answers) // per_post
-    if part == 0 and db.answer_count() > 2 * count + 64:  # stale answers from older versions
-        db.prune_answers({answer_key(work, shown, post, context) for post in shown.posts})
+    pointers = [
+        (pointer_key(marker, post.slug), keys[post.path])
+        for post in mine
+        if keys[post.path] in stored
+    ]
+    if not db.put_pointers(marker, pointers):
+        skipped += len(pointers)
+    if part == 0:
+        db.prune_pointers(marker)
+        if db.answer_count() > 2 * count + 64:  # stale answers from older versions
+            db.prune_answers({answer_key(work, shown, post, context) for post in shown.posts})
     report = FillReport(
         marker,
         len(mine),
