@@ -5,7 +5,8 @@ static build or a mobile sync asks for each post once: each request is then a mi
 worker's response cache. After each warm-up (the artifact fill, then the search index), one
 worker's children (one per core, at a lower priority) store that answer for every visible post
 in the artifact store, in br and in gzip, with its status and headers (ETag and Last-Modified
-included), and a request answers from one row.
+included), and a pointer per visible slug at that index version and moment, so a request
+answers from one row (pointer and answer joined), as cheaply as a response-cache hit.
 
 A key names everything the answer shows: a fingerprint of the code and libraries that make it,
 of the settings an answer can show (`SETTINGS`), and of the base URL; and of each post it
