@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from contentapi.engine import index as index_module
 from contentapi.engine.assets import AssetMap
 from contentapi.engine.index import (
     BuildOptions,
@@ -909,3 +910,161 @@ def test_index_changed_posts_is_every_post_when_an_input_changed() -> None:
         Sources((a,)), replace(OPTIONS, words_per_minute=100), BUILT_AT, previous=first
     )
     assert changed_posts(first, other_options) is None
+
+
+# patch_index: an edit that keeps where a post is listed patches the previous index
+
+
+def _stamped(path: str, text: str, tick: int) -> SourceFile:
+    return SourceFile(path, text.encode(), (tick, tick, len(text), hash(path) % 1000))
+
+
+PATCH_CORPUS = {
+    "a.md": "---\ntitle: Uno\ndate: 2024-01-01\ncategories: [Viajes]\ntags: [Sevilla, mar]\n"
+    "aliases: [/viejo/uno/]\n---\n\nUno.\n",
+    "b.md": "---\ntitle: Dos\ndate: 2024-01-02\ncategories: [viajes]\ntags: [sevilla]\n"
+    "---\n\nDos.\n",
+    "c.md": "---\ntitle: Tres\ndate: 2024-01-02\ntags: [mar, '!!!']\n---\n\nTres.\n",
+    "d.md": "---\ntitle: Borrador\ndate: 2024-01-03\ndraft: true\ntags: [mar]\n---\n\nCuatro.\n",
+    "e.md": "---\ntitle: Futuro\ndate: 2030-01-01\ncategories: [Viajes]\n---\n\nCinco.\n",
+    "f.md": "---\ntitle: Uno otra vez\ndate: 2024-02-01\nslug: a\n---\n\nSeis.\n",
+    "g.md": "---\ntitle: Roto\ndate: no es una fecha\n---\n\nSiete.\n",
+    "pages/sobre.md": "---\ntitle: Sobre\n---\n\nPágina.\n",
+}
+
+
+def _patch_pair(
+    edits: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Index, Index, Index, Index]:
+    """The index of PATCH_CORPUS; the index after `edits` made from it as a reload makes it
+    (the files not edited are not read again); the same with patching turned off; and the
+    same files built from nothing."""
+    first_files = [_stamped(path, text, 1) for path, text in PATCH_CORPUS.items()]
+    first = build_index(Sources(tuple(first_files)), OPTIONS, BUILT_AT)
+    again = []
+    for file in first_files:
+        if file.path in edits:
+            again.append(_stamped(file.path, edits[file.path], 2))
+        else:
+            assert file.stamp is not None
+            again.append(SourceFile.unchanged(file.path, file.stamp, file.digest))
+    reloaded = build_index(Sources(tuple(again)), OPTIONS, BUILT_AT, previous=first)
+    with monkeypatch.context() as patched:
+        patched.setattr(index_module, "patch_index", lambda *args, **kwargs: None)
+        built = build_index(Sources(tuple(again)), OPTIONS, BUILT_AT, previous=first)
+    texts = {**PATCH_CORPUS, **edits}
+    fresh = build_index(
+        Sources(tuple(_stamped(f.path, texts[f.path], 2 if f.path in edits else 1) for f in again)),
+        OPTIONS,
+        BUILT_AT,
+    )
+    return first, reloaded, built, fresh
+
+
+def _assert_same_index(patched: Index, built: Index) -> None:
+    """Every field a view, a feed, the artifact store or the next reload reads."""
+    assert patched.version == built.version
+    assert patched.posts == built.posts
+    assert dict(patched.by_slug) == dict(built.by_slug)
+    assert dict(patched.aliases) == dict(built.aliases)
+    assert patched.categories == built.categories
+    assert patched.tags == built.tags
+    assert patched.issues == built.issues
+    assert dict(patched.parsed) == dict(built.parsed)
+    assert list(patched.parsed) == list(built.parsed)  # the version hashes them in order
+    assert [r.packed for r in patched.parsed.values()] == [r.packed for r in built.parsed.values()]
+    assert patched.publications == built.publications
+    assert patched.pages == built.pages
+    assert dict(patched.pages_by_slug) == dict(built.pages_by_slug)
+    assert dict(patched.page_aliases) == dict(built.page_aliases)
+    assert patched.assets == built.assets
+    assert dict(patched.files) == dict(built.files)
+    assert dict(patched.stamps()) == dict(built.stamps())
+    for post in patched.posts:
+        assert patched.body(post) == built.body(post)
+        assert patched.derived(post) == built.derived(post)
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "patched"),
+    [
+        ("a.md", "title: Uno", "title: Uno, editado", True),  # a title
+        ("b.md", "Dos.", "Dos, con *más* texto.\n\n![x](x.png)", True),  # the body, a warning more
+        ("c.md", "title: Tres", "title: Tres\ndescription: Nueva", True),  # a field added
+        ("d.md", "Cuatro.", "Cuatro, aún borrador.", True),  # a draft
+        ("e.md", "Cinco.", "Cinco, programado.", True),  # a scheduled post
+        ("f.md", "Seis.", "Seis, editado.", False),  # the one that lost slug `a`: renamed, so built
+        ("a.md", "date: 2024-01-01", "date: 2024-01-01\nupdated: 2024-03-01", True),  # modified
+        ("g.md", "no es una fecha", "2024-01-05", False),  # an invalid post made valid: built
+        ("a.md", "date: 2024-01-01", "date: 2024-01-09", False),  # the order changes: built
+        ("b.md", "[sevilla]", "[sevilla, nueva]", False),  # a term added: built
+        ("c.md", "title: Tres", "title: Tres\nslug: otro", False),  # the slug changes: built
+        ("a.md", "title: Uno", "title: [roto", True),  # broken: the last valid post stays
+        ("pages/sobre.md", "Página.", "Página editada.", False),  # a page: built
+    ],
+)
+def test_patch_index_equals_the_index_built_in_full(
+    path: str, old: str, new: str, patched: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert old in PATCH_CORPUS[path]
+    edited = PATCH_CORPUS[path].replace(old, new, 1)
+    first, reloaded, built, fresh = _patch_pair({path: edited}, monkeypatch)
+    assert (reloaded.patched_from(first) is not None) == patched
+    _assert_same_index(reloaded, built)
+    assert reloaded.version != first.version
+    if "[roto" not in edited:  # built from nothing, a broken file has no last valid version
+        _assert_same_index(reloaded, fresh)
+
+
+def test_patch_index_replaces_only_the_edited_post_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, reloaded, _, _ = _patch_pair(
+        {
+            "a.md": PATCH_CORPUS["a.md"].replace("Uno.", "Uno, editado."),
+            "c.md": PATCH_CORPUS["c.md"].replace("Tres.", "Tres, editado."),
+        },
+        monkeypatch,
+    )
+    patch = reloaded.patched_from(first)
+    assert patch is not None
+    assert [(old.path, new.path) for old, new in patch.pairs] == [
+        ("c.md", "c.md"),
+        ("a.md", "a.md"),
+    ]
+    assert [post.path for post in changed_posts(first, reloaded) or ()] == ["c.md", "a.md"]
+    kept = {post.path: post for post in first.posts}
+    for post in reloaded.posts:  # every other post is the previous index's own object
+        assert (post is kept[post.path]) == (post.path not in {"a.md", "c.md"})
+    assert reloaded.aliases is first.aliases and reloaded.publications is first.publications
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        {"a.md": PATCH_CORPUS["a.md"].replace("date: 2024-01-01", "date: 2024-01-09")},
+        {"b.md": PATCH_CORPUS["b.md"].replace("[viajes]", "[Otra]")},
+        {"c.md": PATCH_CORPUS["c.md"].replace("title: Tres", "title: Tres\ndraft: true")},
+        {"f.md": PATCH_CORPUS["f.md"].replace("Seis.", "Seis, editado.")},
+        {"g.md": PATCH_CORPUS["g.md"].replace("no es una fecha", "2024-01-05")},
+        {"pages/sobre.md": PATCH_CORPUS["pages/sobre.md"].replace("Página.", "Otra.")},
+    ],
+)
+def test_patch_index_leaves_edits_that_move_a_post_to_a_full_build(
+    edits: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, reloaded, built, fresh = _patch_pair(edits, monkeypatch)
+    assert reloaded.patched_from(first) is None
+    _assert_same_index(reloaded, built)
+    _assert_same_index(reloaded, fresh)
+
+
+def test_patch_index_keeps_the_terms_spelled_as_the_index_spells_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    edits = {"b.md": PATCH_CORPUS["b.md"].replace("Dos.", "Otro.")}
+    first, reloaded, _, fresh = _patch_pair(edits, monkeypatch)
+    assert reloaded.patched_from(first) is not None
+    post = reloaded.by_slug["b"]
+    assert [ref.name for ref in post.categories] == ["Viajes"]  # written `viajes`
+    assert post == fresh.by_slug["b"]

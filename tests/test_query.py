@@ -12,8 +12,13 @@ from contentapi.engine.index import BuildOptions, Index, build_index
 from contentapi.engine.model import Post, SourceFile, Sources
 from contentapi.outputs.query import (
     Filters,
+    Published,
     archive,
+    carry_over,
+    changes,
     count_terms,
+    index_changes,
+    index_snapshot,
     neighbours,
     paginate,
     public_version,
@@ -463,3 +468,81 @@ def test_public_version_ignores_drafts_and_scheduled_posts_but_not_what_is_shown
     index = _index(**base, s={"date": "2030-01-01"})
     assert published(index, datetime(2031, 1, 1, tzinfo=UTC)).version != version
     assert public_version(index, index.posts) == published(index, NOW, preview=True).version
+
+
+# carry_over: a patched index starts with what the previous one computed, patched
+
+
+def _published_fields(shown: Published) -> dict[str, object]:
+    return {
+        "posts": shown.posts,
+        "version": shown.version,
+        "categories": shown.categories,
+        "tags": shown.tags,
+        "latest": shown.latest,
+        "positions": dict(shown.positions),
+        "terms": dict(shown._terms),
+        "members": dict(shown._members),
+    }
+
+
+CARRIED = {
+    "uno": {"title": "Uno", "date": "2024-01-05", "categories": ["Viajes"], "tags": ["mar"]},
+    "dos": {"title": "Dos", "date": "2024-01-04", "categories": ["viajes"], "tags": ["Mar"]},
+    "tres": {"title": "Tres", "date": "2024-01-03", "tags": ["mar", "sol"], "draft": True},
+    "cuatro": {"title": "Cuatro", "date": "2030-01-01", "categories": ["Viajes"]},
+    "cinco": {"title": "Cinco", "date": "2024-01-01", "updated": "2024-05-01"},
+}
+
+
+@pytest.mark.parametrize(
+    ("slug", "change"),
+    [
+        ("uno", {"title": "Uno editado"}),
+        ("dos", {"updated": "2024-05-20"}),  # now the latest modified
+        ("cinco", {"updated": "2024-01-02"}),  # no longer the latest modified
+        ("tres", {"title": "Borrador editado"}),  # hidden: public lists stay
+        ("cuatro", {"title": "Programado editado"}),
+    ],
+)
+def test_carry_over_equals_what_the_patched_index_computes_itself(slug, change) -> None:
+    def files(edit: dict[str, dict]) -> tuple[SourceFile, ...]:
+        texts = {s: post_text(**{**fields, **edit.get(s, {})}) for s, fields in CARRIED.items()}
+        return tuple(SourceFile(f"{s}.md", text.encode()) for s, text in texts.items())
+
+    first = build_index(Sources(files({})), OPTIONS, NOW)
+    for moment, preview in [(NOW, False), (NOW, True), (datetime(2031, 1, 1, tzinfo=UTC), False)]:
+        published(first, moment, preview)
+    index_snapshot(first)
+    second = build_index(Sources(files({slug: change})), OPTIONS, NOW, previous=first)
+    third = build_index(Sources(files({slug: change})), OPTIONS, NOW, previous=first)
+    assert second.patched_from(first) is not None
+    carry_over(first, second)
+    for moment, preview in [(NOW, False), (NOW, True), (datetime(2031, 1, 1, tzinfo=UTC), False)]:
+        carried, computed = published(second, moment, preview), published(third, moment, preview)
+        assert _published_fields(carried) == _published_fields(computed)
+        assert carried.version == public_version(third, computed.posts)
+        for post in computed.posts:
+            assert carried.related(post) == computed.related(post)
+            assert carried.neighbours(post) == computed.neighbours(post)
+    assert dict(index_snapshot(second)) == dict(index_snapshot(third))
+    before = index_snapshot(first)
+    assert index_changes(first, second, NOW) == changes(before, NOW, index_snapshot(third), NOW)
+    assert published(second, NOW).version != published(first, NOW).version or slug in {
+        "tres",
+        "cuatro",
+    }
+
+
+def test_carry_over_does_nothing_for_an_index_built_in_full() -> None:
+    first = _index(**_dated("uno", "dos"))
+    published(first, NOW)
+    second = _index(**_dated("uno", "dos", "tres"))
+    carry_over(first, second)
+    assert second.memos() == []
+
+
+def test_public_version_does_not_depend_on_the_order_of_posts() -> None:
+    index = _index(**_dated("uno", "dos", "tres"))
+    assert public_version(index, index.posts) == public_version(index, index.posts[::-1])
+    assert public_version(index, index.posts) != public_version(index, index.posts[1:])

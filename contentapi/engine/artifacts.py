@@ -96,9 +96,10 @@ INDEX_FIELDS: Mapping[str, Literal["key", "deps", "none"]] = {
     "artifacts": "none",
     "_memo": "none",
     "_memo_lock": "none",
+    "patch": "none",  # which posts a reload replaced: what to check, not what a post says
 }
 # Fields that belong to one process (memos, locks, the store): not sent to worker processes.
-PROCESS_LOCAL = ("_derived", "_memo", "_memo_lock", "artifacts")
+PROCESS_LOCAL = ("_derived", "_memo", "_memo_lock", "artifacts", "patch")
 # The same for `AssetMap`: `files` and `posts` are probed per lookup; `base_url` is
 # `options.asset_base_url`.
 ASSET_FIELDS: Mapping[str, Literal["key", "deps"]] = {

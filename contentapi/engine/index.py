@@ -10,7 +10,7 @@ import threading
 import zlib
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import lru_cache
@@ -122,6 +122,16 @@ def unpack(packed: bytes) -> str:
     return zlib.decompress(packed).decode() if packed else ""
 
 
+@dataclass(frozen=True)
+class Patch:
+    """How an index was made from the one before it (version `previous`) by `patch_index`:
+    each (served before, served now) post whose file changed, newest first. Every other post,
+    the order, the slugs, aliases and terms are the previous index's."""
+
+    previous: str
+    pairs: tuple[tuple[Post, Post], ...]
+
+
 class ArtifactSource(Protocol):
     """Where an index gets each post's derived values when a store keeps them (see
     `contentapi.engine.artifacts`): read first, computed and written back on a miss."""
@@ -156,6 +166,17 @@ class Index:
     artifacts: ArtifactSource | None = field(default=None, repr=False, compare=False)
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    patch: Patch | None = field(default=None, repr=False, compare=False)  # see `patch_index`
+
+    def patched_from(self, previous: Index) -> Patch | None:
+        """The patch that made this index from `previous`, if `patch_index` made it so."""
+        patch = self.patch
+        return patch if patch is not None and patch.previous == previous.version else None
+
+    def memos(self) -> list[tuple[Hashable, Any]]:
+        """The values `memo` keeps now (for a patched index to carry them over)."""
+        with self._memo_lock:
+            return list(self._memo.items())
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """A value that is a pure function of this index and `key` (what is visible at one
@@ -685,6 +706,18 @@ def build_index(
     """
     if previous is not None and _nothing_changed(previous, sources, options):
         return previous
+    if previous is not None and _same_files(previous, sources, options):
+        parsed_before = previous.parsed
+        read = [
+            source
+            for source in sources.files
+            if source.data is not None
+            or (earlier := parsed_before.get(source.path)) is None
+            or earlier.digest != source.digest
+        ]
+        patched = patch_index(previous, read, options, built_at, artifacts)
+        if patched is not None:
+            return patched
     reusable = dict(known or {})
     if previous is not None and previous.options == options:
         reusable.update(previous.parsed)
@@ -753,6 +786,158 @@ def build_index(
     )
 
 
+PATCH_LIMIT = 64  # files changed at most for `patch_index`; more are a full build anyway
+
+
+def patch_index(
+    previous: Index,
+    read: Sequence[SourceFile],
+    options: BuildOptions,
+    built_at: datetime,
+    artifacts: ArtifactSource | None = None,
+) -> Index | None:
+    """`previous` with the post files in `read` parsed again, when every other input is
+    unchanged (the caller knows: the same post files, assets, images, settings, no shortcode
+    templates) and each changed file is still a served post with the same slug, date, draft
+    state, terms, aliases and old names: the common edit of a title or a text. Then the
+    order, neighbours, terms, aliases and publications are those of `previous`, and only
+    the changed posts are replaced in copies of its lists and maps (C-level copies, no loop
+    in Python over every post). None when it does not apply: then `build_index` builds.
+
+    The result equals what `build_index` makes from the same files (tests compare them)."""
+    if previous.options != options or previous.shortcodes or len(read) > PATCH_LIMIT:
+        return None
+    before = previous.parsed
+    results: dict[str, Parsed] = {}
+    for source in read:
+        earlier = before.get(source.path)
+        if earlier is None:
+            return None
+        if earlier.digest != source.digest:
+            results[source.path] = _keep_last_good(parse_source(source, options), earlier)
+    pairs: list[tuple[Post, Post]] = []
+    for path, result in results.items():
+        old, new = before[path].post, result.post
+        served = previous.by_slug.get(old.slug) if old is not None else None
+        if old is None or new is None or served is None or served.path != path:
+            return None  # invalid before, a page, or served under another slug (a clash)
+        if _place(new) != _place(old):
+            return None
+        if new is old:  # broken now: the last valid version is still served
+            pairs.append((served, served))
+        elif served is old:
+            pairs.append((served, new))
+        else:  # the index spells its terms otherwise: the same refs, so the same spelling
+            pairs.append((served, replace(new, categories=served.categories, tags=served.tags)))
+    # issues that are not the file's own (a refused alias) come from the other posts: full
+    own = sum(len(before[path].issues) for path in results)
+    if sum(1 for issue in previous.issues if issue.path in results) != own:
+        return None
+
+    posts = list(previous.posts)
+    where = list(map(id, posts))
+    placed = sorted((where.index(id(served)), served, now) for served, now in pairs)
+    for at, _, now in placed:
+        posts[at] = now
+    by_slug = dict(previous.by_slug)
+    by_slug.update((now.slug, now) for _, _, now in placed)
+    parsed = dict(before)
+    parsed.update(results)
+    issues = [issue for issue in previous.issues if issue.path not in results]
+    issues += [issue for result in results.values() for issue in result.issues]
+    files = dict(previous.files)
+    stamps = dict(previous.stamps())
+    for source in read:
+        if source.stamp:
+            files[source.path] = source.stamp
+            stamps[source.path] = (source.stamp, parsed[source.path].digest)
+        else:
+            files.pop(source.path, None)
+            stamps.pop(source.path, None)
+    derived: Any = artifacts.memo() if artifacts is not None else {}
+    if artifacts is None:
+        derived = {path: d for path, d in previous._derived.items() if path not in results}
+    index = Index(
+        version=_version(
+            parsed.values(),
+            previous.assets.files,
+            options,
+            previous.shortcodes,
+            previous.assets.images,
+        ),
+        built_at=built_at,
+        posts=tuple(posts),
+        by_slug=MappingProxyType(by_slug),
+        aliases=previous.aliases,
+        categories=_patched_terms(previous.categories, pairs, "categories"),
+        tags=_patched_terms(previous.tags, pairs, "tags"),
+        issues=tuple(sorted(issues, key=issue_order)),
+        assets=previous.assets,
+        options=options,
+        parsed=MappingProxyType(parsed),
+        publications=previous.publications,
+        pages=previous.pages,
+        pages_by_slug=previous.pages_by_slug,
+        page_aliases=previous.page_aliases,
+        shortcodes=previous.shortcodes,
+        files=MappingProxyType(files),
+        _derived=derived,
+        artifacts=artifacts,
+        patch=Patch(previous.version, tuple((served, now) for _, served, now in placed)),
+    )
+    index.memo(("stamps",), lambda: stamps)
+    return index
+
+
+def _place(post: Post) -> tuple[Any, ...]:
+    """What decides where a post is served and listed: slug, date, draft state, kind, terms,
+    aliases and old names (what `patch_index` requires unchanged)."""
+    return (
+        post.slug,
+        post.date,
+        post.draft,
+        post.page,
+        post.categories,
+        post.tags,
+        post.aliases,
+        post.old_names,
+    )
+
+
+def _patched_terms(
+    terms: tuple[Term, ...], pairs: Sequence[tuple[Post, Post]], attr: str
+) -> tuple[Term, ...]:
+    """`terms` with each changed post replaced in the terms it is filed under."""
+    touched = {ref.slug for served, _ in pairs for ref in getattr(served, attr)}
+    if not touched:
+        return terms
+    patched = list(terms)
+    for at, term in enumerate(terms):
+        if term.slug in touched:
+            members = list(term.posts)
+            where = list(map(id, members))
+            for served, now in pairs:
+                if any(ref.slug == term.slug for ref in getattr(served, attr)):
+                    members[where.index(id(served))] = now
+            patched[at] = Term(term.name, term.slug, tuple(members))
+    return tuple(patched)
+
+
+def _same_files(previous: Index, sources: Sources, options: BuildOptions) -> bool:
+    """Whether `sources` has the post files, assets, images and settings `previous` was built
+    from (their bytes may differ), and no shortcode templates: what `patch_index` needs."""
+    parsed = previous.parsed
+    return (
+        previous.options == options
+        and len(sources.files) == len(parsed)
+        and not sources.shortcodes
+        and not previous.shortcodes
+        and sources.assets == previous.assets.files
+        and all(source.path in parsed for source in sources.files)
+        and ImageTable({image.path: image for image in sources.images}) == previous.assets.images
+    )
+
+
 def changed_posts(previous: Index, index: Index) -> tuple[Post, ...] | None:
     """The posts of `index` whose derived values may differ from `previous`'s: those parsed
     anew. None when every post's may (a setting, an asset, a slug another post links to, or a
@@ -763,6 +948,9 @@ def changed_posts(previous: Index, index: Index) -> tuple[Post, ...] | None:
         index.shortcodes,
     ):
         return None
+    patch = index.patched_from(previous)
+    if patch is not None:
+        return tuple(now for _, now in patch.pairs)
     before = previous.parsed
     return tuple(
         post for post in index.posts if before.get(post.path) is not index.parsed[post.path]

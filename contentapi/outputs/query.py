@@ -15,7 +15,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from itertools import chain, filterfalse, islice
 from operator import neg
 from typing import Any, TypeVar
@@ -259,6 +259,7 @@ class Published:
     positions: Mapping[str, int] = field(repr=False)
     _terms: Mapping[tuple[str, str], TermCount] = field(repr=False)
     _members: Mapping[tuple[str, str], tuple[int, ...]] = field(repr=False)  # positions
+    _marks: int = field(default=0, repr=False)  # `public_version`'s sum over `posts`
     _lists: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict, repr=False)
     _related: dict[tuple[str, int, int], tuple[Post, ...]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -388,8 +389,93 @@ def published(index: Index, now: datetime, preview: bool = False) -> Published:
     return index.memo(key, lambda: _publish(index, now, preview))
 
 
+def carry_over(previous: Index, index: Index) -> None:
+    """Give `index`, when `patch_index` made it from `previous`, what `previous` computed
+    once and kept (its snapshot, what each publication moment shows), with the changed posts
+    replaced: the lists, terms and neighbours of a patched index are the previous ones, so
+    the first request after a reload costs its page, not the number of posts."""
+    patch = index.patched_from(previous)
+    if patch is None:
+        return
+    for key, value in previous.memos():
+        if key == ("snapshot",):
+            state = dict(value)
+            state.update(snapshot(now for _, now in patch.pairs))
+            index.memo(key, partial(_same, state))
+        elif isinstance(value, Published):
+            index.memo(key, partial(_patched, index, value, patch.pairs))
+
+
+def _same(value: T) -> T:
+    return value
+
+
+def _patched(index: Index, shown: Published, pairs: Sequence[tuple[Post, Post]]) -> Published:
+    """`shown` (what the index before `index` showed at one moment) with each changed post
+    replaced, as `_publish` would make it for `index`: visibility, order and positions are
+    the same, since a patch keeps every post's date, draft state and terms."""
+    posts = list(shown.posts)
+    marks = shown._marks
+    replaced = []
+    for served, now in pairs:
+        at = shown.positions.get(served.slug)
+        if at is not None:
+            posts[at] = now
+            marks += _mark(now) - _mark(served)
+            replaced.append((served, now))
+    terms = dict(shown._terms)
+
+    def counted(kind: str, items: tuple[TermCount, ...]) -> tuple[TermCount, ...]:
+        touched = {ref.slug for served, _ in pairs for ref in getattr(served, kind)}
+        if not touched:
+            return items
+        current = {term.slug: term for term in getattr(index, kind) if term.slug in touched}
+        patched = list(items)
+        for at, item in enumerate(items):
+            slug = item.term.slug
+            if slug in touched:
+                members = list(item.posts)
+                where = list(map(id, members))
+                for served, now in replaced:
+                    if any(ref.slug == slug for ref in getattr(served, kind)):
+                        members[where.index(id(served))] = now
+                patched[at] = terms[(kind, slug)] = TermCount(current[slug], tuple(members))
+        return tuple(patched)
+
+    categories = counted("categories", shown.categories)
+    tags = counted("tags", shown.tags)
+    marks %= MARKS
+    return Published(
+        posts=tuple(posts),
+        version=_public_version(index, marks),
+        categories=categories,
+        tags=tags,
+        latest=max(posts, key=lambda post: post.modified, default=None),
+        positions=shown.positions,
+        _terms=terms,
+        _members=shown._members,
+        _marks=marks,
+    )
+
+
+def index_changes(previous: Index | None, index: Index, now: datetime) -> Changes:
+    """`changes` from `previous` to `index`, both at `now`: for a patched index, the visible
+    changed posts whose file changed (a patch adds, removes and hides nothing)."""
+    patch = index.patched_from(previous) if previous is not None else None
+    if patch is None:
+        before = index_snapshot(previous) if previous is not None else {}
+        return changes(before, now, index_snapshot(index), now)
+    updated = {
+        after.slug
+        for served, after in patch.pairs
+        if served.digest != after.digest and after.is_public(now)
+    }
+    return Changes((), tuple(sorted(updated)), ())
+
+
 def _publish(index: Index, now: datetime, preview: bool) -> Published:
     posts = visible(index.posts, now, preview)
+    marks = sum(map(_mark, posts)) % MARKS
     positions = {post.slug: at for at, post in enumerate(posts)}
     categories = count_terms(index.categories, now, preview)
     tags = count_terms(index.tags, now, preview)
@@ -399,7 +485,7 @@ def _publish(index: Index, now: datetime, preview: bool) -> Published:
     }
     return Published(
         posts=posts,
-        version=public_version(index, posts),
+        version=_public_version(index, marks),
         categories=categories,
         tags=tags,
         latest=max(posts, key=lambda post: post.modified, default=None),
@@ -408,16 +494,32 @@ def _publish(index: Index, now: datetime, preview: bool) -> Published:
         _members={
             key: tuple(positions[post.slug] for post in item.posts) for key, item in terms.items()
         },
+        _marks=marks,
     )
+
+
+MARKS = 1 << 128  # `public_version` adds one 128-bit mark per post, modulo this
 
 
 def public_version(index: Index, posts: Iterable[Post]) -> str:
     """A version of what `posts` show: their files, their term names, the media files and
-    the settings. Unlike `index.version`, an edit to a draft or a scheduled post leaves it."""
+    the settings. Unlike `index.version`, an edit to a draft or a scheduled post leaves it.
+
+    The posts count as a sum of one hash per post (order does not matter), so a reload that
+    replaces a few posts updates it by their marks alone (`carry_over`)."""
+    return _public_version(index, sum(map(_mark, posts)) % MARKS)
+
+
+def _mark(post: Post) -> int:
+    """One post's share of `public_version`: a 128-bit hash of what a client sees change."""
+    names = "\0".join(ref.name for ref in (*post.categories, *post.tags))
+    text = f"{post.path}\0{post.digest}\0{post.slug}\0{names}"
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest(), "big")
+
+
+def _public_version(index: Index, marks: int) -> str:
     hasher = hashlib.sha256(f"{__version__}\n{index.options.fingerprint()}\n".encode())
-    for post in sorted(posts, key=lambda post: post.path):
-        names = "\0".join(ref.name for ref in (*post.categories, *post.tags))
-        hasher.update(f"{post.path}\0{post.digest}\0{post.slug}\0{names}\n".encode())
+    hasher.update(f"posts\0{marks:032x}\n".encode())
     for path in sorted(index.assets.files):
         hasher.update(f"asset\0{path}\n".encode())
     return hasher.hexdigest()[:16]

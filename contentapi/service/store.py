@@ -36,7 +36,8 @@ from contentapi.outputs.query import (
     Changes,
     Published,
     Snapshot,
-    changes,
+    carry_over,
+    index_changes,
     index_snapshot,
     published,
 )
@@ -522,11 +523,14 @@ class ContentStore:
             errors = tuple(issue for issue in index.issues if issue.severity == "error")
             if (self.settings.strict if strict is None else strict) and errors:
                 raise ContentError(errors)
+            if previous is not None and previous is not index:
+                carry_over(previous, index)  # a patched index starts with what it can reuse
             self._before = previous if previous is not index else self._before
             self._index = index
             index.stamps()  # what the next reload compares with, made before workers fork
-            served = {(post.path, post.digest) for post in index.everything}
-            self._failed = {key: value for key, value in self._failed.items() if key in served}
+            if self._failed:
+                served = {(post.path, post.digest) for post in index.everything}
+                self._failed = {k: v for k, v in self._failed.items() if k in served}
             self._history[index.version] = index_snapshot(index)
             self._history.move_to_end(index.version)
             while len(self._history) > HISTORY:
@@ -534,8 +538,7 @@ class ContentStore:
         with self._swapped:
             self._swapped.notify_all()
         now = self.clock()
-        before = index_snapshot(previous) if previous else {}
-        diff = changes(before, now, index_snapshot(index), now)
+        diff = index_changes(previous, index, now)
         result = Reload(
             previous.version if previous else None,
             index.version,
