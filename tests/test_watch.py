@@ -163,3 +163,53 @@ def test_watch_follows_a_symlink_switched_to_a_new_release(tmp_path):
         assert _titles(client) == ["Dos", "Tres"]  # the old release no longer counts
     finally:
         app.extensions["contentapi"].watcher.stop()
+
+
+def test_watch_an_edit_reads_only_the_written_file_and_patches_the_index(live, write_post):
+    app, client = live
+    store = app.extensions["contentapi"]
+    before = store.index
+    write_post("a.md", title="A editado", date="2024-01-01")
+    assert _eventually(lambda: _titles(client) == ["A editado", "B"])
+    patch = store.index.patched_from(before)
+    assert patch is not None
+    assert [(old.title, new.title) for old, new in patch.pairs] == [("A", "A editado")]
+    write_post("b.md", title="B", date="2023-12-01")  # the order changes: built in full
+    assert _eventually(lambda: client.get("/api/v1/posts").get_json()["data"][0]["slug"] == "a")
+    assert store.index.patch is None
+
+
+def test_watch_an_edit_whose_event_was_lost_is_found_by_the_later_scan(
+    write_post, make_app, content_dir
+):
+    write_post("a.md", title="A", date="2024-01-01")
+    write_post("b.md", title="B", date="2024-01-02")
+    app = make_app()
+    store = app.extensions["contentapi"]
+    watcher = Watcher(store, quiet=0.05, verify=0.3).start()
+    try:
+        watcher._observer.unschedule_all()  # from here on, events are lost
+        write_post("a.md", title="A editado", date="2024-01-01")
+        write_post("b.md", title="B editado", date="2024-01-02")
+        watcher.poke("a.md")  # one event of the two arrived
+        assert _eventually(lambda: store.index.by_slug["a"].title == "A editado")
+        assert _eventually(lambda: store.index.by_slug["b"].title == "B editado")
+    finally:
+        watcher.stop()
+
+
+def test_watch_other_events_make_a_full_scan(write_post, make_app, content_dir):
+    write_post("a.md", title="A", date="2024-01-01")
+    app = make_app()
+    store = app.extensions["contentapi"]
+    watcher = Watcher(store, quiet=0.05).start()
+    try:
+        watcher._observer.unschedule_all()
+        write_post("a.md", title="A editado", date="2024-01-01")
+        write_post("c.md", title="C", date="2024-01-03")
+        watcher.poke("a.md")
+        watcher.poke()  # an event that is not a post file's write: c.md created
+        assert _eventually(lambda: "c" in store.index.by_slug)
+        assert store.index.by_slug["a"].title == "A editado"
+    finally:
+        watcher.stop()

@@ -7,7 +7,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from contentapi.engine import images, parsecache
-from contentapi.engine.index import ArtifactSource, BuildOptions, Index, Parsed, build_index
+from contentapi.engine.index import (
+    ArtifactSource,
+    BuildOptions,
+    Index,
+    Parsed,
+    build_index,
+    patch_index,
+)
 from contentapi.engine.model import FileStamp, ImageFile, SourceFile, Sources
 from contentapi.engine.shortcodes import FOLDER as SHORTCODES_FOLDER
 from contentapi.settings import Settings
@@ -276,11 +283,33 @@ def parse_cache_file(settings: Settings) -> Path | None:
     return parsecache.cache_file(folder, settings.content_dir)
 
 
+def read_edited(root: Path, paths: Collection[str], limit: int) -> list[SourceFile] | None:
+    """The post files at `paths` (relative to `root`), read as `read_sources` reads them; None
+    when one is not a regular file inside the folder any more (then a full scan decides)."""
+    base = os.path.realpath(root)
+    settled = time.time_ns() - SETTLE_NS
+    files = []
+    for relative in sorted(paths):
+        path = os.path.join(base, relative)  # noqa: PTH118 - a path the last scan found
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode) or os.path.realpath(path) != path:
+                return None
+            data = _read_at_most(path, limit)
+        except OSError:
+            return None
+        stamp = (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
+        recent = max(info.st_mtime_ns, info.st_ctime_ns) >= settled
+        files.append(SourceFile(relative, data, None if recent else stamp))
+    return files
+
+
 def load_index(
     settings: Settings,
     previous: Index | None = None,
     artifacts: ArtifactSource | None = None,
     later: Callable[[Callable[[], None]], None] | None = None,
+    edited: Collection[str] | None = None,
 ) -> Index:
     """Read the content folder and build its index.
 
@@ -289,9 +318,20 @@ def load_index(
     `artifacts` is the store the index reads derived values from (see `engine.artifacts`).
     Writing the parse cache is handed to `later` when given (a reload need not wait for it),
     else done before returning.
+
+    `edited` are the post files the file watcher saw written, and nothing else (no file added,
+    removed or moved, no asset or template): then only they are read, and when the edit keeps
+    each post where it is listed the previous index is patched (`patch_index`); otherwise,
+    or without `edited`, the whole folder is scanned.
     """
     options = build_options(settings)
     cache = parse_cache_file(settings)
+    if edited and previous is not None and previous.options == options:
+        index = _patched(settings, previous, artifacts, edited)
+        if index is not None:
+            if cache is not None:
+                (later or _now)(partial(_save_caches, cache, index, previous.parsed, None))
+            return index
     known_files: Mapping[str, tuple[FileStamp, str]] = {}
     cached: parsecache.Rows = []
     if previous is not None:
@@ -315,6 +355,18 @@ def load_index(
         save = partial(_save_caches, cache, index, before, None if same_images else sources)
         (later or _now)(save)
     return index
+
+
+def _patched(
+    settings: Settings, previous: Index, artifacts: ArtifactSource | None, edited: Collection[str]
+) -> Index | None:
+    """`previous` patched with the files in `edited` read again, if that applies."""
+    if not all(path in previous.parsed for path in edited):
+        return None
+    read = read_edited(settings.content_dir, edited, previous.options.max_post_bytes)
+    if read is None:
+        return None
+    return patch_index(previous, read, previous.options, datetime.now(UTC), artifacts)
 
 
 def _read_unknown(sources: Sources, known: Mapping[str, Parsed], limit: int, root: Path) -> Sources:

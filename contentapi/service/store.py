@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -507,16 +507,19 @@ class ContentStore:
             return None
         return self.reload()
 
-    def reload(self, strict: bool | None = None) -> Reload:
+    def reload(self, strict: bool | None = None, edited: Collection[str] | None = None) -> Reload:
         """Build a new index (reusing unchanged files) and swap it in with one assignment.
 
         In strict mode (the setting, unless `strict` says otherwise) an index with errors is
-        refused and the current one stays.
+        refused and the current one stays. `edited`: the only files the watcher saw change
+        (see `load_index`).
         """
         with self._lock:
             previous = self._index
             started = time.perf_counter()
-            index = load_index(self.settings, previous, self.artifacts, later=_in_background)
+            index = load_index(
+                self.settings, previous, self.artifacts, later=_in_background, edited=edited
+            )
             seconds = time.perf_counter() - started
             for issue in index.issues:
                 log.warning("%s", issue)

@@ -23,7 +23,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
-from contentapi.engine.loader import is_hidden
+from contentapi.engine.loader import POST_SUFFIXES, is_hidden
 from contentapi.engine.shortcodes import FOLDER as SHORTCODES_FOLDER
 from contentapi.service.store import ContentError, ContentStore
 
@@ -32,6 +32,9 @@ log = logging.getLogger("contentapi")
 # would not survive the fork (and a lock held there would stay held in every worker), so each
 # worker starts its own watcher and warm-up after it boots.
 DEFERRED = False
+# Events that only say a file's bytes (or times) changed: for a post file, the reload reads
+# that file alone (see `Watcher.poke`); any other event makes it scan the whole folder.
+EDITS = frozenset({"modified", "closed", "attrib"})
 
 
 class _Changed(FileSystemEventHandler):
@@ -47,7 +50,11 @@ class _Changed(FileSystemEventHandler):
         paths = [str(event.src_path), str(getattr(event, "dest_path", "") or "")]
         if all(_ignored(Path(path), self.root) for path in paths if path):
             return
-        self.watcher.poke()
+        edited = None
+        if event.event_type in EDITS and not event.is_directory:
+            relative = Path(str(event.src_path)).relative_to(self.root).as_posix()
+            edited = relative if relative.lower().endswith(POST_SUFFIXES) else None
+        self.watcher.poke(edited)
 
 
 def _ignored(path: Path, root: Path) -> bool:
@@ -72,6 +79,7 @@ class Watcher:
         quiet: float = 0.2,
         longest: float = 1.0,
         recheck: float = 1.0,
+        verify: float = 2.5,
     ) -> None:
         self.store = store
         self.quiet = quiet
@@ -85,15 +93,33 @@ class Watcher:
         self._folder: tuple[str, int, int] | None = None  # real path, device, inode
         self._lost = threading.Event()
         self.reloads = 0
+        # The post files written since the last reload, if every event was such a write (None
+        # after any other event: a file added, removed or moved, an asset, a folder).
+        self._edited: set[str] | None = set()
+        self._edited_lock = threading.Lock()
+        self.verify = verify
+        self._verify_at: float | None = None  # when to scan the whole folder after a patch
 
     def lost(self) -> None:
         """The watched folder itself went away: watch whatever the path leads to next."""
         self._lost.set()
         self.poke()
 
-    def poke(self) -> None:
+    def poke(self, edited: str | None = None) -> None:
+        """Something changed: `edited`, the post file written (and only that), if known."""
+        with self._edited_lock:
+            if edited is None:
+                self._edited = None
+            elif self._edited is not None:
+                self._edited.add(edited)
         self._last = time.monotonic()
         self._event.set()
+
+    def _take_edited(self) -> set[str] | None:
+        """The post files written since the last call, if nothing else happened."""
+        with self._edited_lock:
+            edited, self._edited = self._edited, set()
+        return edited or None
 
     def start(self) -> Watcher:
         self._follow()
@@ -144,25 +170,41 @@ class Watcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._event.wait(timeout=self.recheck)
+            wait = self.recheck
+            if self._verify_at is not None:
+                wait = max(0.0, min(wait, self._verify_at - time.monotonic()))
+            self._event.wait(timeout=wait)
             if self._stop.is_set():
                 return
             if self._follow():
                 self.poke()
             if not self._event.is_set():
+                if self._verify_at is not None and time.monotonic() >= self._verify_at:
+                    self._verify_at = None
+                    self._reload(check=True)
                 continue
             first = time.monotonic()
             while True:  # debounce: wait for quiet, but never longer than `longest`
                 now = time.monotonic()
-                if now - self._last >= self.quiet or now - first >= self.longest:
+                left = min(self._last + self.quiet, first + self.longest) - now
+                if left <= 0:
                     break
-                time.sleep(min(self.quiet, 0.05))
+                time.sleep(left)
             self._event.clear()
-            self._reload()
+            edited = self._take_edited()
+            self._reload(edited)
+            if edited:  # events can be lost (a full kernel queue): scan the folder later
+                self._verify_at = time.monotonic() + self.verify
 
-    def _reload(self) -> None:
+    def _reload(self, edited: set[str] | None = None, check: bool = False) -> None:
+        """Reload (only the `edited` files when given; with `check`, only if a scan of the
+        folder finds a change) and warm up; never raises."""
         try:
-            self.store.reload()
+            if check:
+                if self.store.reload_if_changed() is None:
+                    return
+            else:
+                self.store.reload(edited=edited)
             self.reloads += 1
             self.store.warm_up()
         except ContentError as error:
