@@ -237,7 +237,12 @@ def refresh(
     wanted = {post.slug: post for post in posts}
     if previous is not None:
         held = previous.posts
-        put = [post for slug, post in wanted.items() if held.get(slug) != post]
+        # most posts are the very objects the previous index held: `is` spares comparing them
+        put = [
+            post
+            for slug, post in wanted.items()
+            if (kept := held.get(slug)) is not post and kept != post
+        ]
         drop = [slug for slug in held if slug not in wanted]
         if not put and not drop:
             return previous
