@@ -614,3 +614,19 @@ def test_store_wait_for_change_wakes_on_a_reload(write_post, content_dir):
     changed = store.wait_for_change(version, 10)
     assert changed.version != version
     assert time.monotonic() - started < 5
+
+
+def test_store_later_runs_cache_writes_in_order_after_the_delay() -> None:
+    from contentapi.service.store import _Later
+
+    done: list[tuple[int, float]] = []
+    later = _Later(0.2)
+    started = time.monotonic()
+    later(lambda: done.append((1, time.monotonic() - started)))
+    later(lambda: done.append((2, time.monotonic() - started)))
+    assert done == []  # a reload never waits for the write
+    deadline = time.monotonic() + 5
+    while len(done) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [number for number, _ in done] == [1, 2]
+    assert all(seconds >= 0.2 for _, seconds in done)

@@ -10,6 +10,7 @@ import pytest
 from conftest import post_text
 
 from contentapi import create_app
+from contentapi.engine import loader
 from contentapi.service.watch import Watcher, _ignored
 
 
@@ -165,12 +166,20 @@ def test_watch_follows_a_symlink_switched_to_a_new_release(tmp_path):
         app.extensions["contentapi"].watcher.stop()
 
 
-def test_watch_an_edit_reads_only_the_written_file_and_patches_the_index(live, write_post):
+def test_watch_an_edit_reads_only_the_written_file_and_patches_the_index(
+    live, write_post, monkeypatch
+):
     app, client = live
     store = app.extensions["contentapi"]
     before = store.index
+    scans = []
+    read_sources = loader.read_sources
+    monkeypatch.setattr(
+        loader, "read_sources", lambda *a, **k: scans.append(1) or read_sources(*a, **k)
+    )
     write_post("a.md", title="A editado", date="2024-01-01")
     assert _eventually(lambda: _titles(client) == ["A editado", "B"])
+    assert scans == []  # the folder was not scanned: the write's events named the file
     patch = store.index.patched_from(before)
     assert patch is not None
     assert [(old.title, new.title) for old, new in patch.pairs] == [("A", "A editado")]

@@ -10,7 +10,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -553,10 +553,11 @@ class ContentStore:
             now,
         )
         log.info(
-            "content index %s: %d posts, %d invalid, built in %.3f s",
+            "content index %s: %d posts, %d invalid, %s in %.3f s",
             index.version,
             len(index.posts),
             len({issue.path for issue in index.issues if issue.severity == "error"}),
+            "patched" if previous is not None and index.patched_from(previous) else "built",
             seconds,
             extra={
                 "event": "reload",
@@ -571,9 +572,48 @@ class ContentStore:
         return result
 
 
-def _in_background(job: Callable[[], None]) -> None:
-    """Run `job` (writing a cache) on a thread of its own, so a reload need not wait for it."""
-    threading.Thread(target=job, name="contentapi-cache-writer", daemon=True).start()
+CACHE_WRITE_DELAY = 2.0  # seconds from a reload to writing its parse cache (see `_Later`)
+
+
+class _Later:
+    """Runs jobs (writing the parse cache) one at a time, in order, on a thread of its own,
+    each `delay` seconds after it was handed over: a reload need not wait for it, and it does
+    not take the CPU from the other workers while they reload and answer with the new index.
+    A process that exits first loses the write: its next start reads the files it changed."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # the parent's thread is not ours
+
+    def _reset(self) -> None:
+        self._jobs: deque[tuple[float, Callable[[], None]]] = deque()
+        self._lock = threading.Lock()
+        self._running = False
+
+    def __call__(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            self._jobs.append((time.monotonic() + self.delay, job))
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._run, name="contentapi-cache-writer", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._jobs:
+                    self._running = False
+                    return
+                at, job = self._jobs.popleft()
+            time.sleep(max(0.0, at - time.monotonic()))
+            try:
+                job()
+            except Exception:  # a cache that cannot be written is only a slower start
+                log.exception("writing the parse cache failed")
+
+
+_in_background = _Later(CACHE_WRITE_DELAY)
 
 
 def _serving() -> bool:

@@ -35,6 +35,7 @@ DEFERRED = False
 # Events that only say a file's bytes (or times) changed: for a post file, the reload reads
 # that file alone (see `Watcher.poke`); any other event makes it scan the whole folder.
 EDITS = frozenset({"modified", "closed", "attrib"})
+NEUTRAL = ""  # `Watcher.poke`: an event that says nothing of which files changed
 
 
 class _Changed(FileSystemEventHandler):
@@ -49,6 +50,11 @@ class _Changed(FileSystemEventHandler):
             self.watcher.lost()  # a folder made again may get the same inode number
         paths = [str(event.src_path), str(getattr(event, "dest_path", "") or "")]
         if all(_ignored(Path(path), self.root) for path in paths if path):
+            return
+        if event.is_directory and event.event_type == "modified":
+            # what watchdog adds to each file's event in a folder (a write's close, too): the
+            # file's own event says what changed; alone it makes a full scan (see `_take_edited`)
+            self.watcher.poke(NEUTRAL)
             return
         edited = None
         if event.event_type in EDITS and not event.is_directory:
@@ -106,11 +112,12 @@ class Watcher:
         self.poke()
 
     def poke(self, edited: str | None = None) -> None:
-        """Something changed: `edited`, the post file written (and only that), if known."""
+        """Something changed: `edited`, the post file written (and only that), if known;
+        NEUTRAL for an event that names no file (a folder's modification time)."""
         with self._edited_lock:
             if edited is None:
                 self._edited = None
-            elif self._edited is not None:
+            elif edited is not NEUTRAL and self._edited is not None:
                 self._edited.add(edited)
         self._last = time.monotonic()
         self._event.set()
