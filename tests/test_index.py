@@ -18,6 +18,7 @@ from contentapi.engine.index import (
     changed_posts,
     derive,
     parse_source,
+    patch_index,
     unpack,
 )
 from contentapi.engine.loader import build_options, read_sources
@@ -930,6 +931,7 @@ PATCH_CORPUS = {
     "f.md": "---\ntitle: Uno otra vez\ndate: 2024-02-01\nslug: a\n---\n\nSeis.\n",
     "g.md": "---\ntitle: Roto\ndate: no es una fecha\n---\n\nSiete.\n",
     "pages/sobre.md": "---\ntitle: Sobre\n---\n\nPágina.\n",
+    "h.md": "---\ntitle: Ocho\ndate: 2024-01-06\naliases: [b]\n---\n\nOcho.\n",  # refused
 }
 
 
@@ -1048,6 +1050,7 @@ def test_patch_index_replaces_only_the_edited_post_and_says_so(
         {"f.md": PATCH_CORPUS["f.md"].replace("Seis.", "Seis, editado.")},
         {"g.md": PATCH_CORPUS["g.md"].replace("no es una fecha", "2024-01-05")},
         {"pages/sobre.md": PATCH_CORPUS["pages/sobre.md"].replace("Página.", "Otra.")},
+        {"h.md": PATCH_CORPUS["h.md"].replace("Ocho.", "Ocho, editado.")},  # its alias clashes
     ],
 )
 def test_patch_index_leaves_edits_that_move_a_post_to_a_full_build(
@@ -1068,3 +1071,13 @@ def test_patch_index_keeps_the_terms_spelled_as_the_index_spells_them(
     post = reloaded.by_slug["b"]
     assert [ref.name for ref in post.categories] == ["Viajes"]  # written `viajes`
     assert post == fresh.by_slug["b"]
+
+
+def test_patch_index_refuses_a_file_the_previous_index_did_not_have() -> None:
+    first = build(source("a.md", "title: A\ndate: 2024-01-01"))
+    new = source("b.md", "title: B\ndate: 2024-01-02")
+    assert patch_index(first, [new], OPTIONS, BUILT_AT) is None
+    edited = source("a.md", "title: A2\ndate: 2024-01-01")
+    assert patch_index(first, [edited], replace(OPTIONS, words_per_minute=9), BUILT_AT) is None
+    patched = patch_index(first, [edited], OPTIONS, BUILT_AT)
+    assert patched is not None and patched.by_slug["a"].title == "A2"

@@ -546,3 +546,29 @@ def test_loader_unchanged_since_false_while_a_file_has_no_settled_stamp(tmp_path
 def test_loader_unchanged_since_false_for_a_missing_folder(settled_folder, tmp_path: Path):
     _, index = settled_folder
     assert not loader.unchanged_since(tmp_path / "gone", index)
+
+
+def test_loader_edited_files_are_read_alone_and_patch_the_index(tmp_path: Path, monkeypatch):
+    (tmp_path / "a.md").write_bytes(post_bytes("One"))
+    (tmp_path / "b.md").write_bytes(post_bytes("Two"))
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": str(tmp_path / "c")}
+    )
+    first = load_index(settings)
+    (tmp_path / "a.md").write_bytes(post_bytes("One, edited"))
+    scans: list[int] = []
+    monkeypatch.setattr(loader, "read_sources", lambda *a, **k: scans.append(1) or first)
+    jobs: list = []
+    second = load_index(settings, previous=first, edited={"a.md"}, later=jobs.append)
+    assert scans == [] and second.patched_from(first) is not None
+    assert sorted(post.title for post in second.posts) == ["One, edited", "Two"]
+    assert len(jobs) == 1  # the parse cache is still written
+
+
+def test_loader_read_edited_refuses_what_is_no_longer_a_regular_file(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_bytes(post_bytes("One"))
+    (tmp_path / "link.md").symlink_to(tmp_path / "a.md")
+    (read,) = loader.read_edited(tmp_path, ["a.md"], 1000) or []
+    assert read.path == "a.md" and read.content == post_bytes("One")
+    assert loader.read_edited(tmp_path, ["link.md"], 1000) is None
+    assert loader.read_edited(tmp_path, ["gone.md"], 1000) is None
