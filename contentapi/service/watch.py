@@ -185,10 +185,10 @@ class Watcher:
                 return
             if self._follow():
                 self.poke()
+            if self._verify_at is not None and time.monotonic() >= self._verify_at:
+                self._verify_at = None
+                self._reload(check=True)
             if not self._event.is_set():
-                if self._verify_at is not None and time.monotonic() >= self._verify_at:
-                    self._verify_at = None
-                    self._reload(check=True)
                 continue
             first = time.monotonic()
             while True:  # debounce: wait for quiet, but never longer than `longest`
@@ -200,7 +200,11 @@ class Watcher:
             self._event.clear()
             edited = self._take_edited()
             self._reload(edited)
-            if edited:  # events can be lost (a full kernel queue): scan the folder later
+            # Events can be lost (a full kernel queue): a while after reading only the files
+            # events named, the whole folder is scanned; a full reload is such a scan.
+            if edited is None:
+                self._verify_at = None
+            elif self._verify_at is None:
                 self._verify_at = time.monotonic() + self.verify
 
     def _reload(self, edited: set[str] | None = None, check: bool = False) -> None:
