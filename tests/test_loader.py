@@ -572,3 +572,17 @@ def test_loader_read_edited_refuses_what_is_no_longer_a_regular_file(tmp_path: P
     assert read.path == "a.md" and read.content == post_bytes("One")
     assert loader.read_edited(tmp_path, ["link.md"], 1000) is None
     assert loader.read_edited(tmp_path, ["gone.md"], 1000) is None
+
+
+def test_loader_a_linked_post_file_makes_edits_scan_the_folder(tmp_path: Path, monkeypatch):
+    """A write through one name of a file with two is seen under that name alone."""
+    (tmp_path / "a.md").write_bytes(post_bytes("One"))
+    (tmp_path / "b.md").symlink_to(tmp_path / "a.md")
+    settings = Settings.from_env(
+        {"CONTENTAPI_CONTENT_DIR": str(tmp_path), "CONTENTAPI_PARSE_CACHE": "off"}
+    )
+    first = load_index(settings)
+    assert first.linked == {"b.md"}
+    (tmp_path / "a.md").write_bytes(post_bytes("One, edited"))
+    second = load_index(settings, previous=first, edited={"a.md"})
+    assert sorted(post.title for post in second.posts) == ["One, edited", "One, edited"]

@@ -97,6 +97,7 @@ INDEX_FIELDS: Mapping[str, Literal["key", "deps", "none"]] = {
     "_memo": "none",
     "_memo_lock": "none",
     "patch": "none",  # which posts a reload replaced: what to check, not what a post says
+    "linked": "none",  # which post files are links: when a reload may read one file alone
 }
 # Fields that belong to one process (memos, locks, the store): not sent to worker processes.
 PROCESS_LOCAL = ("_derived", "_memo", "_memo_lock", "artifacts", "patch")

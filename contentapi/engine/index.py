@@ -167,6 +167,7 @@ class Index:
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     patch: Patch | None = field(default=None, repr=False, compare=False)  # see `patch_index`
+    linked: frozenset[str] = field(default=frozenset(), repr=False)  # see `Sources.linked`
 
     def patched_from(self, previous: Index) -> Patch | None:
         """The patch that made this index from `previous`, if `patch_index` made it so."""
@@ -783,6 +784,7 @@ def build_index(
         ),
         _derived=derived,
         artifacts=artifacts,
+        linked=sources.linked,
     )
 
 
@@ -884,6 +886,7 @@ def patch_index(
         _derived=derived,
         artifacts=artifacts,
         patch=Patch(previous.version, tuple((served, now) for _, served, now in placed)),
+        linked=previous.linked,
     )
     index.memo(("stamps",), lambda: stamps)
     return index
@@ -933,6 +936,7 @@ def _same_files(previous: Index, sources: Sources, options: BuildOptions) -> boo
         and not sources.shortcodes
         and not previous.shortcodes
         and sources.assets == previous.assets.files
+        and sources.linked == previous.linked
         and all(source.path in parsed for source in sources.files)
         and ImageTable({image.path: image for image in sources.images}) == previous.assets.images
     )
@@ -971,6 +975,7 @@ def _nothing_changed(previous: Index, sources: Sources, options: BuildOptions) -
         # not be touched (in a forked worker, touching them copies their memory pages)
         and all(source.data is None and source.path in parsed for source in sources.files)
         and sources.assets == previous.assets.files
+        and sources.linked == previous.linked
         and ImageTable({image.path: image for image in sources.images}) == previous.assets.images
     )
 

@@ -103,10 +103,13 @@ def read_sources(
     root = Path(os.path.realpath(root))
     files: list[SourceFile] = []
     assets: set[str] = set()
+    linked: set[str] = set()
     for relative, entry in _walk(root):
         try:
             if entry.name.lower().endswith(POST_SUFFIXES):
                 files.append(_post_file(entry, relative, seen_files, max_post_bytes, settled))
+                if entry.is_symlink() or entry.stat().st_nlink > 1:
+                    linked.add(relative)
             else:
                 assets.add(relative)
                 if images.is_image(relative):
@@ -118,6 +121,7 @@ def read_sources(
         frozenset(assets),
         _shortcode_templates(root, max_post_bytes),
         tuple(sorted(found, key=lambda image: image.path)),
+        frozenset(linked),
     )
 
 
@@ -360,8 +364,9 @@ def load_index(
 def _patched(
     settings: Settings, previous: Index, artifacts: ArtifactSource | None, edited: Collection[str]
 ) -> Index | None:
-    """`previous` patched with the files in `edited` read again, if that applies."""
-    if not all(path in previous.parsed for path in edited):
+    """`previous` patched with the files in `edited` read again, if that applies (not when
+    a post file is a link: its other name may have changed with it, unseen)."""
+    if previous.linked or not all(path in previous.parsed for path in edited):
         return None
     read = read_edited(settings.content_dir, edited, previous.options.max_post_bytes)
     if read is None:

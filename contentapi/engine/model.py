@@ -95,6 +95,9 @@ class Sources:
     assets: frozenset[str] = frozenset()
     shortcodes: tuple[SourceFile, ...] = ()
     images: tuple[ImageFile, ...] = ()
+    # post files that are links, or have more than one name: a write through one name is
+    # seen (by the file watcher) under that name only
+    linked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
