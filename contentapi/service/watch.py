@@ -185,27 +185,31 @@ class Watcher:
                 return
             if self._follow():
                 self.poke()
+            if self._event.is_set():
+                self._debounced()
+            # never before an edit's reload: the scan would make it wait
             if self._verify_at is not None and time.monotonic() >= self._verify_at:
                 self._verify_at = None
                 self._reload(check=True)
-            if not self._event.is_set():
-                continue
-            first = time.monotonic()
-            while True:  # debounce: wait for quiet, but never longer than `longest`
-                now = time.monotonic()
-                left = min(self._last + self.quiet, first + self.longest) - now
-                if left <= 0:
-                    break
-                time.sleep(left)
-            self._event.clear()
-            edited = self._take_edited()
-            self._reload(edited)
-            # Events can be lost (a full kernel queue): a while after reading only the files
-            # events named, the whole folder is scanned; a full reload is such a scan.
-            if edited is None:
-                self._verify_at = None
-            elif self._verify_at is None:
-                self._verify_at = time.monotonic() + self.verify
+
+    def _debounced(self) -> None:
+        """Wait for quiet, then reload: only the files events named, when that is all."""
+        first = time.monotonic()
+        while True:  # debounce: wait for quiet, but never longer than `longest`
+            now = time.monotonic()
+            left = min(self._last + self.quiet, first + self.longest) - now
+            if left <= 0:
+                break
+            time.sleep(left)
+        self._event.clear()
+        edited = self._take_edited()
+        self._reload(edited)
+        # Events can be lost (a full kernel queue): a while after reading only the files
+        # events named, the whole folder is scanned; a full reload is such a scan.
+        if edited is None:
+            self._verify_at = None
+        elif self._verify_at is None:
+            self._verify_at = time.monotonic() + self.verify
 
     def _reload(self, edited: set[str] | None = None, check: bool = False) -> None:
         """Reload (only the `edited` files when given; with `check`, only if a scan of the
