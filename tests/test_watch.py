@@ -222,3 +222,27 @@ def test_watch_other_events_make_a_full_scan(write_post, make_app, content_dir):
         assert store.index.by_slug["a"].title == "A editado"
     finally:
         watcher.stop()
+
+
+def test_watch_after_a_refused_reload_the_next_edit_scans_the_folder(write_post, make_app):
+    write_post("a.md", title="A", date="2024-01-01")
+    write_post("b.md", title="B", date="2024-01-02")
+    app = make_app(strict="true")
+    store = app.extensions["contentapi"]
+    watcher = Watcher(store, quiet=0.05, verify=60).start()
+    try:
+        watcher._observer.unschedule_all()
+        write_post("a.md", text="---\ntitle: A\ndate: not a date\n---\nRoto.\n")
+        watcher.poke("a.md")
+        assert _eventually(lambda: watcher._edited is None)  # refused: strict
+        write_post("b.md", title="B editado", date="2024-01-02")
+        watcher.poke("b.md")
+        time.sleep(0.5)
+        # a.md is still broken: the whole reload is refused again, b's edit is not served alone
+        assert store.index.by_slug["b"].title == "B"
+        write_post("a.md", title="A arreglado", date="2024-01-01")
+        watcher.poke("a.md")
+        assert _eventually(lambda: store.index.by_slug["b"].title == "B editado")
+        assert store.index.by_slug["a"].title == "A arreglado"
+    finally:
+        watcher.stop()

@@ -117,7 +117,7 @@ class Watcher:
         with self._edited_lock:
             if edited is None:
                 self._edited = None
-            elif edited is not NEUTRAL and self._edited is not None:
+            elif edited != NEUTRAL and self._edited is not None:
                 self._edited.add(edited)
         self._last = time.monotonic()
         self._event.set()
@@ -222,9 +222,12 @@ class Watcher:
                 self.store.reload(edited=edited)
             self.reloads += 1
             self.store.warm_up()
+            return
         except ContentError as error:
             log.error("reload refused, still serving the previous index: %s", error)
         except FileNotFoundError as error:  # the folder is being replaced: wait for the new one
             log.warning("reload postponed, still serving the previous index: %s", error)
         except Exception:  # a watcher that dies would silently stop all reloads
             log.exception("reload failed, still serving the previous index")
+        with self._edited_lock:  # what this reload missed, the next one finds by a scan
+            self._edited = None
