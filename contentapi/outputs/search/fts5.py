@@ -25,11 +25,11 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from contentapi.engine.model import Analysis, Post, Section
+from contentapi.engine.model import Analysis, Post
 from contentapi.outputs.search import Entry, Hit, Results, Snippet
 from contentapi.outputs.search.language import Language, Stemmed, language_key, stem_query
 from contentapi.outputs.search.parse import ParsedQuery, QueryError, explain, parse
-from contentapi.outputs.search.snippets import highlight
+from contentapi.outputs.search.snippets import Prepared, highlight, prepare
 
 # bm25 weights of the columns: lang (never ranked), title, description, terms, headings, body.
 WEIGHTS = (0.0, 10.0, 4.0, 6.0, 4.0, 1.0)
@@ -283,12 +283,12 @@ class Fts5Index:
     def highlight(self, query: str | ParsedQuery, hits: Iterable[Hit]) -> list[Hit]:
         """The hits with snippets from their best-matching sections."""
 
-        def text_of(slug: str) -> tuple[str, tuple[Section, ...]] | None:
+        def text_of(slug: str) -> tuple[str, Prepared] | None:
             rowid = self._rowids.get(slug)
             if rowid is None:
                 return None
             doc = self._docs[rowid]
-            return doc.key, self._entry(doc)[1].sections
+            return doc.key, prepare(self._entry(doc)[1].sections, self._languages[doc.key])
 
         pairs = ((hit.slug, hit.score) for hit in hits)
         return [

@@ -8,6 +8,7 @@ import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import Stemmer
 
@@ -55,6 +56,8 @@ ALGORITHMS: dict[str, str] = {
     "yi": "yiddish",
 }
 _AVAILABLE: frozenset[str] = frozenset(Stemmer.algorithms())
+V = TypeVar("V")
+LINK = "_"  # between the stems of one chunk in a stem line: never in a word (`parse.WORD`)
 PLAIN = "plain"  # the key of languages without a stemmer: folded, not stemmed
 
 
@@ -77,14 +80,14 @@ class _Memo(dict[str, str]):
         return value
 
 
-class _Bounded(dict[str, tuple[str, ...]]):
+class _Bounded(dict[str, V]):
     """A cache that computes missing values and keeps the first CACHE_SIZE of them."""
 
-    def __init__(self, compute: Callable[[str], tuple[str, ...]]) -> None:
+    def __init__(self, compute: Callable[[str], V]) -> None:
         super().__init__()
         self._compute = compute
 
-    def __missing__(self, key: str) -> tuple[str, ...]:
+    def __missing__(self, key: str) -> V:
         value = self._compute(key)
         if len(self) < CACHE_SIZE:
             self[key] = value
@@ -104,7 +107,10 @@ class Language:
         self._lock = threading.Lock()
         self._words = _Memo(self._stem_word)
         self._chunks = _Memo(lambda chunk: " ".join(map(self._words.__getitem__, words(chunk))))
-        self._cache = _Bounded(lambda chunk: tuple(map(self._stem_word, words(chunk))))
+        self._cache: _Bounded[tuple[str, ...]] = _Bounded(
+            lambda chunk: tuple(map(self._stem_word, words(chunk)))
+        )
+        self._links: dict[str, str] = _Memo(self._linked)  # bounded once indexed: `finish`
         self._expansions: dict[str, list[tuple[str, str]]] = {}
         self._vocabulary: list[str] = []
         self.chunk_stems: Callable[[str], tuple[str, ...]] = self._cache.__getitem__
@@ -123,6 +129,7 @@ class Language:
         clone._vocabulary = list(self._vocabulary)
         clone._words = _Memo(clone._stem_word)
         clone._chunks = _Memo(lambda chunk: " ".join(map(clone._words.__getitem__, words(chunk))))
+        clone._links = _Memo(clone._linked)
         return clone
 
     def saved(self) -> list[tuple[str, str]]:
@@ -142,11 +149,21 @@ class Language:
             else:
                 language._vocabulary.append(stem)
         language._vocabulary.sort()
+        language._bound_links()
         return language
 
     def index_text(self, text: str) -> str:
         """The stems of a text's words, space-separated; only while indexing."""
         return " ".join(filter(None, map(self._chunks.__getitem__, text.split())))
+
+    def stem_line(self, text: str) -> str:
+        """The stems of a text's whitespace-separated chunks, a chunk's stems joined by LINK
+        and chunks by one space (a chunk without words is empty): the `n`th chunk of the line
+        stands for the `n`th of `text.split()`. Memoised while indexing, cached after."""
+        return " ".join(map(self._links.__getitem__, text.split()))
+
+    def _linked(self, chunk: str) -> str:
+        return LINK.join(map(self._words.__getitem__, words(chunk)))
 
     def finish(self) -> None:
         """Drop the indexing memos, keeping the words a prefix cannot find through their stem.
@@ -163,6 +180,10 @@ class Language:
                     found.append((word, stem))
         self._words = _Memo(self._stem_word)
         self._chunks.clear()
+        self._bound_links()
+
+    def _bound_links(self) -> None:
+        self._links = _Bounded(lambda chunk: LINK.join(self._cache[chunk]))
 
     def starting_with(self, prefix: str) -> frozenset[str]:
         """The stems of the index's words that start with `prefix`."""

@@ -1,38 +1,61 @@
 """Snippets: the best-matching sections of a post, cut around the first match, with every word
 whose folded and stemmed form matches the query wrapped in `<mark>`; the same for every backend.
 
-Only the page shown is highlighted, so this runs for a few posts per request. Sections are
-stemmed (through the stem cache) best candidate first, and not past the point where three
-sections have everything the others could have; only the chosen sections' excerpt windows are
-split into words with their positions.
+Only the page shown is highlighted, so this runs for a few posts per request. What it needs of
+a post is `prepare`d once: each section's text with its heading's and its body's stem lines
+(`Language.stem_line`), which a backend can make while indexing and store. Which query items
+a section has, and where its first match is, are then regular-expression searches over those
+lines; only the chosen sections' excerpt windows are split into words with their positions.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain
 
 from contentapi.engine.model import Section
-from contentapi.outputs.search.language import Language, Stemmed, stem_query
+from contentapi.outputs.search.language import LINK, Language, Stemmed, stem_query
 from contentapi.outputs.search.parse import WORD, ParsedQuery
 
 SNIPPET_LENGTH = 160
 SNIPPET_LEAD = 50
 MAX_SNIPPETS = 3
 _PREFIX = "prefix"
-_BREAK = "\ue000"  # between texts stemmed together: a private-use character, never a word
+# Where a stem starts and ends in a stem line: after and before a space, a LINK or the line's end.
+_START = f"(?<![^ {LINK}])"
+_END = f"(?![^ {LINK}])"
+
+Prepared = tuple[tuple[str, str, str, str, str], ...]
+"""A post's sections as snippets need them: (id, heading, text with its whitespace runs made
+one space, the heading's stem line, the text's stem line)."""
+
+
+def prepare(sections: Iterable[Section], language: Language) -> Prepared:
+    """What `Matcher.snippets` needs of a post's sections, in the post's language."""
+    line = language.stem_line
+    return tuple(
+        (
+            section.id,
+            section.heading,
+            " ".join(section.text.split()),
+            line(section.heading),
+            line(section.text),
+        )
+        for section in sections
+    )
 
 
 def highlight(
     parsed: ParsedQuery,
     hits: Iterable[tuple[str, float]],
-    text_of: Callable[[str], tuple[str, tuple[Section, ...]] | None],
+    text_of: Callable[[str], tuple[str, Prepared] | None],
     languages: Mapping[str, Language],
 ) -> list[tuple[str, float, tuple[tuple[str, str, str], ...]]]:
     """(slug, score, snippets) for each hit; `text_of(slug)` gives the post's language key and
-    sections (None for a post the index does not have: no snippets)."""
+    prepared sections (None for a post the index does not have: no snippets)."""
     matchers: dict[str, Matcher] = {}
     found: list[tuple[str, float, tuple[tuple[str, str, str], ...]]] = []
     for slug, score in hits:
@@ -49,112 +72,140 @@ def highlight(
     return found
 
 
+def _either(stems: Iterable[str]) -> str:
+    """A regular expression for any of `stems` (longest first), or one that never matches."""
+    ordered = sorted(set(stems), key=lambda stem: (-len(stem), stem))
+    return "|".join(map(re.escape, ordered)) or "(?!)"
+
+
 class Matcher:
-    """Finds a stemmed query's words in original text and cuts marked snippets."""
+    """Finds a stemmed query's words in prepared sections and cuts marked snippets.
+
+    A query item is a term's stem, the prefix being typed (its stems, or any stem that starts
+    with it and is no term), or a phrase (its stems in a row)."""
 
     def __init__(self, stemmed: Stemmed, language: Language) -> None:
         self._language = language
         self._items: dict[str, str] = {term: term for term in stemmed.terms}
         self._items.update(dict.fromkeys(stemmed.prefix_stems, _PREFIX))
-        if stemmed.prefix is not None:
-            prefixed = language.starting_with(stemmed.prefix)
-            self._items.update((stem, _PREFIX) for stem in prefixed if stem not in self._items)
         self._phrases = stemmed.phrases
         self._prefix = stemmed.prefix
-        self._wanted = set(self._items).union(*self._phrases)
-        terms = {item for item in self._items.values() if item != _PREFIX}
-        prefix = {_PREFIX} if stemmed.prefix is not None else set()
-        self._items_wanted = terms | prefix | {f'"phrase {n}"' for n in range(len(self._phrases))}
+        terms = [stem for stem, item in self._items.items() if item != _PREFIX]
+        self._terms = frozenset(terms)
+        patterns = [(term, term, f"{_START}{re.escape(term)}{_END}") for term in terms]
+        marked = _either(terms)
+        if stemmed.prefix is not None:
+            prefix = (
+                f"{_either(stemmed.prefix_stems)}|(?!(?:{_either(terms)}){_END})"
+                f"{re.escape(stemmed.prefix)}[^ {LINK}]*"
+            )
+            patterns.append((_PREFIX, "", f"{_START}(?:{prefix}){_END}"))
+            marked = f"{marked}|{prefix}"
+        for number, phrase in enumerate(stemmed.phrases):
+            pattern = f"[ {LINK}]+".join(map(re.escape, phrase))
+            patterns.append((f'"phrase {number}"', phrase[0], f"{_START}{pattern}{_END}"))
+        # (item, a substring every match has, the expression): the substring is a quick test
+        self._patterns = [(item, needle, re.compile(found)) for item, needle, found in patterns]
+        self._marked = re.compile(f"{_START}(?:{marked}){_END}")
+        self._most = len({item for item, _, _ in patterns})
 
-    def snippets(self, sections: Sequence[Section]) -> tuple[tuple[str, str, str], ...]:
+    def _items_in(self, line: str) -> set[str]:
+        """The query's items in a stem line."""
+        return {
+            item
+            for item, needle, pattern in self._patterns
+            if needle in line and pattern.search(line)
+        }
+
+    def _is_marked(self, stems: tuple[str, ...]) -> bool:
+        """Whether a word (its stems) is marked, outside phrases: a term or the prefix."""
+        prefix = self._prefix
+        return any(
+            stem in self._items
+            or (prefix is not None and stem.startswith(prefix) and stem not in self._terms)
+            for stem in stems
+        )
+
+    def snippets(self, sections: Prepared) -> tuple[tuple[str, str, str], ...]:
         """(section id, heading, html) of the best sections: those with the most of the query's
         items (a term, the prefix, a phrase), then with more of them in their heading, then in
         the order they come.
 
-        Headings are short and looked at first; bodies are stemmed best candidate first, and
-        no further once three sections have everything the rest could have.
+        Headings are looked at first; bodies best candidate first, and no further once three
+        sections have everything the rest could have.
         """
-        stems = self._language.stems
-        headings = _tokens(self._language, [section.heading for section in sections])
-        in_headings = [self._items_in(heading) for heading in headings]
-        most = len(self._items_wanted)
-        order = sorted(range(len(sections)), key=lambda i: (-len(in_headings[i][0]), i))
-        best: list[tuple[tuple[int, int, int], int, set[str] | None, list[tuple[str, ...]]]] = []
+        in_headings = [self._items_in(section[3]) for section in sections]
+        most = self._most
+        order = sorted(range(len(sections)), key=lambda i: (-len(in_headings[i]), i))
+        best: list[tuple[tuple[int, int, int], int, bool]] = []
         for number in order:
-            bound = (-most, -len(in_headings[number][0]), number)
+            bound = (-most, -len(in_headings[number]), number)
             if len(best) == MAX_SNIPPETS and best[-1][0] <= bound:
                 break
-            text = stems(sections[number].text.split())
-            items, marked = self._items_in(text)
-            found_heading, _ = in_headings[number]
+            items = self._items_in(sections[number][4])
+            found_heading = in_headings[number]
             found = items | found_heading
             if not found:
                 continue
+            phrase = any(item.startswith('"') for item in items)
             key = (-len(found), -len(found_heading), number)
-            best.append((key, number, marked, text))
+            best.append((key, number, phrase))
             best.sort(key=lambda item: item[0])
             del best[MAX_SNIPPETS:]
-        return tuple(
-            self._snippet(sections[number], marked, text) for _, number, marked, text in best
-        )
-
-    def _items_in(self, tokens: list[tuple[str, ...]]) -> tuple[set[str], set[str] | None]:
-        """The query's items in `tokens`, and the stems to mark (None: a phrase is in there,
-        so marks are found in place)."""
-        present = self._wanted.intersection(chain.from_iterable(tokens))
-        if not present:
-            return set(), set()
-        if any(present.issuperset(phrase) for phrase in self._phrases):
-            found, _ = self._find(tokens)
-            return found, None
-        present.intersection_update(self._items)
-        return {self._items[stem] for stem in present}, present
+        return tuple(self._snippet(sections[number], phrase) for _, number, phrase in best)
 
     def _snippet(
-        self, section: Section, marked: set[str] | None, tokens: list[tuple[str, ...]]
+        self, section: tuple[str, str, str, str, str], phrase: bool
     ) -> tuple[str, str, str]:
-        """The excerpt around the first match; `marked` are the stems to mark, or None to
-        find them word by word (a phrase must be matched in place)."""
-        raw = " ".join(section.text.split())
+        """The excerpt around the first match; with a phrase in the text, marks are found
+        word by word (a phrase must be matched in place)."""
+        section_id, heading, raw, _, line = section
         text = unicodedata.normalize("NFC", raw)
         spans = None
-        if marked is not None and text == raw:
-            spans = self._marks_near_first(text, marked, tokens)
+        if not phrase and text == raw:
+            spans = self._marks_near_first(text, line)
         if spans is None:
             words = [match.span() for match in WORD.finditer(text)]
             _, marks = self._find(self._language.stems(text[start:end] for start, end in words))
             spans = [words[index] for index in sorted(marks)]
-        return section.id, section.heading, _excerpt(text, spans)
+        return section_id, heading, _excerpt(text, spans)
 
-    def _marks_near_first(
-        self, text: str, marked: set[str], tokens: list[tuple[str, ...]]
-    ) -> list[tuple[int, int]] | None:
-        """The spans of matching words in the excerpt window; only its words are looked at.
-        `tokens` are the stems of `text`'s space-separated chunks."""
-        flags = list(map(marked.isdisjoint, tokens))
-        if all(flags):
+    def _marks_near_first(self, text: str, line: str) -> list[tuple[int, int]] | None:
+        """The spans of matching words in the excerpt window: `line` (`text`'s stem line) says
+        which chunks have a marked stem, and only those chunks' words are looked at."""
+        first_match = self._marked.search(line)
+        if first_match is None:
             return []  # matched in the heading only
-        first = flags.index(False)
-        chunks = text.split(" ")
+        chunks, lines = text.split(" "), line.split(" ")
+        if len(chunks) != len(lines):
+            return None
+        first = line.count(" ", 0, first_match.start())
         offset = len(" ".join(chunks[:first])) + (1 if first else 0)
-        stems = self._language.chunk_stems
+        stems, marked = self._language.chunk_stems, self._is_marked
         anchor = next(
             (
                 match.span()
                 for match in WORD.finditer(text, offset, offset + len(chunks[first]))
-                if not marked.isdisjoint(stems(match.group()))
+                if marked(stems(match.group()))
             ),
             None,
         )
         if anchor is None:
             return None
         start, end = _window(text, *anchor)
-        spans = []
-        for match in WORD.finditer(text, start):
-            if match.end() > end:
-                break
-            if not marked.isdisjoint(stems(match.group())):
-                spans.append(match.span())
+        spans: list[tuple[int, int]] = []
+        number = text.count(" ", 0, start)
+        at = text.rfind(" ", 0, start) + 1  # where chunk `number` starts
+        search = self._marked.search
+        while at < end and number < len(chunks):
+            after = at + len(chunks[number])
+            if lines[number] and search(lines[number]):
+                for match in WORD.finditer(text, max(at, start), after):
+                    if match.end() > end:
+                        return spans
+                    if marked(stems(match.group())):
+                        spans.append(match.span())
+            at, number = after + 1, number + 1
         return spans
 
     def _find(self, tokens: list[tuple[str, ...]]) -> tuple[set[str], set[int]]:
@@ -194,21 +245,6 @@ def _occurrences(stems: list[str], phrase: tuple[str, ...]) -> Iterator[int]:
         if tuple(stems[start : start + size]) == phrase:
             yield start
         start += 1
-
-
-def _tokens(language: Language, texts: list[str]) -> list[list[tuple[str, ...]]]:
-    """Each text's whitespace-separated chunks as their stems, stemmed in one pass."""
-    chunks = f" {_BREAK} ".join(texts).split()
-    if chunks.count(_BREAK) != len(texts) - 1:  # a text with the separator in it
-        return [language.stems(text.split()) for text in texts]
-    tokens = language.stems(chunks)
-    found, start = [], 0
-    for _ in range(len(texts) - 1):
-        end = chunks.index(_BREAK, start)
-        found.append(tokens[start:end])
-        start = end + 1
-    found.append(tokens[start:])
-    return found
 
 
 def _window(text: str, anchor: int, anchor_end: int) -> tuple[int, int]:

@@ -20,6 +20,7 @@ its statistics.
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import re
 import shutil
@@ -31,7 +32,6 @@ from typing import Any
 
 import tantivy
 
-from contentapi.engine.model import Section
 from contentapi.outputs.search import (
     Entry,
     Hit,
@@ -41,13 +41,15 @@ from contentapi.outputs.search import (
 )
 from contentapi.outputs.search.language import Language, Stemmed, language_key, stem_query
 from contentapi.outputs.search.parse import ParsedQuery, QueryError, explain, parse
-from contentapi.outputs.search.snippets import highlight
+from contentapi.outputs.search.snippets import Prepared, highlight, prepare
 
 FIELDS = ("title", "description", "terms", "headings", "body")
 WEIGHTS = (10.0, 4.0, 6.0, 4.0, 1.0)
 MAX_TERMS = 256  # a prefix standing for more words is matched by a regular expression
 HEAP = 50_000_000  # bytes tantivy's writer may buffer before it writes a segment
-FORMAT = "1"  # of the folder `save` writes: a change makes older folders unreadable, so rebuilt
+# Of the folder `save` writes: a change makes older folders unreadable, so rebuilt. Snippet
+# sources are stored with `marshal`, whose format is Python's own: its version is part of it.
+FORMAT = f"2.{marshal.version}"
 _SAVED = "contentapi.json"  # in a saved folder: the posts' slugs and languages, prefix words
 Occur = tantivy.Occur
 Query = tantivy.Query
@@ -60,16 +62,16 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("lang", stored=False, tokenizer_name="raw")
     builder.add_text_field("slug", stored=False, tokenizer_name="raw")
     builder.add_integer_field("row", stored=True, indexed=True, fast=True)
+    # What snippets need of a post (`snippets.prepare`, marshalled): read for the page shown.
+    builder.add_bytes_field("snippets", stored=True)
     return builder.build()
 
 
 class _Doc:
-    __slots__ = ("key", "lang", "sections", "slug")
+    __slots__ = ("key", "lang", "slug")
 
-    def __init__(
-        self, slug: str, lang: str, key: str, sections: tuple[Section, ...] | None = None
-    ) -> None:
-        self.slug, self.lang, self.key, self.sections = slug, lang, key, sections
+    def __init__(self, slug: str, lang: str, key: str) -> None:
+        self.slug, self.lang, self.key = slug, lang, key
 
 
 class _Folder:
@@ -251,21 +253,39 @@ class TantivyIndex:
         return [(float(score), int(row or 0)) for (score, _), row in zip(hits, rows, strict=True)]
 
     def highlight(self, query: str | ParsedQuery, hits: Iterable[Hit]) -> list[Hit]:
-        def text_of(slug: str) -> tuple[str, tuple[Section, ...]] | None:
+        """The hits with snippets, made from what the index stored for each post (its
+        sections' text and stems): no post is read or stemmed anew."""
+        hits = list(hits)
+        parsed = parse(query)
+        rowids = [self._rowids.get(hit.slug) for hit in hits]
+        stored = {} if parsed.empty else self._stored([r for r in rowids if r is not None])
+
+        def text_of(slug: str) -> tuple[str, Prepared] | None:
             rowid = self._rowids.get(slug)
-            if rowid is None:
+            if rowid is None or rowid not in stored:
                 return None
-            doc = self._docs[rowid]
-            if doc.sections is not None:
-                return doc.key, doc.sections
-            assert self._entry_of is not None, "an index opened from a folder knows entry_of"
-            return doc.key, self._entry_of(doc.slug)[1].sections
+            return self._docs[rowid].key, stored[rowid]
 
         pairs = ((hit.slug, hit.score) for hit in hits)
         return [
             Hit(slug, score, tuple(Snippet(*parts) for parts in snippets))
-            for slug, score, snippets in highlight(parse(query), pairs, text_of, self._languages)
+            for slug, score, snippets in highlight(parsed, pairs, text_of, self._languages)
         ]
+
+    def _stored(self, rowids: list[int]) -> dict[int, Prepared]:
+        """The snippet sources of the posts of `rowids`, by row id, from the index's store."""
+        if not rowids:
+            return {}
+        searcher = self._searcher
+        query = Query.term_set_query(self._schema, "row", rowids)
+        addresses = [address for _, address in searcher.search(query, len(rowids)).hits]
+        rows = searcher.fast_field_values("row", addresses)
+        found: dict[int, Prepared] = {}
+        for row, address in zip(rows, addresses, strict=True):
+            data = searcher.doc(address).get_first("snippets")
+            if isinstance(data, bytes):
+                found[int(row or 0)] = marshal.loads(data)  # noqa: S302 - our index's own data
+        return found
 
     def _query(self, parsed: ParsedQuery) -> tantivy.Query | None:
         """Each language's posts matched with that language's stems; languages whose stems
@@ -348,10 +368,13 @@ def _write(
         key = language_key(post.lang, default_lang)
         language = languages.setdefault(key, Language(key))
         rowid = fts5._rowid(post, docs)
-        docs[rowid] = _Doc(post.slug, (post.lang or default_lang).lower(), key, analysis.sections)
+        docs[rowid] = _Doc(post.slug, (post.lang or default_lang).lower(), key)
         rowids[post.slug] = rowid
         columns = dict(zip(FIELDS, fts5._columns(post, analysis, language), strict=True))
-        writer.add_document(tantivy.Document(row=rowid, lang=key, slug=post.slug, **columns))
+        snippets = marshal.dumps(prepare(analysis.sections, language))
+        writer.add_document(
+            tantivy.Document(row=rowid, lang=key, slug=post.slug, snippets=snippets, **columns)
+        )
     writer.commit()
     writer.wait_merging_threads()
     index.config_reader(reload_policy="Manual")
