@@ -27,6 +27,7 @@ _PREFIX = "prefix"
 # Where a stem starts and ends in a stem line: after and before a space, a LINK or the line's end.
 _START = f"(?<![^ {LINK}])"
 _END = f"(?![^ {LINK}])"
+_APART = f" {LINK}"
 
 Prepared = tuple[tuple[str, str, str, str, str], ...]
 """A post's sections as snippets need them: (id, heading, text with its whitespace runs made
@@ -92,7 +93,7 @@ class Matcher:
         self._prefix = stemmed.prefix
         terms = [stem for stem, item in self._items.items() if item != _PREFIX]
         self._terms = frozenset(terms)
-        patterns = [(term, term, f"{_START}{re.escape(term)}{_END}") for term in terms]
+        patterns: list[tuple[str, str, str]] = []
         marked = _either(terms)
         if stemmed.prefix is not None:
             prefix = (
@@ -107,15 +108,16 @@ class Matcher:
         # (item, a substring every match has, the expression): the substring is a quick test
         self._patterns = [(item, needle, re.compile(found)) for item, needle, found in patterns]
         self._marked = re.compile(f"{_START}(?:{marked}){_END}")
-        self._most = len({item for item, _, _ in patterns})
+        self._most = len(terms) + len(patterns)
 
     def _items_in(self, line: str) -> set[str]:
-        """The query's items in a stem line."""
-        return {
-            item
-            for item, needle, pattern in self._patterns
-            if needle in line and pattern.search(line)
-        }
+        """The query's items in a stem line (terms found without regular expressions: most
+        queries have only terms, and compiling is much of the cost of a query)."""
+        found = {term for term in self._terms if _has(line, term)}
+        for item, needle, pattern in self._patterns:
+            if needle in line and pattern.search(line):
+                found.add(item)
+        return found
 
     def _is_marked(self, stems: tuple[str, ...]) -> bool:
         """Whether a word (its stems) is marked, outside phrases: a term or the prefix."""
@@ -193,19 +195,24 @@ class Matcher:
         if anchor is None:
             return None
         start, end = _window(text, *anchor)
+        # Marks are at or after the first match: each next chunk with a marked stem (found in
+        # `line`) is looked at word by word, up to the window's end.
         spans: list[tuple[int, int]] = []
-        number = text.count(" ", 0, start)
-        at = text.rfind(" ", 0, start) + 1  # where chunk `number` starts
-        search = self._marked.search
-        while at < end and number < len(chunks):
-            after = at + len(chunks[number])
-            if lines[number] and search(lines[number]):
-                for match in WORD.finditer(text, max(at, start), after):
-                    if match.end() > end:
-                        return spans
-                    if marked(stems(match.group())):
-                        spans.append(match.span())
-            at, number = after + 1, number + 1
+        number, at, seen, done = first, offset, first_match.start(), -1
+        for found in self._marked.finditer(line, first_match.start()):
+            ahead = line.count(" ", seen, found.start())
+            at += sum(map(len, chunks[number : number + ahead])) + ahead
+            number, seen = number + ahead, found.start()
+            if at >= end:
+                break
+            if number == done:  # two marked stems in one chunk
+                continue
+            done = number
+            for match in WORD.finditer(text, max(at, start), at + len(chunks[number])):
+                if match.end() > end:
+                    return spans
+                if marked(stems(match.group())):
+                    spans.append(match.span())
         return spans
 
     def _find(self, tokens: list[tuple[str, ...]]) -> tuple[set[str], set[int]]:
@@ -230,6 +237,18 @@ class Matcher:
                     items.add(f'"phrase {number}"')
                     marks.update(index for _, index in flat[start : start + len(phrase)])
         return items, marks
+
+
+def _has(line: str, stem: str) -> bool:
+    """Whether `stem` is one of a stem line's stems."""
+    size, length = len(stem), len(line)
+    at = line.find(stem)
+    while at >= 0:
+        after = at + size
+        if (at == 0 or line[at - 1] in _APART) and (after == length or line[after] in _APART):
+            return True
+        at = line.find(stem, at + 1)
+    return False
 
 
 def _occurrences(stems: list[str], phrase: tuple[str, ...]) -> Iterator[int]:
