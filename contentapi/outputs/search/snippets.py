@@ -73,12 +73,6 @@ def highlight(
     return found
 
 
-def _either(stems: Iterable[str]) -> str:
-    """A regular expression for any of `stems` (longest first), or one that never matches."""
-    ordered = sorted(set(stems), key=lambda stem: (-len(stem), stem))
-    return "|".join(map(re.escape, ordered)) or "(?!)"
-
-
 class Matcher:
     """Finds a stemmed query's words in prepared sections and cuts marked snippets.
 
@@ -91,33 +85,57 @@ class Matcher:
         self._items.update(dict.fromkeys(stemmed.prefix_stems, _PREFIX))
         self._phrases = stemmed.phrases
         self._prefix = stemmed.prefix
-        terms = [stem for stem, item in self._items.items() if item != _PREFIX]
-        self._terms = frozenset(terms)
-        patterns: list[tuple[str, str, str]] = []
-        marked = _either(terms)
-        if stemmed.prefix is not None:
-            prefix = (
-                f"{_either(stemmed.prefix_stems)}|(?!(?:{_either(terms)}){_END})"
-                f"{re.escape(stemmed.prefix)}[^ {LINK}]*"
-            )
-            patterns.append((_PREFIX, "", f"{_START}(?:{prefix}){_END}"))
-            marked = f"{marked}|{prefix}"
-        for number, phrase in enumerate(stemmed.phrases):
-            pattern = f"[ {LINK}]+".join(map(re.escape, phrase))
-            patterns.append((f'"phrase {number}"', phrase[0], f"{_START}{pattern}{_END}"))
-        # (item, a substring every match has, the expression): the substring is a quick test
-        self._patterns = [(item, needle, re.compile(found)) for item, needle, found in patterns]
-        self._marked = re.compile(f"{_START}(?:{marked}){_END}")
-        self._most = len(terms) + len(patterns)
+        self._terms = frozenset(stem for stem, item in self._items.items() if item != _PREFIX)
+        self._prefix_stems = stemmed.prefix_stems
+        # Whether a stem starting with the prefix may be a term (then it counts as the term)
+        self._prefix_terms = stemmed.prefix is not None and any(
+            term.startswith(stemmed.prefix) for term in self._terms
+        )
+        # Phrases are found with an expression each (compiled per query: terms and prefixes,
+        # most queries, are found with plain string searches instead).
+        self._phrase_patterns = [
+            (f'"phrase {n}"', phrase[0], re.compile(f"{_START}{_in_a_row(phrase)}{_END}"))
+            for n, phrase in enumerate(stemmed.phrases)
+        ]
+        self._most = len(self._terms) + (stemmed.prefix is not None) + len(stemmed.phrases)
 
     def _items_in(self, line: str) -> set[str]:
-        """The query's items in a stem line (terms found without regular expressions: most
-        queries have only terms, and compiling is much of the cost of a query)."""
-        found = {term for term in self._terms if _has(line, term)}
-        for item, needle, pattern in self._patterns:
+        """The query's items in a stem line."""
+        found = {term for term in self._terms if _stem_at(line, term) >= 0}
+        if self._prefix is not None and self._has_prefix(line):
+            found.add(_PREFIX)
+        for item, needle, pattern in self._phrase_patterns:
             if needle in line and pattern.search(line):
                 found.add(item)
         return found
+
+    def _has_prefix(self, line: str) -> bool:
+        """Whether a stem line has one of the prefix's stems, or a stem starting with it that
+        is not a term."""
+        prefix = self._prefix
+        assert prefix is not None
+        if any(_stem_at(line, stem) >= 0 for stem in self._prefix_stems):
+            return True
+        at = _starting_at(line, prefix)
+        while at >= 0:
+            if not self._prefix_terms or _stem_from(line, at) not in self._terms:
+                return True
+            at = _starting_at(line, prefix, at + 1)
+        return False
+
+    def _first_mark(self, line: str, start: int = 0) -> int:
+        """Where the first stem to mark (outside phrases) is in a stem line, from `start`; -1
+        if there is none."""
+        first = -1
+        for stem in self._items:
+            at = _stem_at(line, stem, start)
+            if at >= 0 and (first < 0 or at < first):
+                first = at
+        if self._prefix is not None:
+            at = _starting_at(line, self._prefix, start)
+            if at >= 0 and (first < 0 or at < first):
+                first = at
+        return first
 
     def _is_marked(self, stems: tuple[str, ...]) -> bool:
         """Whether a word (its stems) is marked, outside phrases: a term or the prefix."""
@@ -175,13 +193,13 @@ class Matcher:
     def _marks_near_first(self, text: str, line: str) -> list[tuple[int, int]] | None:
         """The spans of matching words in the excerpt window: `line` (`text`'s stem line) says
         which chunks have a marked stem, and only those chunks' words are looked at."""
-        first_match = self._marked.search(line)
-        if first_match is None:
+        position = self._first_mark(line)
+        if position < 0:
             return []  # matched in the heading only
-        chunks, lines = text.split(" "), line.split(" ")
-        if len(chunks) != len(lines):
+        chunks = text.split(" ")
+        if len(chunks) != line.count(" ") + 1:
             return None
-        first = line.count(" ", 0, first_match.start())
+        first = line.count(" ", 0, position)
         offset = len(" ".join(chunks[:first])) + (1 if first else 0)
         stems, marked = self._language.chunk_stems, self._is_marked
         anchor = next(
@@ -198,21 +216,21 @@ class Matcher:
         # Marks are at or after the first match: each next chunk with a marked stem (found in
         # `line`) is looked at word by word, up to the window's end.
         spans: list[tuple[int, int]] = []
-        number, at, seen, done = first, offset, first_match.start(), -1
-        for found in self._marked.finditer(line, first_match.start()):
-            ahead = line.count(" ", seen, found.start())
+        number, at, seen, done = first, offset, position, -1
+        while position >= 0:
+            ahead = line.count(" ", seen, position)
             at += sum(map(len, chunks[number : number + ahead])) + ahead
-            number, seen = number + ahead, found.start()
+            number, seen = number + ahead, position
             if at >= end:
                 break
-            if number == done:  # two marked stems in one chunk
-                continue
-            done = number
-            for match in WORD.finditer(text, max(at, start), at + len(chunks[number])):
-                if match.end() > end:
-                    return spans
-                if marked(stems(match.group())):
-                    spans.append(match.span())
+            if number != done:  # not two marked stems in one chunk
+                done = number
+                for match in WORD.finditer(text, max(at, start), at + len(chunks[number])):
+                    if match.end() > end:
+                        return spans
+                    if marked(stems(match.group())):
+                        spans.append(match.span())
+            position = self._first_mark(line, position + 1)
         return spans
 
     def _find(self, tokens: list[tuple[str, ...]]) -> tuple[set[str], set[int]]:
@@ -239,16 +257,40 @@ class Matcher:
         return items, marks
 
 
-def _has(line: str, stem: str) -> bool:
-    """Whether `stem` is one of a stem line's stems."""
+def _stem_at(line: str, stem: str, start: int = 0) -> int:
+    """Where `stem` is first one of a stem line's stems, from `start`; -1 if nowhere."""
     size, length = len(stem), len(line)
-    at = line.find(stem)
+    at = line.find(stem, start)
     while at >= 0:
         after = at + size
         if (at == 0 or line[at - 1] in _APART) and (after == length or line[after] in _APART):
-            return True
+            return at
         at = line.find(stem, at + 1)
-    return False
+    return -1
+
+
+def _starting_at(line: str, prefix: str, start: int = 0) -> int:
+    """Where a stem line's first stem that starts with `prefix` is, from `start`; or -1."""
+    at = line.find(prefix, start)
+    while at > 0 and line[at - 1] not in _APART:
+        at = line.find(prefix, at + 1)
+    return at
+
+
+def _stem_from(line: str, at: int) -> str:
+    """The stem of a stem line that starts at `at`."""
+    end = len(line)
+    for separator in _APART:
+        found = line.find(separator, at, end)
+        if found >= 0:
+            end = found
+    return line[at:end]
+
+
+def _in_a_row(stems: tuple[str, ...]) -> str:
+    """An expression for stems one after the other in a stem line (chunks without words,
+    empty, between them)."""
+    return f"[ {LINK}]+".join(map(re.escape, stems))
 
 
 def _occurrences(stems: list[str], phrase: tuple[str, ...]) -> Iterator[int]:
