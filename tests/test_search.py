@@ -354,6 +354,18 @@ def test_search_empty_queries_find_nothing(blog):
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
+def test_search_stem_line_has_one_chunk_per_run_of_non_space(text):
+    from contentapi.outputs.search.language import LINK, Language
+
+    for language in (Language("spanish"), Language("plain")):
+        expected = [LINK.join(language.chunk_stems(chunk)) for chunk in text.split()]
+        indexing = language.stem_line(text)
+        language.finish()  # at query time: through the bounded cache
+        for line in (indexing, language.stem_line(text)):
+            assert (line.split(" ") if text.split() else []) == expected
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
 def test_search_never_raises_anything_but_query_error(blog, query):
     try:
         result = find(blog, query)
@@ -418,6 +430,50 @@ def test_search_snippet_marks_phrase_words_only_where_adjacent(blog):
 def test_search_snippet_marks_prefix_matches(blog):
     hit = next(hit for hit in find(blog, "respir") if hit.slug == "sin-acentos")
     assert "<mark>respiracion</mark>" in hit.snippets[0].html
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_search_snippet_prefix_counts_words_other_than_the_terms(engine):
+    body = "## Uno\n\nMasa sola.\n\n## Dos\n\nMasa y madre.\n"
+    search = index({"slug": "pan", "title": "Pan", "body": body}, engine=engine)
+    (hit,) = find(search, "masa ma")  # `masa` is the term; only `madre` is the prefix's
+    assert [s.section_id for s in hit.snippets] == ["dos", "uno"]
+    assert hit.snippets[0].html == "<mark>Masa</mark> y <mark>madre</mark>."
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_search_snippet_marks_a_word_inside_a_hyphenated_one(engine):
+    body = "Un modelo de machine-learning y más.\n"
+    search = index({"slug": "ml", "title": "Uno", "body": body, "lang": "en"}, engine=engine)
+    (hit,) = find(search, "learning ")
+    assert hit.snippets[0].html == "Un modelo de machine-<mark>learning</mark> y más."
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_search_snippet_phrase_matches_across_punctuation_alone(engine):
+    body = "Sobre machine — learning hoy.\n"
+    search = index({"slug": "ml", "title": "Uno", "body": body, "lang": "en"}, engine=engine)
+    (hit,) = find(search, '"machine learning"')
+    assert hit.snippets[0].html == "Sobre <mark>machine</mark> — <mark>learning</mark> hoy."
+
+
+def test_search_tantivy_snippets_come_from_the_index_not_the_posts(tmp_path):
+    from contentapi.outputs.search.tantivy_engine import TantivyIndex
+
+    def unread(slug: str) -> tuple[Post, Analysis]:
+        raise AssertionError(f"{slug} was read again")
+
+    posts = [entry(**fields) for fields in FILLER]
+    posts.append(entry("pan", "Pan", "## Masa\n\nLa masa madre fermenta despacio.\n"))
+    saved = tmp_path / "tantivy-x.tantivy"
+    TantivyIndex.build(posts, "en").save(saved)
+    loaded = TantivyIndex.load(saved, "en", unread)
+    assert loaded is not None
+    (hit,) = find(loaded, "fermenta")
+    assert hit.snippets[0].section_id == "masa"
+    assert "<mark>fermenta</mark>" in hit.snippets[0].html
+    newer = loaded.updated([entry("pan", "Pan", "Otra masa, sin fermentar.\n")])
+    assert find(newer, "fermenta")[0].snippets[0].html == "Otra masa, sin <mark>fermentar</mark>."
 
 
 @pytest.mark.parametrize("engine", ENGINES)
