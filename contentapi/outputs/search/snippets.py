@@ -182,13 +182,40 @@ class Matcher:
         section_id, heading, raw, _, line = section
         text = unicodedata.normalize("NFC", raw)
         spans = None
-        if not phrase and text == raw:
-            spans = self._marks_near_first(text, line)
+        if text == raw:
+            spans = (self._phrase_marks if phrase else self._marks_near_first)(text, line)
         if spans is None:
             words = [match.span() for match in WORD.finditer(text)]
             _, marks = self._find(self._language.stems(text[start:end] for start, end in words))
             spans = [words[index] for index in sorted(marks)]
         return section_id, heading, _excerpt(text, spans)
+
+    def _phrase_marks(self, text: str, line: str) -> list[tuple[int, int]] | None:
+        """The spans of matching words, phrases matched word by word, from the first match (of
+        a term, the prefix or a phrase: found in `line`, `text`'s stem line) to past the
+        excerpt window. None when `line` does not fit `text`."""
+        chunks = text.split(" ")
+        if len(chunks) != line.count(" ") + 1:
+            return None
+        starts = [found.start() for _, _, p in self._phrase_patterns if (found := p.search(line))]
+        starts.append(self._first_mark(line))
+        position = min((start for start in starts if start >= 0), default=-1)
+        if position < 0:
+            return None
+        first = line.count(" ", 0, position)
+        at = len(" ".join(chunks[:first])) + (1 if first else 0)
+        begin, number = at, first
+        # The window ends at most SNIPPET_LENGTH past the first match's chunk; a phrase that
+        # starts in it goes on for at most as many chunks with words as it has words.
+        bound = at + len(chunks[first]) + SNIPPET_LENGTH
+        more = max(map(len, self._phrases))
+        while number < len(chunks) and (at <= bound or more > 0):
+            if at > bound and WORD.search(chunks[number]):
+                more -= 1
+            at, number = at + len(chunks[number]) + 1, number + 1
+        words = [match.span() for match in WORD.finditer(text, begin, at)]
+        _, marks = self._find(self._language.stems(text[start:end] for start, end in words))
+        return [words[index] for index in sorted(marks)] or None
 
     def _marks_near_first(self, text: str, line: str) -> list[tuple[int, int]] | None:
         """The spans of matching words in the excerpt window: `line` (`text`'s stem line) says
