@@ -457,6 +457,18 @@ def test_search_snippet_phrase_matches_across_punctuation_alone(engine):
     assert hit.snippets[0].html == "Sobre <mark>machine</mark> — <mark>learning</mark> hoy."
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_search_snippet_of_a_phrase_far_into_a_long_section(engine):
+    before = " ".join(f"antes{n}" for n in range(80))
+    after = " ".join(f"despues{n}" for n in range(80))
+    body = f"{before} machine learning, machine y learning {after}\n"
+    search = index({"slug": "ml", "title": "Uno", "body": body, "lang": "en"}, engine=engine)
+    (hit,) = find(search, '"machine learning"')
+    html = hit.snippets[0].html
+    assert html.startswith("…antes") and html.endswith("…")
+    assert "<mark>machine</mark> <mark>learning</mark>, machine y learning despues0" in html
+
+
 def test_search_tantivy_snippets_come_from_the_index_not_the_posts(tmp_path):
     from contentapi.outputs.search.tantivy_engine import TantivyIndex
 
