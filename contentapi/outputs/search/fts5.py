@@ -333,14 +333,18 @@ def _match(stemmed: Stemmed) -> str:
     return expression
 
 
-def _columns(post: Post, analysis: Analysis, language: Language) -> tuple[str, ...]:
-    """A post's title, description, terms, headings and body as space-separated stems."""
+def _columns(
+    post: Post, analysis: Analysis, language: Language, body: str | None = None
+) -> tuple[str, ...]:
+    """A post's title, description, terms, headings and body as space-separated stems; `body`
+    is the body's stems when the caller has them already."""
     names = [ref.name for ref in (*post.tags, *post.categories)]
     texts = (
         post.title,
         post.description,
         "\n".join(names),
         "\n".join(heading.text for heading in analysis.headings),
-        "\n".join(section.text for section in analysis.sections),
     )
-    return tuple(map(language.index_text, texts))
+    if body is None:
+        body = language.index_text("\n".join(section.text for section in analysis.sections))
+    return (*map(language.index_text, texts), body)

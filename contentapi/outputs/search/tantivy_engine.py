@@ -39,7 +39,13 @@ from contentapi.outputs.search import (
     Snippet,
     fts5,  # its columns and row ids, the same here
 )
-from contentapi.outputs.search.language import Language, Stemmed, language_key, stem_query
+from contentapi.outputs.search.language import (
+    LINK,
+    Language,
+    Stemmed,
+    language_key,
+    stem_query,
+)
 from contentapi.outputs.search.parse import ParsedQuery, QueryError, explain, parse
 from contentapi.outputs.search.snippets import Prepared, highlight, prepare
 
@@ -366,12 +372,15 @@ def _write(
             writer.delete_documents_by_term("slug", slug)
     for post, analysis in sorted(put, key=lambda item: fts5._rowid(item[0], ())):
         key = language_key(post.lang, default_lang)
-        language = languages.setdefault(key, Language(key))
+        language = languages.get(key) or languages.setdefault(key, Language(key))
         rowid = fts5._rowid(post, docs)
         docs[rowid] = _Doc(post.slug, (post.lang or default_lang).lower(), key)
         rowids[post.slug] = rowid
-        columns = dict(zip(FIELDS, fts5._columns(post, analysis, language), strict=True))
-        snippets = marshal.dumps(prepare(analysis.sections, language))
+        prepared = prepare(analysis.sections, language)
+        # The body's stems are its sections' stem lines (whitespace apart: the same words)
+        body = " ".join(section[4] for section in prepared).replace(LINK, " ")
+        columns = dict(zip(FIELDS, fts5._columns(post, analysis, language, body), strict=True))
+        snippets = marshal.dumps(prepared)
         writer.add_document(
             tantivy.Document(row=rowid, lang=key, slug=post.slug, snippets=snippets, **columns)
         )
