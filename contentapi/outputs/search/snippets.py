@@ -194,25 +194,23 @@ class Matcher:
         """The spans of matching words, phrases matched word by word, from the first match (of
         a term, the prefix or a phrase: found in `line`, `text`'s stem line) to past the
         excerpt window. None when `line` does not fit `text`."""
-        chunks = text.split(" ")
-        if len(chunks) != line.count(" ") + 1:
+        if text.count(" ") != line.count(" "):
             return None
         starts = [found.start() for _, _, p in self._phrase_patterns if (found := p.search(line))]
         starts.append(self._first_mark(line))
         position = min((start for start in starts if start >= 0), default=-1)
         if position < 0:
             return None
-        first = line.count(" ", 0, position)
-        at = len(" ".join(chunks[:first])) + (1 if first else 0)
-        begin, number = at, first
+        at = begin = _chunk_at(text, 0, line.count(" ", 0, position))
         # The window ends at most SNIPPET_LENGTH past the first match's chunk; a phrase that
         # starts in it goes on for at most as many chunks with words as it has words.
-        bound = at + len(chunks[first]) + SNIPPET_LENGTH
+        bound = _chunk_end(text, at) + SNIPPET_LENGTH
         more = max(map(len, self._phrases))
-        while number < len(chunks) and (at <= bound or more > 0):
-            if at > bound and WORD.search(chunks[number]):
+        while at <= len(text) and (at <= bound or more > 0):
+            after = _chunk_end(text, at)
+            if at > bound and WORD.search(text, at, after):
                 more -= 1
-            at, number = at + len(chunks[number]) + 1, number + 1
+            at = after + 1
         words = [match.span() for match in WORD.finditer(text, begin, at)]
         _, marks = self._find(self._language.stems(text[start:end] for start, end in words))
         return [words[index] for index in sorted(marks)] or None
@@ -223,16 +221,14 @@ class Matcher:
         position = self._first_mark(line)
         if position < 0:
             return []  # matched in the heading only
-        chunks = text.split(" ")
-        if len(chunks) != line.count(" ") + 1:
+        if text.count(" ") != line.count(" "):
             return None
-        first = line.count(" ", 0, position)
-        offset = len(" ".join(chunks[:first])) + (1 if first else 0)
+        offset = _chunk_at(text, 0, line.count(" ", 0, position))
         stems, marked = self._language.chunk_stems, self._is_marked
         anchor = next(
             (
                 match.span()
-                for match in WORD.finditer(text, offset, offset + len(chunks[first]))
+                for match in WORD.finditer(text, offset, _chunk_end(text, offset))
                 if marked(stems(match.group()))
             ),
             None,
@@ -243,16 +239,15 @@ class Matcher:
         # Marks are at or after the first match: each next chunk with a marked stem (found in
         # `line`) is looked at word by word, up to the window's end.
         spans: list[tuple[int, int]] = []
-        number, at, seen, done = first, offset, position, -1
+        at, seen, done = offset, position, -1
         while position >= 0:
-            ahead = line.count(" ", seen, position)
-            at += sum(map(len, chunks[number : number + ahead])) + ahead
-            number, seen = number + ahead, position
+            at = _chunk_at(text, at, line.count(" ", seen, position))
+            seen = position
             if at >= end:
                 break
-            if number != done:  # not two marked stems in one chunk
-                done = number
-                for match in WORD.finditer(text, max(at, start), at + len(chunks[number])):
+            if at != done:  # not two marked stems in one chunk
+                done = at
+                for match in WORD.finditer(text, max(at, start), _chunk_end(text, at)):
                     if match.end() > end:
                         return spans
                     if marked(stems(match.group())):
@@ -282,6 +277,19 @@ class Matcher:
                     items.add(f'"phrase {number}"')
                     marks.update(index for _, index in flat[start : start + len(phrase)])
         return items, marks
+
+
+def _chunk_at(text: str, at: int, count: int) -> int:
+    """Where the chunk `count` chunks after the one at `at` starts (chunks are one space apart)."""
+    for _ in range(count):
+        at = text.index(" ", at) + 1
+    return at
+
+
+def _chunk_end(text: str, at: int) -> int:
+    """Where the chunk at `at` ends."""
+    end = text.find(" ", at)
+    return len(text) if end < 0 else end
 
 
 def _stem_at(line: str, stem: str, start: int = 0) -> int:
