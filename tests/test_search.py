@@ -481,7 +481,10 @@ def test_search_tantivy_snippets_come_from_the_index_not_the_posts(tmp_path):
     TantivyIndex.build(posts, "en").save(saved)
     loaded = TantivyIndex.load(saved, "en", unread)
     assert loaded is not None
+    (unranked,) = loaded.highlight("fermenta", [Hit("pan", 1.0)])  # a hit it never ranked
+    assert unranked.snippets[0].section_id == "masa"
     (hit,) = find(loaded, "fermenta")
+    assert hit.snippets == unranked.snippets
     assert hit.snippets[0].section_id == "masa"
     assert "<mark>fermenta</mark>" in hit.snippets[0].html
     newer = loaded.updated([entry("pan", "Pan", "Otra masa, sin fermentar.\n")])

@@ -52,6 +52,7 @@ from contentapi.outputs.search.snippets import Prepared, highlight, prepare
 FIELDS = ("title", "description", "terms", "headings", "body")
 WEIGHTS = (10.0, 4.0, 6.0, 4.0, 1.0)
 MAX_TERMS = 256  # a prefix standing for more words is matched by a regular expression
+MAX_ADDRESSES = 1000  # hits whose place in the index is kept for their snippets
 HEAP = 50_000_000  # bytes tantivy's writer may buffer before it writes a segment
 # Of the folder `save` writes: a change makes older folders unreadable, so rebuilt. Snippet
 # sources are stored with `marshal`, whose format is Python's own: its version is part of it.
@@ -140,6 +141,9 @@ class TantivyIndex:
         self._rowids = {doc.slug: rowid for rowid, doc in docs.items()}
         self._languages = languages
         self._default_lang = default_lang
+        # Where the hits of the last pages ranked are, so their snippets need no look-up: a
+        # memo of this index's one searcher (a dict: each get and update is atomic).
+        self._addresses: dict[int, tantivy.DocAddress] = {}
         self._entry_of = entry_of
 
     @classmethod
@@ -249,14 +253,27 @@ class TantivyIndex:
                 rows = [row for row in rows if self._docs[row[1]].slug in allowed]
             total = len(rows)
             rows = rows[offset:] if limit is None else rows[offset : offset + limit]
-        return Results(total, tuple(Hit(self._docs[rowid].slug, score) for score, rowid in rows))
+        if len(rows) <= MAX_ADDRESSES:  # a page: its snippets are read next
+            addresses = self._addresses
+            if len(addresses) + len(rows) > MAX_ADDRESSES:
+                addresses.clear()
+            addresses.update((rowid, address) for _, rowid, address in rows)
+        docs = self._docs
+        return Results(total, tuple(Hit(docs[rowid].slug, score) for score, rowid, _ in rows))
 
-    def _rows(self, hits: list[tuple[Any, tantivy.DocAddress]]) -> list[tuple[float, int]]:
-        """(score, row id) of each hit: the row ids read from their fast field at once."""
+    def _rows(
+        self, hits: list[tuple[Any, tantivy.DocAddress]]
+    ) -> list[tuple[float, int, tantivy.DocAddress]]:
+        """(score, row id, address) of each hit: the row ids read from their fast field at
+        once."""
         if not hits:
             return []
-        rows = self._searcher.fast_field_values("row", [address for _, address in hits])
-        return [(float(score), int(row or 0)) for (score, _), row in zip(hits, rows, strict=True)]
+        addresses = [address for _, address in hits]
+        rows = self._searcher.fast_field_values("row", addresses)
+        return [
+            (float(score), int(row or 0), address)
+            for (score, address), row in zip(hits, rows, strict=True)
+        ]
 
     def highlight(self, query: str | ParsedQuery, hits: Iterable[Hit]) -> list[Hit]:
         """The hits with snippets, made from what the index stored for each post (its
@@ -283,14 +300,19 @@ class TantivyIndex:
         if not rowids:
             return {}
         searcher = self._searcher
-        query = Query.term_set_query(self._schema, "row", rowids)
-        addresses = [address for _, address in searcher.search(query, len(rowids)).hits]
-        rows = searcher.fast_field_values("row", addresses)
+        known = self._addresses
+        places = [(rowid, place) for rowid in rowids if (place := known.get(rowid)) is not None]
+        if len(places) < len(rowids):  # not on a page this index ranked lately: looked up
+            query = Query.term_set_query(self._schema, "row", rowids)
+            places = [
+                (rowid, address)
+                for _, rowid, address in self._rows(searcher.search(query, len(rowids)).hits)
+            ]
         found: dict[int, Prepared] = {}
-        for row, address in zip(rows, addresses, strict=True):
+        for rowid, address in places:
             data = searcher.doc(address).get_first("snippets")
             if isinstance(data, bytes):
-                found[int(row or 0)] = marshal.loads(data)  # noqa: S302 - our index's own data
+                found[rowid] = marshal.loads(data)  # noqa: S302 - our index's own data
         return found
 
     def _query(self, parsed: ParsedQuery) -> tantivy.Query | None:
