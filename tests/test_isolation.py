@@ -251,10 +251,10 @@ def breaking(monkeypatch):
             raise RecursionError("maximum recursion depth exceeded")
         return real["rendering"](body, directory, options)
 
-    def columns(post, analysis, language):
+    def columns(post, analysis, language, *body):
         if post.path == "bad.md":  # the post whose body says BOOM
             raise UnicodeError("bad text")
-        return real["search"](post, analysis, language)
+        return real["search"](post, analysis, language, *body)
 
     def choose(*stages: str) -> None:
         if "analysis" in stages:
