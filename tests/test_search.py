@@ -458,6 +458,21 @@ def test_search_snippet_phrase_matches_across_punctuation_alone(engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_search_snippet_of_decomposed_accents_marks_the_composed_word(engine):
+    body = "La respiracio\u0301n lenta.\n"  # as some editors save it (NFD)
+    search = index({"slug": "nfd", "title": "Uno", "body": body}, engine=engine)
+    (hit,) = find(search, "respiracion ")
+    assert hit.snippets[0].html == "La <mark>respiración</mark> lenta."
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_search_snippet_prefix_marks_only_words_that_start_with_it(engine):
+    search = index({"slug": "c", "title": "Uno", "body": "Cama, toma y masa.\n"}, engine=engine)
+    (hit,) = find(search, "ma")
+    assert hit.snippets[0].html == "Cama, toma y <mark>masa</mark>."
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_search_snippet_of_a_phrase_far_into_a_long_section(engine):
     before = " ".join(f"antes{n}" for n in range(80))
     after = " ".join(f"despues{n}" for n in range(80))
@@ -640,6 +655,19 @@ def test_search_tantivy_updated_finds_what_a_build_finds():
     for query in ("pan", "horno", "masa", "leña"):
         assert slugs(find(third, query)) == slugs(find(index(edited, engine="tantivy"), query))
     assert len(third) == len(index(edited, engine="tantivy"))
+
+
+def test_search_tantivy_snippets_of_pages_beyond_the_places_it_keeps(monkeypatch):
+    from contentapi.outputs.search import tantivy_engine
+
+    monkeypatch.setattr(tantivy_engine, "MAX_ADDRESSES", 2)
+    posts = [{"slug": f"p{n}", "title": f"Pan {n}", "body": f"Masa {n}.\n"} for n in range(3)]
+    search = index(*posts, engine="tantivy")
+    for query in ("pan", "masa", "pan masa"):
+        page = search.search(query, limit=2)
+        shown = search.highlight(query, page.hits)
+        assert [hit.slug for hit in shown] == [hit.slug for hit in page.hits]
+        assert all(hit.snippets for hit in shown if query != "pan")
 
 
 def test_search_tantivy_saved_folder_is_opened_updated_and_left_as_it_was(tmp_path):
