@@ -10,6 +10,7 @@ and `content check` prints its whole report and exits 1, never a traceback.
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -234,7 +235,7 @@ def test_isolation_fuzzed_post_never_fails_a_response(fuzz_app, front, body, pat
 def breaking(monkeypatch):
     """`breaking(*stages)`: those stages fail on any post whose body says BOOM, the way a bug
     meeting content nobody foresaw would (the TypeError is the one `alt=""` used to raise)."""
-    search_module = sys.modules["contentapi.outputs.search.fts5"]
+    search_module = importlib.import_module("contentapi.outputs.search.fts5")
     real = {
         "analysis": index_module.analyse,
         "rendering": store_module.render_html,

@@ -7,7 +7,8 @@ replaced or removed, for a scheduled post going public or a reload that changed 
 
 The query language (`parse_query`: words, `"phrases"`, `-excluded`, a prefix while typing),
 folding and stemming (`language`) and snippets are shared by every backend. Backends are
-named in `BACKENDS` and chosen with `CONTENTAPI_SEARCH_BACKEND`; `fts5` (SQLite) is the default.
+named in `BACKENDS` and chosen with `CONTENTAPI_SEARCH_BACKEND`; `tantivy` is the default,
+`fts5` (SQLite) the one with no package beyond the standard library.
 
 May import the engine's model and the standard library; never Flask or the service.
 """
