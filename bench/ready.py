@@ -84,7 +84,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="contentapi-ready-") as folder:
             runs.append(one_run(args.posts, Path(folder)))
         cold, warm, pss = runs[-1]
-        print(f"run {number + 1}: ready cold {cold:.2f} s, warm {warm:.2f} s, PSS idle {pss:.0f} MiB")
+        print(
+            f"run {number + 1}: ready cold {cold:.2f} s, warm {warm:.2f} s, PSS idle {pss:.0f} MiB"
+        )
     cold, warm, pss = (statistics.median(column) for column in zip(*runs, strict=True))
     print(f"median of {len(runs)}: ready cold {cold:.2f} s, warm {warm:.2f} s, PSS {pss:.0f} MiB")
 

@@ -1081,3 +1081,31 @@ def test_patch_index_refuses_a_file_the_previous_index_did_not_have() -> None:
     assert patch_index(first, [edited], replace(OPTIONS, words_per_minute=9), BUILT_AT) is None
     patched = patch_index(first, [edited], OPTIONS, BUILT_AT)
     assert patched is not None and patched.by_slug["a"].title == "A2"
+
+
+def test_index_fresh_results_are_taken_instead_of_parsing() -> None:
+    """What the loader's pool parsed for these bytes is used as is."""
+    a = source("a.md", "title: Uno\ndate: 2024-01-01")
+    made = parse_source(a, OPTIONS)
+    index = build_index(Sources((a,)), OPTIONS, BUILT_AT, fresh={"a.md": made})
+    assert index.parsed["a.md"] is made
+
+
+def test_index_fresh_result_for_other_bytes_is_not_used() -> None:
+    old = parse_source(source("a.md", "title: Viejo\ndate: 2024-01-01"), OPTIONS)
+    index = build_index(
+        Sources((source("a.md", "title: Nuevo\ndate: 2024-01-01"),)),
+        OPTIONS,
+        BUILT_AT,
+        fresh={"a.md": old},
+    )
+    assert [post.title for post in index.posts] == ["Nuevo"]
+
+
+def test_index_fresh_broken_edit_still_keeps_the_last_valid_post() -> None:
+    first = build(source("a.md", "title: Uno\ndate: 2024-01-01", "Cuerpo.\n"))
+    broken = SourceFile("a.md", b"---\ntitle: [sin cerrar\n---\nOtro cuerpo.\n")
+    fresh = {"a.md": parse_source(broken, OPTIONS)}
+    second = build_index(Sources((broken,)), OPTIONS, BUILT_AT, previous=first, fresh=fresh)
+    assert [post.title for post in second.posts] == ["Uno"]
+    assert "serving the last valid version" in " ".join(i.message for i in second.issues)

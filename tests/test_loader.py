@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import marshal
+import multiprocessing
 import os
+import shutil
+import subprocess
+import sys
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import PIL.Image
 import pytest
+from conftest import build_app
 
-from contentapi.engine import images, loader
+from contentapi.engine import images, loader, parsecache
+from contentapi.engine.index import Index, parse_source
 from contentapi.engine.loader import build_options, load_index, read_sources
-from contentapi.engine.model import ImageFile
+from contentapi.engine.model import ImageFile, SourceFile
 from contentapi.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -586,3 +597,265 @@ def test_loader_a_linked_post_file_makes_edits_scan_the_folder(tmp_path: Path, m
     (tmp_path / "a.md").write_bytes(post_bytes("One, edited"))
     second = load_index(settings, previous=first, edited={"a.md"})
     assert sorted(post.title for post in second.posts) == ["One, edited", "One, edited"]
+
+
+# Parsing a start's files in a process pool
+
+
+def _many_shapes(root: Path, generated: int = 40) -> Path:
+    """Every real-world post shape the fixtures hold (broken ones included), then enough
+    generated posts naming shared terms that the pool gets several chunks of them."""
+    shutil.copytree(FIXTURES / "posts", root / "shapes")
+    shutil.copytree(FIXTURES / "blogs", root / "blogs")
+    for number in range(generated):
+        tags = ", ".join(["python", "apis", f"tag-{number % 7}"])
+        text = (
+            f"---\ntitle: Post número {number}\ndate: 2024-01-{number % 28 + 1:02d}\n"
+            f"categories: [Guías]\ntags: [{tags}]\n---\n# Post número {number}\n\n"
+            f"Cuerpo con acentos: canción, pingüino. ![](/img/{number}.png)\n"
+        )
+        (root / "posts" / f"{number:03d}.md").parent.mkdir(parents=True, exist_ok=True)
+        (root / "posts" / f"{number:03d}.md").write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def pooled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any folder of 8 files or more is parsed in a pool of 2 processes."""
+    monkeypatch.setattr(loader, "POOL_FROM", 8)
+    monkeypatch.setattr(loader, "SPAWNED_POOL_FROM", 8)
+    monkeypatch.setattr(loader, "cpu_count", lambda: 2)
+
+
+def _pool_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if getattr(r, "event", "") == "parse-pool"]
+
+
+def _serially(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Index:
+    with monkeypatch.context() as serial:
+        serial.setattr(loader, "POOL_FROM", 10**9)
+        serial.setattr(loader, "SPAWNED_POOL_FROM", 10**9)
+        return load_index(settings)
+
+
+def _settings(root: Path) -> Settings:
+    return Settings.from_env({"CONTENTAPI_CONTENT_DIR": str(root), "CONTENTAPI_PARSE_CACHE": "off"})
+
+
+def _same_index(pool: Index, serial: Index) -> None:
+    """Everything an index serves is the same, bodies included."""
+    assert replace(pool, built_at=serial.built_at) == serial
+    assert pool.version == serial.version
+    assert [pool.body(post) for post in pool.everything] == [
+        serial.body(post) for post in serial.everything
+    ]
+    stamps = dict(pool.files)
+    assert marshal.loads(parsecache.dump(pool.parsed, stamps, pool.options)) == marshal.loads(
+        parsecache.dump(serial.parsed, stamps, serial.options)
+    )
+
+
+def test_loader_pool_index_is_the_same_as_one_process_makes(
+    tmp_path: Path, pooled: None, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="contentapi")
+    settings = _settings(_many_shapes(tmp_path))
+    pool = load_index(settings)
+    files = len(pool.parsed)
+    assert _pool_lines(caplog) and _pool_lines(caplog)[0].startswith(
+        f"parsed {files} of {files} files in 2 processes"
+    )
+    _same_index(pool, _serially(monkeypatch, settings))
+
+
+def test_loader_pool_serves_the_same_json_as_one_process(
+    tmp_path: Path, pooled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What clients get, byte for byte: listings, every post and page, terms."""
+    root = _many_shapes(tmp_path / "content")
+
+    def responses() -> list[bytes]:
+        app = build_app(
+            root, parse_cache="off", store_path="off", runtime_dir=str(tmp_path / "run")
+        )
+        client = app.test_client()
+        listing = client.get("/api/v1/posts?per_page=100")
+        assert listing.status_code == 200
+        paths = ["/api/v1/posts?per_page=100", "/api/v1/pages", "/api/v1/categories"]
+        paths += ["/api/v1/tags?per_page=100"]
+        paths += [f"/api/v1/posts/{post['slug']}" for post in listing.get_json()["data"]]
+        paths += [
+            f"/api/v1/pages/{page['slug']}" for page in client.get(paths[1]).get_json()["data"]
+        ]
+        return [client.get(path).data for path in paths]
+
+    pool = responses()
+    with monkeypatch.context() as serial:
+        serial.setattr(loader, "POOL_FROM", 10**9)
+        serial.setattr(loader, "SPAWNED_POOL_FROM", 10**9)
+        assert responses() == pool
+    assert len(pool) > 50
+
+
+def test_loader_pool_reports_a_broken_file_and_keeps_the_others(
+    tmp_path: Path, pooled: None, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="contentapi")
+    root = _many_shapes(tmp_path, generated=30)
+    (root / "posts" / "015.md").write_text("---\ntitle: Roto\ndate: 31 de febrero\n---\nTexto\n")
+    index = load_index(_settings(root))
+    assert _pool_lines(caplog)
+    broken = [issue for issue in index.issues if issue.path == "posts/015.md"]
+    assert [(issue.field, issue.line, issue.severity) for issue in broken] == [("date", 3, "error")]
+    assert "31 de febrero" in broken[0].message
+    generated = {post.path for post in index.posts if post.path.startswith("posts/")}
+    assert generated == {f"posts/{n:03d}.md" for n in range(30)} - {"posts/015.md"}
+
+
+def test_loader_pool_is_not_used_for_small_folders(tmp_path: Path, monkeypatch, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="contentapi")
+    monkeypatch.setattr(loader, "cpu_count", lambda: 2)
+    root = _many_shapes(tmp_path)
+    index = load_index(_settings(root))
+    assert len(index.parsed) < loader.POOL_FROM <= loader.SPAWNED_POOL_FROM
+    assert _pool_lines(caplog) == []
+
+
+def test_loader_pool_is_not_used_on_one_core(tmp_path: Path, monkeypatch, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="contentapi")
+    monkeypatch.setattr(loader, "POOL_FROM", 8)
+    monkeypatch.setattr(loader, "SPAWNED_POOL_FROM", 8)
+    monkeypatch.setattr(loader, "cpu_count", lambda: 1)
+    assert len(load_index(_settings(_many_shapes(tmp_path))).posts) > 40
+    assert _pool_lines(caplog) == []
+
+
+def test_loader_pool_is_not_used_for_a_reload(tmp_path: Path, pooled: None, caplog) -> None:
+    """A reload parses in the serving process, whose cores are the requests'."""
+    settings = _settings(_many_shapes(tmp_path))
+    first = load_index(settings)
+    for number in range(20):
+        (tmp_path / "posts" / f"{number:03d}.md").write_text(post_bytes(f"New {number}").decode())
+    caplog.set_level(logging.INFO, logger="contentapi")
+    caplog.clear()
+    second = load_index(settings, previous=first)
+    assert second.by_slug["019"].title == "New 19"
+    assert _pool_lines(caplog) == []
+
+
+def test_loader_pool_spawned_processes_give_the_same_index(
+    tmp_path: Path, pooled: None, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """Where forking is not provably safe, processes are spawned: slower to start, same
+    results."""
+    caplog.set_level(logging.INFO, logger="contentapi")
+    monkeypatch.setattr(loader, "start_method", lambda: "spawn")
+    settings = _settings(_many_shapes(tmp_path))
+    pool = load_index(settings)
+    assert "processes (spawn)" in _pool_lines(caplog)[0]
+    _same_index(pool, _serially(monkeypatch, settings))
+
+
+def test_loader_pool_forks_in_a_single_threaded_process(tmp_path: Path) -> None:
+    """As in a gunicorn master preloading the app: fork, and the same index."""
+    root = _many_shapes(tmp_path)
+    script = (
+        "import logging, marshal, sys\n"
+        "from contentapi.engine import loader, parsecache\n"
+        "from contentapi.settings import Settings\n"
+        "logging.basicConfig(level=logging.INFO, stream=sys.stdout, format='%(message)s')\n"
+        "loader.POOL_FROM = 8\n"
+        "settings = Settings.from_env({'CONTENTAPI_CONTENT_DIR': sys.argv[1],"
+        " 'CONTENTAPI_PARSE_CACHE': 'off'})\n"
+        "print('method', loader.start_method())\n"
+        "pool = loader.load_index(settings)\n"
+        "loader.POOL_FROM = 10**9\n"
+        "serial = loader.load_index(settings)\n"
+        "dump = lambda i: marshal.loads(parsecache.dump(i.parsed, i.files, i.options))\n"
+        "print('same', dump(pool) == dump(serial), pool.version == serial.version)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    if loader.cpu_count() < 2:
+        pytest.skip("one core: no pool")
+    assert "method fork" in done.stdout
+    assert "processes (fork)" in done.stdout
+    assert "same True True" in done.stdout
+
+
+def test_loader_start_method_is_spawn_while_another_thread_runs() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert loader.start_method() == "spawn"
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_loader_pool_process_that_dies_leaves_its_files_to_this_one(
+    tmp_path: Path, pooled: None, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="contentapi")
+    monkeypatch.setattr(loader, "start_method", lambda: "fork")  # the patch reaches the child
+    parent = os.getpid()
+
+    def dying(result: Any) -> Any:
+        if os.getpid() != parent:
+            os._exit(3)
+        raise AssertionError("called in the parent")
+
+    monkeypatch.setattr(loader, "_portable", dying)
+    settings = _settings(_many_shapes(tmp_path))
+    index = load_index(settings)
+    assert _pool_lines(caplog)[0].startswith("parsed 0 of")
+    assert any("ended" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    _same_index(index, _serially(monkeypatch, settings))
+
+
+def test_loader_pool_chunk_whose_parse_raises_is_parsed_here(
+    tmp_path: Path, pooled: None, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """A file that made parsing raise in a pool process is parsed again in this one (where
+    it raises as it would without a pool, or, as here, works)."""
+    caplog.set_level(logging.INFO, logger="contentapi")
+    monkeypatch.setattr(loader, "start_method", lambda: "fork")
+    real = loader.parse_source
+
+    def flaky(source: Any, options: Any) -> Any:
+        if source.path == "posts/007.md":
+            raise RuntimeError("bug met posts/007.md")
+        return real(source, options)
+
+    monkeypatch.setattr(loader, "parse_source", flaky)  # only the pool calls it from here
+    settings = _settings(_many_shapes(tmp_path))
+    index = load_index(settings)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("RuntimeError: bug met posts/007.md" in warning for warning in warnings)
+    assert "posts/007.md" in {post.path for post in index.posts}
+    _same_index(index, _serially(monkeypatch, settings))
+
+
+def test_loader_pool_process_protocol_in_this_process(tmp_path: Path) -> None:
+    """`_parse_chunks` as a pool process runs it: numbers in, results (or why not) out."""
+    settings = _settings(_many_shapes(tmp_path, generated=2))
+    options = build_options(settings)
+    good = [SourceFile("a.md", post_bytes("A")), SourceFile("b.md", b"---\ntitle: [\n---\n")]
+    bad = [SourceFile.unchanged("c.md", (1, 1, 1, 1), "0" * 64)]  # parsing it raises
+    ours, theirs = multiprocessing.Pipe()
+    for message in (0, 1, None):
+        ours.send(message)
+    try:
+        loader._parse_chunks([good, bad], options, theirs)
+    finally:
+        gc.unfreeze()
+    first, second = ours.recv(), ours.recv()
+    assert first[0] == 0
+    restored = [loader._restored(row, {}) for row in first[1]]
+    assert restored == [parse_source(source, options) for source in good]
+    assert restored[1].issues[0].path == "b.md"
+    assert second == (1, "ValueError: c.md was not read: it is unchanged since the last index")
+    ours.close()

@@ -521,9 +521,10 @@ def parse_in_pool(files: Sequence[SourceFile], options: BuildOptions) -> dict[st
     def hand_out(pipe: Connection) -> None:
         nonlocal taken
         if taken < len(chunks):
-            pipe.send(taken)
             helpers[pipe][1].append(taken)
             taken += 1
+            with contextlib.suppress(OSError):  # a process that died is found out by reading
+                pipe.send(taken - 1)
 
     try:
         for _ in range(jobs):
@@ -549,9 +550,15 @@ def parse_in_pool(files: Sequence[SourceFile], options: BuildOptions) -> dict[st
                 pipe = cast(Connection, ready)
                 try:
                     number, rows = pipe.recv()
-                except EOFError:  # that process died: its chunks are parsed by build_index
-                    helpers.pop(pipe)[0].join()
+                except (EOFError, OSError):  # it died: its chunks are parsed by build_index
+                    process = helpers.pop(pipe)[0]
+                    process.join()
                     pipe.close()
+                    log.warning(
+                        "a parsing process ended before it was done (exit code %s); "
+                        "its files are parsed here",
+                        process.exitcode,
+                    )
                     continue
                 helpers[pipe][1].remove(number)
                 hand_out(pipe)
