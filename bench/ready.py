@@ -1,12 +1,14 @@
 """Ready time alone, cold and warm, and idle memory: the start rows of `make bench`, quickly.
 
-    python bench/ready.py [--posts 10000] [--runs 3]
+    python bench/ready.py [--posts 10000] [--runs 3] [--tree ../other-checkout]
 
 Each run starts gunicorn as the README says (`gunicorn -c gunicorn.conf.py wsgi:app`, 2
 workers) on bench/generate.py's corpus with fresh, empty parse cache, store and search folders
 under the temp folder (`cold`: first 200 on `/readyz`), then once more on what that start wrote
 (`warm`), waits until both workers are done warming up and reads the PSS of the master and its
 workers. Prints each run and the median of each figure.
+`--tree` also runs another checkout's code (gunicorn started in it, with this Python),
+alternating with this checkout run by run: before and after on a shared machine.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from service import (
 )
 
 
-def one_run(posts: int, work: Path) -> tuple[float, float, float]:
+def one_run(posts: int, work: Path, tree: Path = ROOT) -> tuple[float, float, float]:
     """Ready cold, ready warm (seconds) and PSS idle (MiB) of one fresh set of caches."""
     root = corpus(posts)
     cache, search_cache = work / "parse-cache", work / "search-cache"
@@ -54,13 +56,13 @@ def one_run(posts: int, work: Path) -> tuple[float, float, float]:
     budget = 120 + posts / 100
     figures = []
     for name in ("cold", "warm"):
-        server = start(gunicorn, env, port, work / f"gunicorn-{name}.log", ROOT)
+        server = start(gunicorn, env, port, work / f"gunicorn-{name}.log", tree)
         try:
             figures.append(wait_ready(server, budget))
             wait_worked(server, budget * 3)
             pool = re.search(r"parsed \d+ of \d+ files in .*", server.log.read_text())
             if pool:
-                print(f"  {name} start: {pool.group()}")
+                print(f"  {name} start: {pool.group()}", flush=True)
             if name == "warm":
                 time.sleep(1)
                 figures.append(server.pss_mib())
@@ -76,19 +78,28 @@ def main() -> None:
     )
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tree", type=Path, help="another checkout, run alternately")
     args = parser.parse_args()
     print(f"# command: {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"# machine: {machine()}")
-    runs = []
+    trees = {"this": ROOT, **({"other": args.tree.resolve()} if args.tree else {})}
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in trees}
     for number in range(args.runs):
-        with tempfile.TemporaryDirectory(prefix="contentapi-ready-") as folder:
-            runs.append(one_run(args.posts, Path(folder)))
-        cold, warm, pss = runs[-1]
+        for name, tree in trees.items():
+            with tempfile.TemporaryDirectory(prefix="contentapi-ready-") as folder:
+                runs[name].append(one_run(args.posts, Path(folder), tree))
+            cold, warm, pss = runs[name][-1]
+            print(
+                f"{name} run {number + 1}: ready cold {cold:.2f} s, warm {warm:.2f} s, "
+                f"PSS idle {pss:.0f} MiB",
+                flush=True,
+            )
+    for name, tree in trees.items():
+        cold, warm, pss = (statistics.median(column) for column in zip(*runs[name], strict=True))
         print(
-            f"run {number + 1}: ready cold {cold:.2f} s, warm {warm:.2f} s, PSS idle {pss:.0f} MiB"
+            f"{name} ({tree}) median of {args.runs}: ready cold {cold:.2f} s, "
+            f"warm {warm:.2f} s, PSS idle {pss:.0f} MiB"
         )
-    cold, warm, pss = (statistics.median(column) for column in zip(*runs, strict=True))
-    print(f"median of {len(runs)}: ready cold {cold:.2f} s, warm {warm:.2f} s, PSS {pss:.0f} MiB")
 
 
 if __name__ == "__main__":
