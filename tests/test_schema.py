@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import marshal
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -182,6 +185,29 @@ def test_schema_unknown_keys_from_file_are_json_safe() -> None:
         "series": {"name": "Pan casero", "since": "2023-11-02"},
     }
     assert json.loads(json.dumps(extra)) == extra
+
+
+def test_schema_extra_keys_keep_the_files_order_in_every_process() -> None:
+    """`extra` is JSON a client sees: its keys in the order the author wrote them, the same
+    in every process (string hashing, and so set order, changes from one to the next)."""
+    keys = [f"key_{n}" for n in range(12)]
+    script = (
+        "import json, sys\n"
+        "from zoneinfo import ZoneInfo\n"
+        "from contentapi.engine.schema import FrontMatterSchema\n"
+        "keys = sys.argv[1:]\n"
+        "data = {'title': 't', 'date': '2024-01-01', **{key: 1 for key in keys}}\n"
+        "print(json.dumps(list(FrontMatterSchema(ZoneInfo('UTC')).load(data)['extra'])))\n"
+    )
+    for seed in ("1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *keys],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        )
+        assert json.loads(done.stdout) == keys
 
 
 def test_schema_known_keys_not_in_extra() -> None:

@@ -23,7 +23,8 @@ from contentapi.engine.model import ContentIssue, FileStamp, ImageFacts, ImageFi
 from contentapi.engine.schema import FIELDS, Memo
 
 LAYOUT = 3  # of the file itself; the fields a post is stored with are part of `_stamp` anyway
-POLICY = 2  # what parsing decides besides the fields (2: `image`/`cover` URL policy)
+POLICY = 3  # what parsing decides besides the fields (2: `image`/`cover` URL policy; 3: the
+# order of `extra` is the file's)
 
 
 def cache_file(folder: Path, content_dir: Path) -> Path:

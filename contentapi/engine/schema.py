@@ -276,16 +276,22 @@ class FrontMatterSchema(Schema):
         if data.get("category") is not None and data.get("categories"):
             raise ValidationError("use `category` or `categories`, not both", "categories")
 
-    @post_load
-    def _collect(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Empty keys (`tags:`) mean "not given"; unknown keys move to `extra`."""
+    @post_load(pass_original=True)
+    def _collect(
+        self, data: dict[str, Any], original: Mapping[Any, Any], **kwargs: Any
+    ) -> dict[str, Any]:
+        """Empty keys (`tags:`) mean "not given"; unknown keys move to `extra`, in the order
+        the file writes them (marshmallow hands them over in the order of a set, which
+        changes from process to process)."""
         for name, schema_field in self.fields.items():
             if data.get(name, 0) is None and name != "title":
                 default = schema_field.load_default
                 data[name] = default() if callable(default) else default
         declared = set(self.declared_fields)
         known = {key: value for key, value in data.items() if key in declared}
-        known["extra"] = {k: json_safe(v) for k, v in data.items() if k not in declared}
+        known["extra"] = {
+            key: json_safe(data[key]) for key in original if key not in declared and key in data
+        }
         category = known.pop("category")
         if category:
             known["categories"] = [category]
