@@ -51,6 +51,7 @@ def one_run(posts: int, work: Path, tree: Path = ROOT) -> tuple[float, float, fl
         "CONTENTAPI_PARSE_CACHE": str(cache),  # the store lives beside it (`STORE_PATH=auto`)
         "CONTENTAPI_SEARCH_CACHE": str(search_cache),
         "CONTENTAPI_WATCH": "true",
+        "CONTENTAPI_BASE_URL": f"http://127.0.0.1:{port}/",  # as bench/service.py runs it
     }
     gunicorn = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
     budget = 120 + posts / 100
