@@ -608,6 +608,7 @@ def _parse_chunks(
     says stop, and send back the number with the results, or with why parsing failed. `chunks`
     are given to a forked process, sent first to a spawned one."""
     gc.freeze()  # what a forked process has from its parent is never collected here (nor copied)
+    gc.enable()  # a start paused it in the parent; here only this process's garbage is looked at
     with pipe:
         if chunks is None:
             chunks = pickle.loads(pipe.recv_bytes())  # noqa: S301 - from the parent process
