@@ -15,7 +15,7 @@ from contentapi.service import cli, logs, watch, webhooks
 from contentapi.service.store import EXTENSION, ContentStore, Reload, store_of
 from contentapi.service.watch import Watcher
 from contentapi.settings import PREFIX, Settings
-from contentapi.web import auth, errors, headers, prebuilt, response_cache, routes, views
+from contentapi.web import auth, errors, fastpath, headers, prebuilt, response_cache, routes, views
 from contentapi.web.errors import pretty_requested
 from contentapi.web.request_state import RouteLinks
 from contentapi.web.views import admin
@@ -76,6 +76,7 @@ def create_app(
     app.after_request(headers.finish)
     views.register(app)
     cli.register(app)
+    fastpath.install(app, store)  # last: it checks the routes registered
     if settings.webhook_urls:
         _send_webhooks(app, store)
     return app

@@ -93,6 +93,12 @@ def _cache_control(response: Response, settings: Settings) -> str:
         return "private, no-store"
     if facts is not None and facts.http_cache == "no-store":
         return "no-store"
+    return cache_control_public(settings)
+
+
+def cache_control_public(settings: Settings) -> str:
+    """`Cache-Control` of a public answer: shared caches may keep it, and serve it stale while
+    they fetch it again."""
     return (
         f"public, max-age={settings.cache_max_age}, "
         f"stale-while-revalidate={settings.cache_stale_while_revalidate}"
@@ -124,7 +130,7 @@ def _compress(response: Response) -> Response:
 
 
 # Request headers that can make an answer conditional (304, 412) or partial (206).
-_CONDITIONAL = (
+CONDITIONAL = (
     "HTTP_IF_NONE_MATCH",
     "HTTP_IF_MODIFIED_SINCE",
     "HTTP_IF_MATCH",
@@ -141,7 +147,7 @@ def _settle(response: Response) -> Response:
     if not g.get("validated"):
         return response
     environ = request.environ
-    if any(name in environ for name in _CONDITIONAL):
+    if any(name in environ for name in CONDITIONAL):
         response.make_conditional(request)  # in place
         return response
     if "date" not in response.headers:
