@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from contentapi.engine.artifacts import HTML, Row, encode
-from contentapi.service.artifact_db import ArtifactDB, open_artifacts, store_file
+from contentapi.service.artifact_db import Answer, ArtifactDB, open_artifacts, store_file
 from contentapi.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,6 +196,47 @@ def test_artifact_db_a_file_of_another_layout_is_started_again(tmp_path):
     assert database.get("k0", HTML) == rows(1)[0]
 
 
+def test_artifact_db_a_store_of_the_previous_layout_keeps_its_artifacts(tmp_path):
+    """A store whose pointers were laid out otherwise keeps its artifacts and answers; only
+    the pointers go, and with them every record of a complete answer fill."""
+    path = tmp_path / "a.sqlite"
+    assert ArtifactDB(path).put(rows(1))
+    connection = sqlite3.connect(path)
+    connection.execute("DROP TABLE pointer")
+    connection.execute(
+        "CREATE TABLE pointer (key TEXT PRIMARY KEY, marker TEXT, answer TEXT, crc INTEGER)"
+    )
+    connection.execute("INSERT INTO filled VALUES ('answers:old'), ('artifacts')")
+    connection.execute("PRAGMA user_version=1")
+    connection.commit()
+    connection.close()
+    database = ArtifactDB(path)
+    assert database.get("k0", HTML) == rows(1)[0]
+    assert not database.filled("answers:old") and database.filled("artifacts")
+    assert database.put_pointers("answers:new", [("uno", "a" * 40)])
+
+
+def test_artifact_db_carry_pointers_copies_what_is_stored_or_nothing(tmp_path):
+    """A refill copies the previous version's pointers whose answers are stored, stores its
+    own over them, and keeps the lot only when the new version then has every pointer."""
+    database = ArtifactDB(tmp_path / "a.sqlite")
+    answers = [Answer(key, "br", "[]", "[200,[]]", b"body") for key in ("ka", "kb", "kc")]
+    assert database.put_answers(answers)
+    assert database.put_pointers("old", [("a", "ka"), ("b", "kb"), ("gone", "kx")])
+    assert not database.carry_pointers("old", "new", [("c", "kc")], expected=4)  # "gone"
+    assert database.pointed("new", "a", "br") is None
+    assert database.carry_pointers("old", "new", [("b", "kc"), ("c", "kc")], expected=3)
+    assert [database.pointed("new", slug, "br") for slug in "abc"] == [
+        answers[0],
+        answers[2],
+        answers[2],
+    ]
+    assert database.pointed("old", "b", "br") == answers[1]
+    database.prune_pointers("new")
+    assert database.prune_unpointed("new") == 1  # "kb"
+    assert database.answer_keys(["ka", "kb", "kc"]) == {"ka", "kc"}
+
+
 # --- several processes ----------------------------------------------------------------------------
 
 WRITER = textwrap.dedent(
@@ -204,7 +245,7 @@ WRITER = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from test_artifact_db import rows
-    from contentapi.service.artifact_db import ArtifactDB
+    from contentapi.service.artifact_db import Answer, ArtifactDB
 
     database = ArtifactDB(Path(sys.argv[1]))
     made = rows(120, prefix=sys.argv[2])

@@ -429,10 +429,10 @@ def test_prebuilt_a_damaged_or_swapped_pointer_is_a_miss(served, site, store_pat
     import sqlite3
 
     with sqlite3.connect(store_path) as connection:
-        rows = connection.execute("SELECT key, answer FROM pointer ORDER BY key").fetchall()
+        rows = connection.execute("SELECT slug, answer FROM pointer ORDER BY slug").fetchall()
         (first, _), (second, second_answer) = rows[0], rows[1]
-        connection.execute("UPDATE pointer SET answer = ? WHERE key = ?", (second_answer, first))
-        connection.execute("UPDATE pointer SET crc = crc + 1 WHERE key = ?", (second,))
+        connection.execute("UPDATE pointer SET answer = ? WHERE slug = ?", (second_answer, first))
+        connection.execute("UPDATE pointer SET crc = crc + 1 WHERE slug = ?", (second,))
     for slug in site:
         path = f"/api/v1/posts/{slug}"
         same(get(served, path), live(served, path))
@@ -451,3 +451,159 @@ def test_prebuilt_pointers_of_an_older_version_are_not_followed(served, site, wr
     with sqlite3.connect(store_of(served).settings.store_path) as connection:
         markers = {marker for (marker,) in connection.execute("SELECT marker FROM pointer")}
     assert len(markers) == 1  # the older version's were pruned
+
+
+# --- the refill after an edit -------------------------------------------------------------------
+
+
+@pytest.fixture
+def settled(monkeypatch):
+    """Files written just now count as settled: an edit is read alone (and patches)."""
+    from contentapi.engine import loader
+
+    monkeypatch.setattr(loader, "SETTLE_NS", 0)
+
+
+def many(write_post, count: int, category, tags) -> list[str]:
+    """`count` posts, newest last, with the category and tags each function gives its
+    number: the paths, in order."""
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    paths = []
+    for i in range(count):
+        paths.append(f"m{i:03d}.md")
+        write_post(
+            paths[-1],
+            title=f"Muchos {i}",
+            date=f"{start.date().fromordinal(start.date().toordinal() + i).isoformat()}",
+            body=f"Texto {i}: canción.\n",
+            categories=f"[{category(i)}]",
+            tags=f"[{', '.join(tags(i))}]",
+        )
+    return paths
+
+
+def all_keys(content, index) -> dict[str, str]:
+    """Every visible post's key, worked out from nothing (as a full fill does)."""
+    work = prebuilt._fresh_memos(index, len(index.posts))
+    shown = prebuilt.published(work, content.clock())
+    context = prebuilt.context_fingerprint(content.settings, BASE)
+    return {post.slug: prebuilt.answer_key(work, shown, post, context) for post in shown.posts}
+
+
+def test_prebuilt_affected_holds_every_answer_an_edit_changes(make_app, write_post, settled):
+    """The bound a refill works with is sound: after an edit `patch_index` applies, every key
+    that differs is one of `affected`'s posts, though far fewer than all are (one category
+    of 400 posts, so the related window bounds it, and tags of every spread)."""
+    count = 400
+    paths = many(
+        write_post, count, lambda i: "Todo", lambda i: [f"t{i % 3}", f"u{i // 7 % 4}", "común"]
+    )
+    app = make_app(store_path="off", base_url=BASE)
+    content = store_of(app)
+    before = all_keys(content, content.index)
+    beyond: set[str] = set()
+    for victim in (0, 1, 57, 200, 301, count - 1):
+        path = paths[victim]
+        text = (store_of(app).settings.content_dir / path).read_text(encoding="utf-8")
+        write_post(path, text=text.replace(f"Texto {victim}:", f"Editado {victim}:"))
+        previous = content.index
+        content.reload()
+        index = content.index
+        assert index.patched_from(previous) is not None
+        after = all_keys(content, index)
+        assert after.keys() == before.keys()
+        changed = {slug for slug in after if after[slug] != before[slug]}
+        shown = prebuilt.published(index, content.clock())
+        edited_post = index.by_slug[previous.posts[count - 1 - victim].slug]
+        bound = {shown.posts[at].slug for at in prebuilt.affected(shown, [edited_post])}
+        assert edited_post.slug in changed
+        older, newer = shown.neighbours(edited_post)
+        beyond |= changed - {edited_post.slug, *(p.slug for p in (older, newer) if p)}
+        assert changed <= bound
+        assert len(bound) < count
+        before = after
+    assert beyond  # keys of posts it is related to changed too, not only its neighbours'
+
+
+@pytest.fixture
+def blocks(make_app, write_post, store_path, settled):
+    """120 posts in blocks of 30 (a category and tags each), filled; and the edited post."""
+    paths = many(write_post, 120, lambda i: f"c{i // 30}", lambda i: [f"t{i // 30}-{i % 2}"])
+    app = make_app(store_path=str(store_path), base_url=BASE)
+    fill(app)
+    return app, paths
+
+
+def test_prebuilt_refill_after_an_edit_keys_few_posts(blocks, write_post, monkeypatch):
+    """After an edit, the serving process works out the keys of the answers that can show
+    the edit (not every post's), builds those missing, carries every other pointer over,
+    starts no process; every pointer then names what a full fill names."""
+    app, paths = blocks
+    content = store_of(app)
+    text = (content.settings.content_dir / paths[60]).read_text(encoding="utf-8")
+    write_post(paths[60], text=text.replace("Texto 60", "Texto editado 60"))
+    previous = content.index
+    content.reload()
+    index = content.index
+    assert index.patched_from(previous) is not None
+    assert content.artifacts is not None
+    build(index, content.artifacts, jobs=1, previous=previous)
+    keyed: list[str] = []
+    real_key = prebuilt.answer_key
+
+    def counting(index, shown, post, context):
+        keyed.append(post.slug)
+        return real_key(index, shown, post, context)
+
+    monkeypatch.setattr(prebuilt, "answer_key", counting)
+    monkeypatch.setattr(prebuilt, "ProcessPoolExecutor", lambda *a, **k: pytest.fail("a child"))
+    assert prebuilt.fill_elsewhere(content, index, app=app) is True
+    monkeypatch.undo()
+
+    shown = prebuilt.published(index, content.clock())
+    edited_post = next(post for post in index.posts if post.path == paths[60])
+    assert len(keyed) == len(set(keyed)) == len(prebuilt.affected(shown, [edited_post]))
+    assert edited_post.slug in keyed and len(keyed) <= 32 < len(index.posts)
+
+    marker = prebuilt._marker(content, index)
+    assert marker is not None
+    db, mark = marker
+    assert db.filled(mark)
+    import sqlite3
+
+    with sqlite3.connect(content.settings.store_path) as connection:
+        rows = connection.execute("SELECT slug, answer, marker FROM pointer").fetchall()
+    assert {marker for _, _, marker in rows} == {mark}  # the older version's were pruned
+    assert {slug: answer for slug, answer, _ in rows} == all_keys(content, index)
+
+    found: list[Any] = []
+    real_find = prebuilt.find
+    monkeypatch.setattr(
+        prebuilt, "find", lambda *a, **k: found.append(real_find(*a, **k)) or found[-1]
+    )
+    monkeypatch.setattr(prebuilt, "answer_key", lambda *a: pytest.fail("a key on a request"))
+    app.config["found"] = found
+    older, newer = shown.neighbours(edited_post)
+    assert older is not None and newer is not None
+    for post in (edited_post, older, newer, *shown.related(edited_post), index.posts[0]):
+        path = f"/api/v1/posts/{post.slug}"
+        same(from_store(app, path), live(app, path))
+    assert "Texto editado 60" in json.dumps(data(get(app, f"/api/v1/posts/{edited_post.slug}")))
+
+
+def test_prebuilt_refill_only_after_a_patch_of_a_filled_version(blocks, write_post):
+    """An edit that moves a post (a tag changed), or one after a version never filled, is
+    left to the full fill."""
+    app, paths = blocks
+    content = store_of(app)
+    text = (content.settings.content_dir / paths[10]).read_text(encoding="utf-8")
+    write_post(paths[10], text=text.replace("t0-0", "t3-1"))
+    previous = content.index
+    content.reload()
+    assert content.index.patched_from(previous) is None
+    assert prebuilt.refill(app, content, content.index) is None
+    other = (content.settings.content_dir / paths[20]).read_text(encoding="utf-8")
+    write_post(paths[20], text=other.replace("Texto 20", "Otro texto"))
+    content.reload()
+    assert content.index.patch is not None  # of a version whose answers were never stored
+    assert prebuilt.refill(app, content, content.index) is None

@@ -337,6 +337,23 @@ class Published:
             self._related[key] = found
         return found
 
+    def related_to(self, post: Post, window: int = RELATED_WINDOW) -> set[int]:
+        """Positions of the visible posts whose `related` lists (with this `window`) can
+        include `post`: those within `window` places of it in the visible list of a tag or
+        category it has, as `related` only looks there (and being that near is symmetric).
+        Empty when `post` is not visible."""
+        me = self.positions.get(post.slug)
+        if me is None:
+            return set()
+        found: set[int] = set()
+        for kind, refs in (("tags", post.tags), ("categories", post.categories)):
+            for ref in refs:
+                members = self._members.get((kind, ref.slug), ())
+                at = bisect_left(members, me)
+                found.update(members[max(0, at - window) : at + window + 1])
+        found.discard(me)
+        return found
+
     def _related_at(self, post: Post, limit: int, window: int) -> list[int]:
         """Positions (newest first) of the posts sharing the most tags, then a category.
 

@@ -26,7 +26,8 @@ from contentapi.settings import Settings
 
 log = logging.getLogger("contentapi")
 
-USER_VERSION = 1  # the table's layout; a file of another layout is made again
+USER_VERSION = 2  # the tables' layout; a file of another layout is made again
+POINTERS_CHANGED = 1  # a file of this layout differs only in `pointer`: only it is made again
 BATCH = 500  # keys per `IN (...)` query
 BACKOFF = 30.0  # seconds without the store after it could not be opened
 # SQLite's answers that mean the file is damaged or not a database: it is made again.
@@ -58,16 +59,19 @@ CREATE TABLE IF NOT EXISTS answer (
     PRIMARY KEY (key, coding)
 )
 """
-# Which answer each visible post has at one index version and moment (`fill` names it with
-# `marker`): a request finds its answer by this, without working out the key from what the
-# post shows. A checksum of key and answer makes a damaged row a miss.
+# Which answer each visible post (by slug) has at one index version and moment (`fill` names
+# it with `marker`): a request finds its answer by this, without working out the key from what
+# the post shows. A checksum of slug and answer makes a damaged row a miss (a damaged marker
+# names no version, so its row is never found); it leaves the marker out so that a refill
+# after an edit copies the other pointers to the new marker in one statement.
 POINTERS = """
 CREATE TABLE IF NOT EXISTS pointer (
-    key TEXT PRIMARY KEY,
     marker TEXT NOT NULL,
+    slug TEXT NOT NULL,
     answer TEXT NOT NULL,
-    crc INTEGER NOT NULL
-)
+    crc INTEGER NOT NULL,
+    PRIMARY KEY (marker, slug)
+) WITHOUT ROWID
 """
 TABLES = {"artifact", "filled", "answer", "pointer"}
 # Connections made in a parent process before a fork: the child must neither use nor close
@@ -182,7 +186,10 @@ class ArtifactDB:
             tables = [name for (name,) in sqlite.execute(query)]
             if version != USER_VERSION or not set(tables) >= TABLES:
                 with self._write(sqlite):
-                    if version not in (0, USER_VERSION):
+                    if version == POINTERS_CHANGED:  # what was filled has no pointers now
+                        sqlite.execute("DROP TABLE IF EXISTS pointer")
+                        sqlite.execute("DELETE FROM filled WHERE version LIKE 'answers:%'")
+                    elif version not in (0, USER_VERSION):
                         sqlite.execute("DROP TABLE IF EXISTS artifact")
                         sqlite.execute("DROP TABLE IF EXISTS filled")
                         sqlite.execute("DROP TABLE IF EXISTS answer")
@@ -367,16 +374,18 @@ class ArtifactDB:
         answer = Answer(key, coding, deps, head, body)
         return answer if answer.crc() == crc else None
 
-    def pointed(self, pointer: str, coding: str) -> Answer | None:
-        """The answer a pointer names, in `coding`, when both rows' checksums hold."""
+    def pointed(self, marker: str, slug: str, coding: str) -> Answer | None:
+        """The answer the pointer of `slug` at `marker` names, in `coding`, when both rows'
+        checksums hold."""
         sqlite = self._connection()
         if sqlite is None:
             return None
         try:
             found = sqlite.execute(
                 "SELECT p.answer, p.crc, a.deps, a.crc, a.head, a.body FROM pointer p "
-                "JOIN answer a ON a.key = p.answer WHERE p.key = ? AND a.coding = ?",
-                (pointer, coding),
+                "JOIN answer a ON a.key = p.answer "
+                "WHERE p.marker = ? AND p.slug = ? AND a.coding = ?",
+                (marker, slug, coding),
             ).fetchone()
         except sqlite3.Error as error:
             self._failed(error)
@@ -386,30 +395,82 @@ class ArtifactDB:
         key, pointer_crc, deps, crc, head, body = found
         if not (isinstance(key, str) and isinstance(deps, str) and isinstance(head, str)):
             return None
-        if not isinstance(body, bytes) or pointer_crc != pointer_checksum(pointer, key):
+        if not isinstance(body, bytes) or pointer_crc != pointer_checksum(slug, key):
             return None
         answer = Answer(key, coding, deps, head, body)
         return answer if answer.crc() == crc else None
 
     def put_pointers(self, marker: str, pointers: Sequence[tuple[str, str]]) -> bool:
-        """Store (pointer, answer key) pairs made for `marker` in one transaction."""
+        """Store (slug, answer key) pairs made for `marker` in one transaction."""
         sqlite = self._connection()
         if sqlite is None or not pointers:
             return False
         try:
             sqlite.execute("PRAGMA busy_timeout=5000")
             with self._write(sqlite):
-                sqlite.executemany(
-                    "INSERT OR REPLACE INTO pointer (key, marker, answer, crc) VALUES (?, ?, ?, ?)",
-                    [
-                        (key, marker, answer, pointer_checksum(key, answer))
-                        for key, answer in pointers
-                    ],
-                )
+                self._insert_pointers(sqlite, marker, pointers)
         except sqlite3.Error as error:
             self._failed(error)
             return False
         return True
+
+    @staticmethod
+    def _insert_pointers(
+        sqlite: sqlite3.Connection, marker: str, pointers: Sequence[tuple[str, str]]
+    ) -> None:
+        sqlite.executemany(
+            "INSERT OR REPLACE INTO pointer (marker, slug, answer, crc) VALUES (?, ?, ?, ?)",
+            [(marker, slug, answer, pointer_checksum(slug, answer)) for slug, answer in pointers],
+        )
+
+    def carry_pointers(
+        self, before: str, marker: str, pointers: Sequence[tuple[str, str]], expected: int
+    ) -> bool:
+        """In one transaction: copy every pointer of `before` whose answer is stored to
+        `marker` (one statement), then store the (slug, answer key) `pointers` over them.
+        True when `marker` then has `expected` pointers; otherwise nothing is kept."""
+        sqlite = self._connection()
+        if sqlite is None:
+            return False
+        try:
+            sqlite.execute("PRAGMA busy_timeout=5000")
+            sqlite.execute("BEGIN IMMEDIATE")
+            try:
+                sqlite.execute(
+                    "INSERT OR REPLACE INTO pointer (marker, slug, answer, crc) "
+                    "SELECT ?, p.slug, p.answer, p.crc FROM pointer p WHERE p.marker = ? "
+                    "AND EXISTS (SELECT 1 FROM answer a WHERE a.key = p.answer)",
+                    (marker, before),
+                )
+                self._insert_pointers(sqlite, marker, pointers)
+                query = "SELECT COUNT(*) FROM pointer WHERE marker = ?"
+                (count,) = sqlite.execute(query, (marker,)).fetchone()
+            except BaseException:
+                sqlite.execute("ROLLBACK")
+                raise
+            sqlite.execute("COMMIT" if count == expected else "ROLLBACK")
+        except sqlite3.Error as error:
+            self._failed(error)
+            return False
+        return bool(count == expected)
+
+    def prune_unpointed(self, marker: str) -> int:
+        """Delete every answer no pointer of `marker` names; how many rows went."""
+        sqlite = self._connection()
+        if sqlite is None:
+            return 0
+        try:
+            sqlite.execute("PRAGMA busy_timeout=5000")
+            with self._write(sqlite):
+                gone = sqlite.execute(
+                    "DELETE FROM answer WHERE key NOT IN "
+                    "(SELECT answer FROM pointer WHERE marker = ?)",
+                    (marker,),
+                ).rowcount
+        except sqlite3.Error as error:
+            self._failed(error)
+            return 0
+        return int(gone)
 
     def prune_pointers(self, marker: str) -> None:
         """Delete the pointers of every other version and moment (of no use after a reload)."""
@@ -512,8 +573,8 @@ class Answer:
         return zlib.crc32(self.body, zlib.crc32(text))
 
 
-def pointer_checksum(pointer: str, answer: str) -> int:
-    return zlib.crc32(f"{pointer}\0{answer}".encode())
+def pointer_checksum(slug: str, answer: str) -> int:
+    return zlib.crc32(f"{slug}\0{answer}".encode())
 
 
 def _damaged(error: sqlite3.Error) -> bool:

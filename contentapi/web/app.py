@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from flask import Flask, current_app, has_request_context
@@ -41,7 +42,7 @@ def create_app(
     logs.configure(app, settings)
     store = ContentStore(settings)
     app.extensions[EXTENSION] = store
-    store.after_fill = prebuilt.fill_elsewhere
+    store.after_fill = partial(prebuilt.fill_elsewhere, app=app)
     if settings.base_url and store.artifacts is not None:
         prebuilt.code_fingerprint()  # once, before gunicorn forks: workers share it
     lenient = cli.checks_content_itself()  # `flask content ...` reports problems itself

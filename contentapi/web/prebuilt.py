@@ -75,6 +75,7 @@ STAMP_MEMO_SIZE = 32768  # post stamps an index keeps (~0.2 KB each)
 CHUNK = 64  # answers per write
 LIBRARIES = ("flask", "werkzeug", "brotli", "flask-cors")
 NICE = 10  # the building process yields the CPU to requests
+REFILL_MOST = 32  # answers a worker builds itself after an edit; more are left to a child
 # Each setting, by whether an answer can show it ("key": part of every key) or not ("none":
 # where files live, logging, caching, tokens and secrets, which only decide whether an answer
 # is given or how long it is kept, and must not reach a key on disk). A test fails when a
@@ -212,17 +213,14 @@ def answer_key(index: Index, shown: Published, post: Post, context: str) -> str:
     return hashlib.sha256(f"{context}\n{' '.join(stamps)}".encode()).hexdigest()[:40]
 
 
-def marker_of(context: str, index: Index, published_count: int) -> str:
-    """What names one index version at one publication moment, for one deployment: the mark
-    of a complete fill, and what pointers are made for. Two indexes of one version are alike
-    (the response cache relies on it too), so both the posts shown and each key follow."""
-    text = f"{context}\n{index.version}\n{published_count}"
+def marker_of(context: str, index: Index | str, published_count: int) -> str:
+    """What names one index version (an index, or its version) at one publication moment,
+    for one deployment: the mark of a complete fill, and what pointers are made for. Two
+    indexes of one version are alike (the response cache relies on it too), so both the
+    posts shown and each key follow."""
+    version = index if isinstance(index, str) else index.version
+    text = f"{context}\n{version}\n{published_count}"
     return "answers:" + hashlib.sha256(text.encode()).hexdigest()[:40]
-
-
-def pointer_key(marker: str, slug: str) -> str:
-    """Where the answer of the visible post `slug` is named, at `marker`."""
-    return hashlib.sha256(f"{marker}\n{slug}".encode()).hexdigest()[:40]
 
 
 def database(store: ContentStore) -> ArtifactDB | None:
@@ -240,7 +238,7 @@ def find(
         return None
     context = context_fingerprint(store.settings, base_url)
     marker = marker_of(context, index, index.published_count(now))
-    found = db.pointed(pointer_key(marker, slug), coding)
+    found = db.pointed(marker, slug, coding)
     if found is None:  # not filled for this version and moment yet: work the key out
         shown = published(index, now)
         post = shown.shows(slug)
@@ -310,12 +308,14 @@ def fill(app: Flask, store: ContentStore, index: Index) -> FillReport | None:
         return report
 
 
-def fill_elsewhere(store: ContentStore, index: Index) -> bool:
+def fill_elsewhere(store: ContentStore, index: Index, app: Flask | None = None) -> bool:
     """What a serving process does after each artifact fill (`ContentStore.after_fill`): when
-    answers are missing and no other process is storing them, store them from processes of
-    their own (one per core on a first fill, each a share of the posts; at a lower priority)
-    and wait for them on the warm-up thread. Requests never wait, and the serving process
-    keeps none of the memory building used. True when every answer is stored."""
+    answers are missing and no other process is storing them, store them: after an edit
+    `patch_index` applied, in this process when little is to be done (`refill`, given the
+    `app`); otherwise from processes of their own (one per core on a first fill, each a share
+    of the posts; at a lower priority), waited for on the warm-up thread. Requests never
+    wait, and the serving process keeps none of the memory a full fill uses. True when every
+    answer is stored."""
     found = _marker(store, index)
     if found is None:
         return False
@@ -326,6 +326,15 @@ def fill_elsewhere(store: ContentStore, index: Index) -> bool:
     with db.exclusive(wait=False, what="answers") as held:
         if not held:
             return False
+        if app is not None:
+            try:
+                report = refill(app, store, index)
+            except Exception:  # then the full fill below does it
+                log.exception("refilling answers after an edit failed")
+                report = None
+            if report is not None:
+                _log_stored(index)
+                return True
         # One process per core when most answers are missing (a first start); one otherwise
         # (after an edit, a few answers are; each process starts an app of its own).
         jobs = cores() if db.answer_count() < len(index.posts) // 2 else 1
@@ -357,6 +366,86 @@ def fill_elsewhere(store: ContentStore, index: Index) -> bool:
             _log_stored(index)
             return True
         return False
+
+
+def refill(app: Flask, store: ContentStore, index: Index) -> FillReport | None:
+    """Store the answers of `index`, made by `patch_index` from an index whose answers are
+    all stored (at this moment), with work in proportion to the edit: by the process the lock
+    is held for, with `app`'s views and `index`'s memos (what requests share). None when it
+    does not apply (nothing recorded: the full fill does it).
+
+    A patch keeps every post's slug, date, draft state and terms, so what each post shows
+    (its neighbours, its related posts: positions in the same lists) is unchanged, and of the
+    stamps in a key only those of the edited posts differ (an artifact key depends on the
+    file, the options and the templates, which a patch keeps). So the keys that can differ
+    are those of the edited posts, of their neighbours and of posts whose related lists can
+    include one (`Published.related_to`): only those are worked out, their missing answers
+    built (at most REFILL_MOST, else a child process does it), and every other pointer is
+    copied from the previous version's in one statement."""
+    found = _marker(store, index)
+    patch = index.patch
+    if found is None or patch is None:
+        return None
+    db, marker = found
+    started, cpu = time.perf_counter(), time.process_time()
+    now = store.clock()
+    count = index.published_count(now)
+    context = context_fingerprint(store.settings, store.settings.base_url)
+    before = marker_of(context, patch.previous, count)
+    if marker != marker_of(context, index, count) or not db.filled(before):
+        return None
+    shown = published(index, now)
+    positions = affected(shown, [post for _, post in patch.pairs])
+    posts = [shown.posts[at] for at in sorted(positions)]
+    keys = {post.path: answer_key(index, shown, post, context) for post in posts}
+    stored = db.answer_keys(list(keys.values()))
+    missing = [post for post in posts if keys[post.path] not in stored]
+    if len(missing) > REFILL_MOST:
+        return None
+    per_post = len(compression.CODINGS)
+    answers = _build(app, store, index, shown, missing, keys, now) if missing else []
+    if len(answers) != per_post * len(missing):
+        return None  # some left to requests: the full fill says so
+    if answers and not db.put_answers(answers, wait=5.0):
+        return None
+    pointers = [(post.slug, keys[post.path]) for post in posts]
+    if not db.carry_pointers(before, marker, pointers, len(shown.posts)):
+        return None
+    db.mark_filled(marker)
+    db.prune_pointers(marker)
+    if db.answer_count() > 2 * len(shown.posts) + 64:  # stale answers from older versions
+        db.prune_unpointed(marker)
+    report = FillReport(
+        marker,
+        len(posts),
+        len(missing),
+        len(missing),
+        0,
+        time.perf_counter() - started,
+        time.process_time() - cpu,
+    )
+    log.info(
+        "prebuilt answers after an edit: %s; the %d other pointers carried over",
+        report,
+        len(shown.posts) - len(posts),
+        extra={"event": "answers"},
+    )
+    return report
+
+
+def affected(shown: Published, changed: Sequence[Post]) -> set[int]:
+    """Positions of the visible posts whose answers can show one of `changed` when nothing
+    else changed, nor where any post is listed (a patch): each visible one, its older and
+    newer neighbours, and the posts whose related lists can include it."""
+    found: set[int] = set()
+    last = len(shown.posts) - 1
+    for post in changed:
+        at = shown.positions.get(post.slug)
+        if at is None:
+            continue  # shown by no answer
+        found.update(range(max(0, at - 1), min(last, at + 1) + 1))
+        found |= shown.related_to(post)
+    return found
 
 
 _LOGGED: set[str] = set()
@@ -416,11 +505,7 @@ def fill_part(
             stored.update(answer.key for answer in answers)
         else:
             skipped += len(answers) // per_post
-    pointers = [
-        (pointer_key(marker, post.slug), keys[post.path])
-        for post in mine
-        if keys[post.path] in stored
-    ]
+    pointers = [(post.slug, keys[post.path]) for post in mine if keys[post.path] in stored]
     if not db.put_pointers(marker, pointers):
         skipped += len(pointers)
     if part == 0:
