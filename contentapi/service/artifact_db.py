@@ -473,7 +473,8 @@ class ArtifactDB:
         return int(gone)
 
     def prune_pointers(self, marker: str) -> None:
-        """Delete the pointers of every other version and moment (of no use after a reload)."""
+        """Delete the pointers of every other version and moment (of no use after a reload),
+        and the records that their fills were complete."""
         sqlite = self._connection()
         if sqlite is None:
             return
@@ -481,6 +482,9 @@ class ArtifactDB:
             sqlite.execute("PRAGMA busy_timeout=5000")
             with self._write(sqlite):
                 sqlite.execute("DELETE FROM pointer WHERE marker <> ?", (marker,))
+                sqlite.execute(
+                    "DELETE FROM filled WHERE version LIKE 'answers:%' AND version <> ?", (marker,)
+                )
         except sqlite3.Error as error:
             self._failed(error)
 
