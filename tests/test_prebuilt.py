@@ -607,3 +607,23 @@ def test_prebuilt_refill_only_after_a_patch_of_a_filled_version(blocks, write_po
     content.reload()
     assert content.index.patch is not None  # of a version whose answers were never stored
     assert prebuilt.refill(app, content, content.index) is None
+
+
+def test_prebuilt_a_post_from_the_parse_cache_has_the_key_of_one_read_again(make_app, site):
+    """The parse cache gives dates a fixed offset where a file read again has a ZoneInfo:
+    the same moment, the same answer, so the same stamp (a refill finds what a child stored)."""
+    from datetime import timezone
+
+    content = store_of(make_app(store_path="off", base_url=BASE))
+    index = content.index
+    post = index.posts[0]
+    assert post.date is not None
+    cached = dataclasses.replace(post, date=post.date.astimezone(timezone(post.date.utcoffset())))
+    assert repr(cached) != repr(post)
+    assert prebuilt.post_stamp(index, cached) == prebuilt.post_stamp(
+        dataclasses.replace(index, _memo={}), post
+    )
+    later = dataclasses.replace(post, date=post.date.replace(minute=1))
+    assert prebuilt.post_stamp(dataclasses.replace(index, _memo={}), later) != prebuilt.post_stamp(
+        index, post
+    )

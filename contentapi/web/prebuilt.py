@@ -195,7 +195,12 @@ def post_stamp(index: Index, post: Post) -> str:
     found = memo.get(post.path)
     if found is not None and found[0] is post:
         return found[1]
-    text = f"{artifact_key(index, post)}\0{post!r}"
+    # Dates as ISO text: a post read again and one from the parse cache hold the same moment
+    # and offset in tzinfo objects of other types (a ZoneInfo, a fixed offset), and both
+    # answer alike, so both have one key.
+    dates = [moment.isoformat() if moment else "" for moment in (post.date, post.updated)]
+    plain = dataclasses.replace(post, date=None, updated=None)
+    text = f"{artifact_key(index, post)}\0{dates}\0{plain!r}"
     stamp = hashlib.sha256(text.encode()).hexdigest()[:32]
     memo[post.path] = (post, stamp)
     return stamp
