@@ -562,8 +562,14 @@ def test_prebuilt_refill_after_an_edit_keys_few_posts(blocks, write_post, monkey
 
     shown = prebuilt.published(index, content.clock())
     edited_post = next(post for post in index.posts if post.path == paths[60])
-    assert len(keyed) == len(set(keyed)) == len(prebuilt.affected(shown, [edited_post]))
-    assert edited_post.slug in keyed and len(keyed) <= 32 < len(index.posts)
+    showing = {  # the answers that show the edited post
+        post.slug
+        for post in shown.posts
+        if edited_post.slug in {p.slug for p in prebuilt.shown_posts(shown, post) if p}
+    }
+    assert len(keyed) == len(set(keyed)) and set(keyed) == showing
+    assert {shown.positions[slug] for slug in showing} <= prebuilt.affected(shown, [edited_post])
+    assert edited_post.slug in keyed and len(keyed) <= 12 < len(index.posts)
 
     marker = prebuilt._marker(content, index)
     assert marker is not None

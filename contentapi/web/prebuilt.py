@@ -384,9 +384,10 @@ def refill(app: Flask, store: ContentStore, index: Index) -> FillReport | None:
     stamps in a key only those of the edited posts differ (an artifact key depends on the
     file, the options and the templates, which a patch keeps). So the keys that can differ
     are those of the edited posts, of their neighbours and of posts whose related lists can
-    include one (`Published.related_to`): only those are worked out, their missing answers
-    built (at most REFILL_MOST, else a child process does it), and every other pointer is
-    copied from the previous version's in one statement."""
+    include one (`Published.related_to`): of those, the keys of the answers that show an
+    edited post are worked out, their missing answers built (at most REFILL_MOST, else a
+    child process does it), and every other pointer is copied from the previous version's
+    in one statement."""
     found = _marker(store, index)
     patch = index.patch
     if found is None or patch is None:
@@ -400,8 +401,16 @@ def refill(app: Flask, store: ContentStore, index: Index) -> FillReport | None:
     if marker != marker_of(context, index, count) or not db.filled(before):
         return None
     shown = published(index, now)
-    positions = affected(shown, [post for _, post in patch.pairs])
-    posts = [shown.posts[at] for at in sorted(positions)]
+    edited = [post for _, post in patch.pairs]
+    slugs = {post.slug for post in edited}
+    posts = [  # of those that can, the answers that show an edited post
+        shown.posts[at]
+        for at in sorted(affected(shown, edited))
+        if any(
+            other is not None and other.slug in slugs
+            for other in shown_posts(shown, shown.posts[at])
+        )
+    ]
     keys = {post.path: answer_key(index, shown, post, context) for post in posts}
     stored = db.answer_keys(list(keys.values()))
     missing = [post for post in posts if keys[post.path] not in stored]
