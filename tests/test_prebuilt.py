@@ -633,3 +633,43 @@ def test_prebuilt_a_post_from_the_parse_cache_has_the_key_of_one_read_again(make
     assert prebuilt.post_stamp(dataclasses.replace(index, _memo={}), later) != prebuilt.post_stamp(
         index, post
     )
+
+
+def test_prebuilt_refill_leaves_much_to_build_to_the_full_fill(blocks, write_post, monkeypatch):
+    """More answers missing than a worker builds itself: nothing is recorded, so the full
+    fill (a child process) does it; a post not shown is in no related list; stale answers
+    go."""
+    app, paths = blocks
+    content = store_of(app)
+    text = (content.settings.content_dir / paths[60]).read_text(encoding="utf-8")
+    write_post(paths[60], text=text.replace("Texto 60", "Texto nuevo 60"))
+    content.reload()
+    assert content.artifacts is not None
+    build(content.index, content.artifacts, jobs=1)
+    monkeypatch.setattr(prebuilt, "REFILL_MOST", 0)
+    assert prebuilt.refill(app, content, content.index) is None
+    marker = prebuilt._marker(content, content.index)
+    assert marker is not None and not marker[0].filled(marker[1])
+    monkeypatch.undo()
+    fill(app)
+    post = next(post for post in content.index.posts if post.path == paths[61])
+    assert (
+        prebuilt.published(content.index, content.clock()).related_to(
+            dataclasses.replace(post, slug="not-shown")
+        )
+        == set()
+    )
+    monkeypatch.setattr(prebuilt.ArtifactDB, "answer_count", lambda self: 10**6)
+    text = (content.settings.content_dir / paths[62]).read_text(encoding="utf-8")
+    write_post(paths[62], text=text.replace("Texto 62", "Texto nuevo 62"))
+    content.reload()
+    build(content.index, content.artifacts, jobs=1)
+    report = prebuilt.refill(app, content, content.index)
+    assert report is not None and report.built >= 1
+    db = prebuilt.database(content)
+    assert db is not None
+    import sqlite3
+
+    with sqlite3.connect(content.settings.store_path) as connection:
+        stored = {key for (key,) in connection.execute("SELECT DISTINCT key FROM answer")}
+    assert stored == set(all_keys(content, content.index).values())  # the stale ones went
