@@ -5,8 +5,9 @@ the index, serialise); `params` parses query strings, `errors` makes every failu
 problem+json body, `routes` holds what each route declares about itself (cacheable, query
 schema, HTTP cache policy), and the HTTP rules are split by concern: `response_cache`,
 `headers` (Host check, validators, cache and security headers, CORS, compression),
-`compression` (which coding a request gets, and deterministic bytes in it) and `auth` (bearer
-tokens, signed tokens).
+`compression` (which coding a request gets, and deterministic bytes in it), `auth` (bearer
+tokens, signed tokens), `prebuilt` (default details stored finished) and `fastpath` (those
+answered before Flask).
 
 May import everything else in the package; nothing outside `web` imports it.
 """
