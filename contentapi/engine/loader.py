@@ -63,9 +63,18 @@ def is_hidden(name: str) -> bool:
 
 def _read_at_most(path: str, limit: int) -> bytes:
     """The file's bytes, but never more than `limit + 1`: enough to tell it is too large
-    without loading a 50 MB file into memory."""
-    with open(path, "rb") as file:  # noqa: PTH123 - a path string from os.scandir
-        return file.read(limit + 1)
+    without loading a 50 MB file into memory.
+
+    The read asks for the size the file has (plus one byte, to see it grew), not for
+    `limit + 1`: a 2 MiB request is an `mmap` of its own that stays one after the bytes
+    shrink to the file's 7 KB, and 65,530 of them (Linux's `vm.max_map_count`) are reached
+    at about 65,000 posts, after which every allocation of a forked process fails."""
+    with open(path, "rb", buffering=0) as file:  # noqa: PTH123 - a path string from os.scandir
+        size = os.fstat(file.fileno()).st_size
+        data = file.read(min(size, limit) + 1)
+        if len(data) > size:  # it grew since: what there is now, up to the limit
+            data += file.read(limit + 1 - len(data))
+        return data
 
 
 def read_image(
