@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from contentapi.engine.artifacts import Artifacts, Row
 from contentapi.settings import Settings
@@ -284,12 +285,9 @@ class ArtifactDB:
         if sqlite is None:
             return found
         try:
-            for start in range(0, len(keys), BATCH):
-                batch = keys[start : start + BATCH]
-                marks = ",".join("?" * len(batch))
-                query = f"SELECT key, kind, deps FROM artifact WHERE key IN ({marks})"  # noqa: S608
-                for key, kind, deps in sqlite.execute(query, batch):
-                    found[(key, kind)] = deps
+            query = "SELECT key, kind, deps FROM artifact WHERE key IN ({marks})"
+            for key, kind, deps in _in_batches(sqlite, query, keys):
+                found[(key, kind)] = deps
         except sqlite3.Error as error:
             self._failed(error)
         return found
@@ -495,11 +493,8 @@ class ArtifactDB:
         if sqlite is None:
             return found
         try:
-            for start in range(0, len(keys), BATCH):
-                batch = keys[start : start + BATCH]
-                marks = ",".join("?" * len(batch))
-                query = f"SELECT DISTINCT key FROM answer WHERE key IN ({marks})"  # noqa: S608
-                found.update(key for (key,) in sqlite.execute(query, batch))
+            query = "SELECT DISTINCT key FROM answer WHERE key IN ({marks})"
+            found.update(key for (key,) in _in_batches(sqlite, query, keys))
         except sqlite3.Error as error:
             self._failed(error)
         return found
@@ -592,3 +587,11 @@ def _damaged(error: sqlite3.Error) -> bool:
 def _busy(error: sqlite3.Error) -> bool:
     name = getattr(error, "sqlite_errorname", "")
     return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def _in_batches(sqlite: sqlite3.Connection, query: str, keys: Sequence[str]) -> Iterator[Any]:
+    """The rows of `query` (whose `IN ({marks})` takes the keys) over every key, BATCH keys a
+    statement: SQLite caps the variables one statement may have."""
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start : start + BATCH]
+        yield from sqlite.execute(query.format(marks=",".join("?" * len(batch))), batch)
