@@ -977,18 +977,10 @@ def _nothing_changed(previous: Index, sources: Sources, options: BuildOptions) -
     """Whether `sources` are what `previous` was built from: every post file unchanged (not
     read again), no file added or removed, the same assets and settings, no templates. Then a
     reload returns `previous` itself and costs a `stat` per file."""
-    parsed = previous.parsed
-    return (
-        previous.options == options
-        and len(sources.files) == len(parsed)
-        and not sources.shortcodes
-        and not previous.shortcodes
-        # an unread file's digest is the one `stamps()` gave for it: the parse results need
-        # not be touched (in a forked worker, touching them copies their memory pages)
-        and all(source.data is None and source.path in parsed for source in sources.files)
-        and sources.assets == previous.assets.files
-        and sources.linked == previous.linked
-        and ImageTable({image.path: image for image in sources.images}) == previous.assets.images
+    # an unread file's digest is the one `stamps()` gave for it: the parse results need not
+    # be touched (in a forked worker, touching them copies their memory pages)
+    return all(source.data is None for source in sources.files) and _same_files(
+        previous, sources, options
     )
 
 
