@@ -15,7 +15,6 @@ and CORS open to every origin. Anything else, and any answer not stored, goes to
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from werkzeug.http import http_date
 from werkzeug.wsgi import get_host
 
 from contentapi.outputs.query import published
+from contentapi.service.logs import log_request
 from contentapi.service.store import ContentStore
 from contentapi.web import compression, prebuilt
 from contentapi.web.headers import CONDITIONAL, EXPOSED, cache_control_public
@@ -45,7 +45,6 @@ _PER_REQUEST = {
     "access-control-allow-origin",
     "access-control-expose-headers",
 }
-access = logging.getLogger("contentapi.access")
 
 
 class FastPath:
@@ -65,21 +64,7 @@ class FastPath:
         path, headers, body = answer
         start_response("200 OK", headers)
         self.answered += 1
-        took = (time.perf_counter() - began) * 1000
-        access.info(
-            "%s %s %s %.1fms",
-            "GET",
-            path,
-            200,
-            took,
-            extra={
-                "event": "request",
-                "method": "GET",
-                "path": path,
-                "status": 200,
-                "duration_ms": round(took, 2),
-            },
-        )
+        log_request("GET", path, path, 200, (time.perf_counter() - began) * 1000)
         return [body]
 
     def _answer(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes] | None:
