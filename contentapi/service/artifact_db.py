@@ -293,17 +293,23 @@ class ArtifactDB:
         return found
 
     def put(self, rows: Sequence[Row], wait: float = 1.0) -> bool:
+        return self._put_many(
+            "INSERT OR REPLACE INTO artifact (key, kind, deps, crc, value) VALUES (?, ?, ?, ?, ?)",
+            [(r.key, r.kind, r.deps, zlib.crc32(r.value), r.value) for r in rows],
+            wait,
+        )
+
+    def _put_many(self, statement: str, rows: Sequence[tuple[Any, ...]], wait: float) -> bool:
+        """`statement` for each row, in one transaction, waiting at most `wait` seconds for
+        another writer; False when there was nothing to write or the store was busy or
+        unwritable."""
         sqlite = self._connection()
         if sqlite is None or not rows:
             return False
         try:
             sqlite.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
             with self._write(sqlite):
-                sqlite.executemany(
-                    "INSERT OR REPLACE INTO artifact (key, kind, deps, crc, value) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [(r.key, r.kind, r.deps, zlib.crc32(r.value), r.value) for r in rows],
-                )
+                sqlite.executemany(statement, rows)
         except sqlite3.Error as error:
             self._failed(error)
             return False
@@ -501,21 +507,12 @@ class ArtifactDB:
 
     def put_answers(self, answers: Sequence[Answer], wait: float = 1.0) -> bool:
         """Store the answers in one transaction; False when the store was busy or unwritable."""
-        sqlite = self._connection()
-        if sqlite is None or not answers:
-            return False
-        try:
-            sqlite.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
-            with self._write(sqlite):
-                sqlite.executemany(
-                    "INSERT OR REPLACE INTO answer (key, coding, deps, crc, head, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(a.key, a.coding, a.deps, a.crc(), a.head, a.body) for a in answers],
-                )
-        except sqlite3.Error as error:
-            self._failed(error)
-            return False
-        return True
+        return self._put_many(
+            "INSERT OR REPLACE INTO answer (key, coding, deps, crc, head, body) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(a.key, a.coding, a.deps, a.crc(), a.head, a.body) for a in answers],
+            wait,
+        )
 
     def answer_count(self) -> int:
         """How many answers are stored (in any coding, each counted once)."""
