@@ -186,3 +186,24 @@ def test_fastpath_stays_out_with_a_cors_allow_list(make_app, site, tmp_path):
 def test_fastpath_stays_out_when_another_route_shares_the_prefix(served):
     served.add_url_rule("/api/v1/posts/feed.json", "feed_json", lambda: "{}")
     assert not fastpath.install(served, store_of(served)).enabled
+
+
+def test_fastpath_honours_trusted_hosts(make_app, site, tmp_path):
+    """With CONTENTAPI_TRUSTED_HOSTS, a listed Host is answered the short way and any other
+    gets Flask's 400 naming `Host`."""
+    app = make_app(
+        store_path=str(tmp_path / "store" / "a.sqlite"),
+        base_url=BASE,
+        trusted_hosts=("api.example.com",),
+    )
+    content = store_of(app)
+    assert content.artifacts is not None
+    build(content.index, content.artifacts, jobs=1)
+    assert prebuilt.fill(app, content, content.index) is not None
+    short = fast(app)
+    listed, _ = both(app, "/api/v1/posts/p1", {**BR, "Host": "api.example.com"})
+    assert (listed.status_code, short.answered) == (200, 1)
+    other, without = both(app, "/api/v1/posts/p1", {**BR, "Host": "evil.example"})
+    assert short.answered == 1
+    assert other.status_code == 400 and "Host" in other.get_data(as_text=True)
+    same(other, without)

@@ -609,10 +609,13 @@ def _render(
     app: Flask, store: ContentStore, index: Index, post: Post, now: datetime
 ) -> Entry | None:
     """The answer as the view and `headers.finish` make it for a request with no query and no
-    credentials, answered from `index` at `now`, before compression."""
+    credentials, answered from `index` at `now`, before compression. The request is made to
+    the base URL, so a host list (`CONTENTAPI_TRUSTED_HOSTS`) lets it through as it does the
+    clients' own."""
     path = route_path(app.url_map, ENDPOINT, (("slug", post.slug),))
     environ = {MOMENT: now}
-    with app.test_request_context(path, environ_overrides=environ):
+    base = store.settings.base_url
+    with app.test_request_context(path, base_url=base, environ_overrides=environ):
         setattr(g, _PINNED, index)
         routes.parse_declared_query()
         response = app.make_response(cast(Response, app.view_functions[ENDPOINT](slug=post.slug)))
